@@ -3,7 +3,7 @@
  * so one place decides the format (JSON lines) and the level
  * (`CTR_LOG_LEVEL`, default `info`; `silent` in tests unless asked).
  */
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino, destination, stdTimeFunctions, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
 
@@ -12,9 +12,9 @@ const defaultLevel = process.env.CTR_LOG_LEVEL ?? (process.env.NODE_TEST_CONTEXT
 const root: Logger = pino({
   level: defaultLevel,
   base: { pid: process.pid },
-  timestamp: pino.stdTimeFunctions.isoTime,
+  timestamp: stdTimeFunctions.isoTime,
   // logs go to stderr so that commands can print results on stdout
-}, pino.destination(2));
+}, destination(2));
 
 /** A child logger tagged with the component that logs (e.g. `kafka`, `task`). */
 export function createLogger(component: string, bindings: Record<string, unknown> = {}): Logger {

@@ -1,0 +1,102 @@
+/**
+ * Reads a topic from given offsets up to its end offsets as of the call,
+ * without a consumer group: for the CLI's `consume`, for changelog restore
+ * and for tests that check what a topic holds. It assigns partitions
+ * directly (kafkajs consumers need a group id, so a throwaway one is used and
+ * never commits).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { KafkaAdmin } from './admin.ts';
+import type { ConsumedRecord } from './consumer.ts';
+import { describeError, KafkaError } from './errors.ts';
+
+export interface ReadOptions {
+  /** Partitions to read; default all. */
+  partitions?: readonly number[];
+  /** Start offset per partition; default the earliest. */
+  from?: ReadonlyMap<number, string>;
+  /** Gives up after this many ms without reaching the end. Default 60000. */
+  timeoutMs?: number;
+  /** Called with each fetched batch, in offset order per partition. */
+  onBatch?: (records: ConsumedRecord[]) => void | Promise<void>;
+}
+
+/**
+ * Reads until every partition reached the end offset it had when the call
+ * started. Returns all records unless `onBatch` is given (then it returns []).
+ * @throws KafkaError CTR_KAFKA_CONSUME on timeout, naming the partitions behind
+ */
+export async function readTopicToEnd(kafka: Kafka, topic: string, options: ReadOptions = {}): Promise<ConsumedRecord[]> {
+  const admin = new KafkaAdmin(kafka);
+  await admin.connect();
+  let ends;
+  try {
+    ends = await admin.topicOffsets(topic);
+  } finally {
+    await admin.disconnect();
+  }
+  const wanted = new Set(options.partitions ?? ends.map((e) => e.partition));
+  const remaining = new Map<number, bigint>();
+  const starts = new Map<number, string>();
+  for (const end of ends) {
+    if (!wanted.has(end.partition)) continue;
+    const start = options.from?.get(end.partition) ?? end.low;
+    if (BigInt(start) < BigInt(end.high)) {
+      remaining.set(end.partition, BigInt(end.high));
+      starts.set(end.partition, start);
+    }
+  }
+  if (remaining.size === 0) return [];
+
+  const consumer = kafka.consumer({ groupId: `ctr-streams-reader-${randomUUID()}`, maxWaitTimeInMs: 200, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const collected: ConsumedRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const behind = [...remaining.keys()].map((p) => `${topic}[${p}]`).join(', ');
+        reject(new KafkaError('CTR_KAFKA_CONSUME', `timed out after ${options.timeoutMs ?? 60_000} ms reading ${behind} to its end`, { topic }));
+      }, options.timeoutMs ?? 60_000);
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            const end = remaining.get(batch.partition);
+            if (end === undefined) return;
+            const records: ConsumedRecord[] = [];
+            for (const m of batch.messages) {
+              if (BigInt(m.offset) >= end) break;
+              const headers: ConsumedRecord['headers'] = {};
+              for (const [name, value] of Object.entries(m.headers ?? {})) {
+                const last = Array.isArray(value) ? value[value.length - 1] : value;
+                if (last !== undefined) headers[name] = Buffer.isBuffer(last) ? last : Buffer.from(String(last));
+              }
+              records.push({ topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers });
+            }
+            if (options.onBatch) await options.onBatch(records);
+            else collected.push(...records);
+            const lastOffset = batch.messages[batch.messages.length - 1]?.offset;
+            if (lastOffset !== undefined && BigInt(lastOffset) + 1n >= end) {
+              remaining.delete(batch.partition);
+              if (remaining.size === 0) {
+                clearTimeout(timer);
+                resolve();
+              }
+            }
+          },
+        })
+        .catch(reject);
+    });
+    // subscribe() started every partition at the earliest offset; move to the asked starts
+    for (const [partition, offset] of starts) consumer.seek({ topic, partition, offset });
+    await done;
+  } catch (error) {
+    if (error instanceof KafkaError) throw error;
+    throw new KafkaError('CTR_KAFKA_CONSUME', `cannot read "${topic}": ${describeError(error)}`, { cause: error, topic });
+  } finally {
+    await consumer.disconnect();
+  }
+  return collected.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+}
