@@ -27,6 +27,11 @@ program.command('start').option('--fresh', 'wipe the data directory first').desc
   const broker = await startLocalBroker(optionsOf({ ...program.opts(), ...flags }));
   console.log(broker.reused ? `already running on ${broker.bootstrap} (pid ${broker.pid})` : `started on ${broker.bootstrap} (pid ${broker.pid}) in ${broker.startMs} ms`);
 });
+program.command('fetch').description('resolve the broker jars from Maven Central into the cache, without starting').action(async () => {
+  const { ensureBrokerJars, DEFAULT_KAFKA_VERSION } = await import('../../src/kafka/local-broker/index.ts');
+  const dir = await ensureBrokerJars(program.opts().kafkaVersion ?? DEFAULT_KAFKA_VERSION, (line) => console.error(line));
+  console.log(`broker jars in ${dir}`);
+});
 program.command('stop').description('stop the broker by its pid').action(async () => {
   console.log((await stopLocalBroker(optionsOf(program.opts()))) ? 'stopped' : 'not running');
 });

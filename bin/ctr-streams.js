@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The `ctr-streams` command. Runs the compiled CLI when `npm run build` made
+// one, else the TypeScript sources through tsx (a dependency), so a fresh
+// checkout works without a build step.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const compiled = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+if (existsSync(compiled)) {
+  await import(pathToFileURL(compiled).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(new URL('../src/cli/main.ts', import.meta.url).href);
+}
