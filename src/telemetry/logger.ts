@@ -9,12 +9,15 @@ export type Logger = PinoLogger;
 
 const defaultLevel = process.env.CTR_LOG_LEVEL ?? (process.env.NODE_TEST_CONTEXT ? 'silent' : 'info');
 
-const root: Logger = pino({
-  level: defaultLevel,
-  base: { pid: process.pid },
-  timestamp: stdTimeFunctions.isoTime,
-  // logs go to stderr so that commands can print results on stdout
-}, destination(2));
+const root: Logger = pino(
+  {
+    level: defaultLevel,
+    base: { pid: process.pid },
+    timestamp: stdTimeFunctions.isoTime,
+    // logs go to stderr so that commands can print results on stdout
+  },
+  destination(2),
+);
 
 /** A child logger tagged with the component that logs (e.g. `kafka`, `task`). */
 export function createLogger(component: string, bindings: Record<string, unknown> = {}): Logger {

@@ -1,0 +1,68 @@
+/**
+ * Telemetry: the public API of src/telemetry.
+ *
+ * - Recording (any layer): the catalogue `METRICS` + `counter()/histogram()/gauge()`,
+ *   or @opentelemetry/api directly with a name from the catalogue.
+ * - Traces across Kafka: `injectTraceContext(headers)`, `extractTraceContext(headers)`,
+ *   `linksFromHeaders(batch)`.
+ * - SDK (the CLI only): `startTelemetry({ serviceName, prometheusPort })` -> `{ health, shutdown() }`.
+ * - Logging: `createLogger(component)`, `setLogLevel(level)`.
+ */
+export { createLogger, setLogLevel, type Logger } from './logger.ts';
+export {
+  METRICS,
+  METRIC_ATTRIBUTES,
+  allMetricDefinitions,
+  prometheusName,
+  STORE_LATENCY_BUCKETS,
+  BATCH_LATENCY_BUCKETS,
+  RESTORE_DURATION_BUCKETS,
+  CYCLE_DURATION_BUCKETS,
+  MODEL_LATENCY_BUCKETS,
+  QUEUE_WAIT_BUCKETS,
+  SIZE_BUCKETS,
+  type InstrumentKind,
+  type MetricDefinition,
+  type MetricKey,
+} from './metric-names.ts';
+export {
+  counter,
+  histogram,
+  gauge,
+  upDownCounter,
+  ctrMeter,
+  meterProviderChanged,
+  METER_NAME,
+  CtrCounter,
+  CtrHistogram,
+  CtrGauge,
+  CtrUpDownCounter,
+} from './instruments.ts';
+export {
+  injectTraceContext,
+  extractTraceContext,
+  spanContextFromHeaders,
+  linksFromHeaders,
+  TRACE_HEADERS,
+  type TraceCarrier,
+} from './trace-context.ts';
+export {
+  HealthRegistry,
+  type HealthCheck,
+  type HealthCheckResult,
+  type HealthKind,
+  type HealthReport,
+  type HealthStatus,
+} from './health.ts';
+export {
+  startTelemetry,
+  DEFAULT_PROMETHEUS_PORT,
+  type Telemetry,
+  type TelemetryOptions,
+} from './start-telemetry.ts';
+export {
+  TelemetryError,
+  TelemetryConfigError,
+  TELEMETRY_ERROR_CODES,
+  type TelemetryErrorCode,
+} from './errors.ts';

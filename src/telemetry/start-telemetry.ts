@@ -1,0 +1,246 @@
+/**
+ * The OpenTelemetry SDK wiring. Everything else in ctr-streams records
+ * through @opentelemetry/api; this file alone registers the SDK behind it:
+ * a MeterProvider read by the Prometheus exporter, a tracer provider, the
+ * async-context manager and the W3C propagators. The CLI calls
+ * `startTelemetry()` once, first thing, and `shutdown()` last.
+ *
+ * @example
+ * const telemetry = await startTelemetry({ serviceName: 'ctr-recommendations', prometheusPort: 9464 });
+ * telemetry.health.register('ready', 'streams', () => app.state() === 'RUNNING');
+ * // ... run ...
+ * await telemetry.shutdown();
+ */
+import { hostname } from 'node:os';
+import { context, metrics, propagation, trace, type Attributes } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  AlwaysOffSampler,
+  BasicTracerProvider,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { TelemetryConfigError, TelemetryError } from './errors.ts';
+import { HealthRegistry } from './health.ts';
+import { meterProviderChanged, METER_NAME } from './instruments.ts';
+import { createLogger } from './logger.ts';
+import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
+import { TelemetryServer } from './telemetry-server.ts';
+
+/** Prometheus's registered default port for OpenTelemetry exporters. */
+export const DEFAULT_PROMETHEUS_PORT = 9464;
+
+export interface TelemetryOptions {
+  /** `service.name` of every metric and span, e.g. `ctr-recommendations` (the application.id is a good choice). */
+  serviceName: string;
+  /** `service.version`; undefined leaves it out. */
+  serviceVersion?: string;
+  /** `service.instance.id`; undefined = env `HOSTNAME` (the pod name in Kubernetes), else the host name. */
+  serviceInstanceId?: string;
+  /** More resource attributes (e.g. `{ 'ctr.application.id': 'app' }`). */
+  resourceAttributes?: Attributes;
+  /**
+   * Port of the metrics + health HTTP server (default 9464). `0` picks a free
+   * port (see `Telemetry.port`); `false` serves nothing (metrics are still
+   * collected, e.g. for `metricReaders`).
+   */
+  prometheusPort?: number | false;
+  /** Interface to bind; default `0.0.0.0` (scraped from other hosts and probed by the kubelet). */
+  prometheusHost?: string;
+  /** Path of the Prometheus text endpoint; default `/metrics`. */
+  metricsPath?: string;
+  /** Extra metric readers, e.g. an OTLP PeriodicExportingMetricReader. */
+  metricReaders?: IMetricReader[];
+  /**
+   * Span processors (e.g. a BatchSpanProcessor around an OTLP exporter).
+   * Undefined = none: spans are created and their context propagates through
+   * record headers, but they are not exported.
+   */
+  spanProcessors?: SpanProcessor[];
+  /** Fraction of new traces sampled, 0..1 (default 1); a remote parent's decision is followed. */
+  traceSampleRatio?: number;
+  /** Register event-loop delay and memory gauges (default true). */
+  processMetrics?: boolean;
+  /** Time one health check may take before it counts as DOWN (ms, default 1000). */
+  healthCheckTimeoutMs?: number;
+}
+
+export interface Telemetry {
+  /** The bound port of the metrics + health server; undefined when `prometheusPort` was false. */
+  readonly port: number | undefined;
+  /** `http://<host>:<port><metricsPath>`; undefined when no server runs. */
+  readonly metricsUrl: string | undefined;
+  /** Liveness/readiness checks served at `/health` and `/health/ready`. */
+  readonly health: HealthRegistry;
+  readonly meterProvider: MeterProvider;
+  readonly tracerProvider: BasicTracerProvider;
+  /** Exports pending spans and metrics of push readers. */
+  forceFlush(): Promise<void>;
+  /**
+   * Stops the server, flushes and shuts down the providers and unregisters
+   * the globals (instruments fall back to no-ops). Safe to call twice.
+   */
+  shutdown(): Promise<void>;
+}
+
+let active: Telemetry | undefined;
+
+function validate(options: TelemetryOptions): void {
+  const problems: string[] = [];
+  if (typeof options.serviceName !== 'string' || options.serviceName.trim() === '') {
+    problems.push(`serviceName: expected a non-empty string, got ${JSON.stringify(options.serviceName)}`);
+  }
+  const port = options.prometheusPort;
+  if (port !== undefined && port !== false && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    problems.push(`prometheusPort: expected an integer 0..65535 or false, got ${JSON.stringify(port)}`);
+  }
+  const ratio = options.traceSampleRatio;
+  if (ratio !== undefined && !(typeof ratio === 'number' && ratio >= 0 && ratio <= 1)) {
+    problems.push(`traceSampleRatio: expected a number 0..1, got ${JSON.stringify(ratio)}`);
+  }
+  const path = options.metricsPath;
+  if (path !== undefined && (!path.startsWith('/') || path.startsWith('/health'))) {
+    problems.push(
+      `metricsPath: expected a path starting with "/" and not under /health, got ${JSON.stringify(path)}`,
+    );
+  }
+  const timeout = options.healthCheckTimeoutMs;
+  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
+    problems.push(`healthCheckTimeoutMs: expected an integer > 0, got ${JSON.stringify(timeout)}`);
+  }
+  if (problems.length > 0)
+    throw new TelemetryConfigError(`invalid telemetry options: ${problems.join('; ')}`);
+}
+
+/**
+ * Starts the OpenTelemetry SDK for this process and serves `/metrics`,
+ * `/health` and `/health/ready`.
+ *
+ * Call it before building topologies: instruments created straight from
+ * `metrics.getMeter()` before this call stay no-ops (the metrics API has no
+ * proxy); the catalogue instruments of `instruments.ts` do not have that problem.
+ *
+ * @throws TelemetryConfigError (`CTR_TELEMETRY_CONFIG`) listing every invalid option.
+ * @throws TelemetryError `CTR_TELEMETRY_ALREADY_STARTED` when telemetry already runs in this process,
+ *   `CTR_TELEMETRY_PORT_IN_USE` / `CTR_TELEMETRY_SERVER` when the port cannot be bound.
+ */
+export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
+  validate(options);
+  if (active !== undefined) {
+    throw new TelemetryError(
+      'CTR_TELEMETRY_ALREADY_STARTED',
+      'telemetry is already started in this process: call shutdown() first',
+    );
+  }
+  const log = createLogger('telemetry');
+
+  const resource = resourceFromAttributes({
+    [ATTR_SERVICE_NAME]: options.serviceName,
+    ...(options.serviceVersion === undefined ? {} : { [ATTR_SERVICE_VERSION]: options.serviceVersion }),
+    'service.instance.id': options.serviceInstanceId ?? process.env.HOSTNAME ?? hostname(),
+    ...options.resourceAttributes,
+  });
+
+  // The exporter is a pull MetricReader; our own server calls its request
+  // handler so that metrics and health share one port.
+  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const meterProvider = new MeterProvider({
+    resource,
+    readers: [exporter, ...(options.metricReaders ?? [])],
+  });
+
+  const ratio = options.traceSampleRatio ?? 1;
+  const tracerProvider = new BasicTracerProvider({
+    resource,
+    sampler: new ParentBasedSampler({
+      root: ratio === 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(ratio),
+    }),
+    spanProcessors: options.spanProcessors ?? [],
+  });
+
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  const registered = [
+    context.setGlobalContextManager(contextManager),
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    ),
+    trace.setGlobalTracerProvider(tracerProvider),
+    metrics.setGlobalMeterProvider(meterProvider),
+  ];
+  if (registered.includes(false)) {
+    // Someone registered an SDK before us (the API logs which one); ours would be ignored. Undo and fail loudly.
+    await Promise.allSettled([meterProvider.shutdown(), tracerProvider.shutdown()]);
+    contextManager.disable();
+    throw new TelemetryError(
+      'CTR_TELEMETRY_ALREADY_STARTED',
+      'an OpenTelemetry SDK is already registered in this process (global meter/tracer provider, propagator or context manager)',
+    );
+  }
+  meterProviderChanged();
+
+  const processMetrics: ProcessMetrics | undefined =
+    options.processMetrics === false ? undefined : registerProcessMetrics(meterProvider.getMeter(METER_NAME));
+
+  const health = new HealthRegistry(options.healthCheckTimeoutMs ?? 1000);
+  const host = options.prometheusHost ?? '0.0.0.0';
+  const metricsPath = options.metricsPath ?? '/metrics';
+  let server: TelemetryServer | undefined;
+  let port: number | undefined;
+  const wantedPort = options.prometheusPort ?? DEFAULT_PROMETHEUS_PORT;
+  if (wantedPort !== false) {
+    server = new TelemetryServer({ host, port: wantedPort, metricsPath, exporter, health });
+    try {
+      port = (await server.listen()).port;
+    } catch (error) {
+      processMetrics?.stop();
+      await unregister(meterProvider, tracerProvider);
+      throw error;
+    }
+  }
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const metricsUrl =
+    port === undefined
+      ? undefined
+      : `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}${metricsPath}`;
+  log.info({ serviceName: options.serviceName, metricsUrl, traceSampleRatio: ratio }, 'telemetry started');
+
+  let stopping: Promise<void> | undefined;
+  const telemetry: Telemetry = {
+    port,
+    metricsUrl,
+    health,
+    meterProvider,
+    tracerProvider,
+    async forceFlush() {
+      await Promise.all([meterProvider.forceFlush(), tracerProvider.forceFlush()]);
+    },
+    shutdown() {
+      stopping ??= (async () => {
+        processMetrics?.stop();
+        await server?.close();
+        await unregister(meterProvider, tracerProvider);
+        if (active === telemetry) active = undefined;
+        log.info({ serviceName: options.serviceName }, 'telemetry stopped');
+      })();
+      return stopping;
+    },
+  };
+  active = telemetry;
+  return telemetry;
+}
+
+async function unregister(meterProvider: MeterProvider, tracerProvider: BasicTracerProvider): Promise<void> {
+  // Flush spans before the providers go away; errors here must not block a process shutdown.
+  await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+  metrics.disable();
+  trace.disable();
+  propagation.disable();
+  context.disable();
+  meterProviderChanged();
+}
