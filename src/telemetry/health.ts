@@ -72,7 +72,6 @@ export class HealthRegistry {
           () => resolve({ status: 'DOWN', detail: `check timed out after ${this.timeoutMs} ms` }),
           this.timeoutMs,
         );
-        timer.unref();
       });
       const result = await Promise.race([Promise.resolve().then(check), timeout]);
       if (typeof result === 'boolean') return { status: result ? 'UP' : 'DOWN' };
