@@ -45,6 +45,7 @@ export {
   linksFromHeaders,
   TRACE_HEADERS,
   type TraceCarrier,
+  type InjectedTraceHeaders,
 } from './trace-context.ts';
 export {
   HealthRegistry,

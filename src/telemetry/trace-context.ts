@@ -31,6 +31,14 @@ export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
  */
 export type TraceCarrier = { [name: string]: Buffer | string | ReadonlyArray<Buffer | string> | undefined };
 
+/** The headers `injectTraceContext` may write (as strings; Kafka sends them as UTF-8 bytes). */
+// a type alias, not an interface: aliases are assignable to index-signature header types
+export type InjectedTraceHeaders = {
+  traceparent?: string;
+  tracestate?: string;
+  baggage?: string;
+};
+
 const propagator = new CompositePropagator({
   propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
 });
@@ -68,10 +76,11 @@ const setter: TextMapSetter<TraceCarrier> = {
 export function injectTraceContext<H extends TraceCarrier>(
   headers: H,
   ctx: Context = contextApi.active(),
-): H {
-  for (const name of TRACE_HEADERS) delete headers[name];
-  propagator.inject(ctx, headers, setter);
-  return headers;
+): H & InjectedTraceHeaders {
+  const carrier = headers as H & InjectedTraceHeaders;
+  for (const name of TRACE_HEADERS) delete carrier[name];
+  propagator.inject(ctx, carrier, setter);
+  return carrier;
 }
 
 /**
