@@ -67,3 +67,4 @@ export {
   TELEMETRY_ERROR_CODES,
   type TelemetryErrorCode,
 } from './errors.ts';
+export { telemetryOptionsFromEnv, TELEMETRY_ENV_VARS } from './telemetry-env.ts';
