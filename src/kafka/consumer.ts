@@ -11,6 +11,7 @@
  */
 import type { Consumer, EachBatchPayload, Kafka, TopicPartitionOffsetAndMetadata } from 'kafkajs';
 import { describeError, KafkaError } from './errors.ts';
+import { createPartitionGroupAssigner } from './partition-group-assigner.ts';
 
 export interface ConsumerOptions {
   groupId: string;
@@ -28,6 +29,25 @@ export interface ConsumerOptions {
   maxWaitTimeMs?: number;
   /** Read only committed records of transactional producers. Default true. */
   readCommitted?: boolean;
+  /**
+   * When set, the group uses the sticky co-partitioning assigner
+   * (partition-group-assigner.ts): partition p of every subscribed topic goes
+   * to one member, and each member keeps the partition numbers this function
+   * reports it owns where balance allows. Default: kafkajs's round robin.
+   */
+  ownedPartitions?: () => readonly number[];
+}
+
+/**
+ * True when `error` (from a heartbeat or a commit) means the group is
+ * rebalancing or this member's generation is over: stop, commit what can
+ * be committed, and let the consumer rejoin.
+ */
+export function isRebalancingError(error: unknown): boolean {
+  const type = (error as { type?: string } | undefined)?.type;
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID') return true;
+  return cause !== undefined && cause !== error && isRebalancingError(cause);
 }
 
 export interface ConsumedRecord {
@@ -93,6 +113,7 @@ export class KafkaConsumer {
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
       readUncommitted: !(options.readCommitted ?? true),
       allowAutoTopicCreation: false,
+      ...(options.ownedPartitions ? { partitionAssigners: [createPartitionGroupAssigner(options.ownedPartitions)] } : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       const assignment: Assignment = new Map();

@@ -6,6 +6,7 @@
 export { createKafka, parseBootstrap, type Kafka, type KafkaClientConfig } from './client.ts';
 export { KafkaAdmin, type TopicSpec, type TopicDescription, type PartitionOffsets, type GroupOffset } from './admin.ts';
 export { KafkaProducer, topicPartitionKey, type OutgoingRecord, type ProducerOptions, type NextOffsets, type Compression } from './producer.ts';
-export { KafkaConsumer, type ConsumerOptions, type ConsumedRecord, type FetchedBatch, type Assignment, type RunOptions } from './consumer.ts';
+export { KafkaConsumer, isRebalancingError, type ConsumerOptions, type ConsumedRecord, type FetchedBatch, type Assignment, type RunOptions } from './consumer.ts';
+export { assignPartitionGroups, createPartitionGroupAssigner, PARTITION_GROUP_ASSIGNER } from './partition-group-assigner.ts';
 export { readTopicToEnd, type ReadOptions } from './topic-reader.ts';
 export { KafkaError, ToolMissingError, describeError, KAFKA_ERROR_CODES, type KafkaErrorCode } from './errors.ts';

@@ -93,6 +93,14 @@ export class KafkaProducer {
     return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
   }
 
+  /**
+   * The partition count of `topic` (cached after the first call).
+   * @throws KafkaError CTR_KAFKA_PRODUCE when the topic does not exist
+   */
+  async partitionCountOf(topic: string): Promise<number> {
+    return this.partitionCount(topic);
+  }
+
   private async partitionCount(topic: string): Promise<number> {
     const cached = this.partitionCounts.get(topic);
     if (cached !== undefined) return cached;

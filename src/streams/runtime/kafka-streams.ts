@@ -1,0 +1,738 @@
+/**
+ * KafkaStreams: runs a topology on a real Kafka cluster (Kafka Streams'
+ * KafkaStreams + StreamThread + TaskManager, in one event loop).
+ *
+ * One consumer group per `application.id`; a StreamTask per (sub-topology,
+ * partition), the co-partitioned sources of a sub-topology in one task
+ * (the group uses a co-partitioning, sticky assignor: partition p of every
+ * source topic goes to one member). Records flow like this:
+ *
+ *   kafkajs fetch -> onBatch: cut into chunks of max.poll.records, buffered
+ *   per task and topic (fetching pauses above buffered.records.per.partition)
+ *   -> the task's loop: ONE chunk in flight per task (`await task.process`)
+ *   -> sinks/changelogs -> KafkaRecordCollector -> idempotent producer.
+ *
+ * Tasks do not wait for each other: each has its own loop, and a task whose
+ * stores are restoring buffers (then pauses) while the others keep going.
+ *
+ * Commit (at-least-once), per task between two batches (never during one):
+ * task.commit() = flush stores -> collector flush (await acks of outputs and
+ * changelog records) -> store.commit(acked changelog offset) -> then the
+ * consumer offsets are committed. Every commit.interval.ms, when a processor
+ * asks, when a task's uncommitted store bytes exceed
+ * statestore.uncommitted.max.bytes, before a rejoin when we see the rebalance
+ * first, and on close.
+ *
+ * ## Rebalancing with kafkajs (its limits, and what we do)
+ *
+ * kafkajs (eager protocol) has no ConsumerRebalanceListener: nothing runs
+ * between "the group is rebalancing" and "this member rejoined". What we use:
+ *
+ * 1. Commit before rejoin, when we see it first. onBatch sends the heartbeat
+ *    itself (kafkajs's own heartbeat after the batch then finds it is not due).
+ *    When that heartbeat says REBALANCE_IN_PROGRESS, the member is still in
+ *    the old generation and the group is PreparingRebalance, where the broker
+ *    still accepts offset commits. We stop every task loop, commit every task
+ *    and its offsets, then rethrow so kafkajs rejoins. Revoked tasks then have
+ *    nothing uncommitted and close clean after the join.
+ * 2. When kafkajs sees it first (its heartbeat on an empty fetch, or a fetch
+ *    error) it emits REBALANCING and rejoins at once. We stop every loop
+ *    (the batch in flight finishes). After the join, a revoked task that has
+ *    uncommitted work is closed DIRTY: its uncommitted writes are dropped and
+ *    its offsets are not committed. Committing after the join would be
+ *    accepted by the broker (it does not check ownership) but would race the
+ *    new owner, which may already be restoring the changelog: our late
+ *    changelog records would land behind its restore point (zombie writes).
+ *    Dropping is at-least-once safe: the new owner starts from the last
+ *    committed offset and reprocesses what we dropped. The cost is
+ *    duplicates bounded by one commit interval, which is the at-least-once
+ *    contract anyway.
+ * 3. After every join, kafkajs restarts kept partitions from the COMMITTED
+ *    offset, so it re-delivers what we already buffered or processed; each
+ *    task remembers the next offset it expects per topic and drops the rest.
+ * 4. New tasks are created at GROUP_JOIN (fetching waits for that); each
+ *    restores in the background and starts processing when done.
+ *
+ * Limits: a member that stalls longer than session.timeout.ms (a blocked
+ * event loop) is removed from the group without knowing it; its next
+ * heartbeat or commit fails with a rebalancing error and its tasks are
+ * closed dirty as in 2. Exactly-once would need a transactional producer per
+ * task (fencing zombies); it is reserved (processing.guarantee).
+ *
+ * ## Heartbeats
+ *
+ * kafkajs heartbeats from the same event loop, between fetches and batches.
+ * Processing runs in task loops decoupled from the fetch loop, so a slow task
+ * never holds the fetcher; but synchronous CPU work blocks everything. A task
+ * loop yields (setImmediate) when it has been busy task.yield.interval.ms,
+ * chunks are at most max.poll.records, and model math belongs in worker
+ * threads (src/ml's autobatcher). Keep any single synchronous step well under
+ * session.timeout.ms (default 45 s; bench/engine.ts and
+ * test/integration/streams/heartbeat.test.ts measure it).
+ */
+import { metrics } from '@opentelemetry/api';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import {
+  createKafka,
+  isRebalancingError,
+  KafkaAdmin,
+  KafkaConsumer,
+  KafkaProducer,
+  type Assignment,
+  type FetchedBatch,
+  type Kafka,
+  type TopicSpec,
+} from '../../kafka/index.ts';
+import { createLogger } from '../../telemetry/logger.ts';
+import { loadStreamsConfig, type StreamsConfig, type StreamsConfigInput } from '../config.ts';
+import { StreamsError, TopologyError } from '../errors.ts';
+import type { TaskExceptionHandlers } from '../processor/exception-handlers.ts';
+import type { ProcessorTopology } from '../processor/processor-topology.ts';
+import type { RawRecord } from '../processor/raw-record.ts';
+import { StreamTask } from '../processor/stream-task.ts';
+import { SharedCacheBudget } from '../state/shared-cache-budget.ts';
+import type { StateStore } from '../state/state-store.ts';
+import { AppStateMachine, type KafkaStreamsState, type StateListener } from './app-state.ts';
+import { TaskFailedError } from './errors.ts';
+import { KafkaRecordCollector } from './kafka-record-collector.ts';
+import { StateDirectory } from './state-directory.ts';
+import { restoreTaskStores, type RestoreResult, type StateRestoreListener } from './store-restorer.ts';
+import { TaskHandle } from './task-handle.ts';
+
+const log = createLogger('kafka-streams');
+const meter = metrics.getMeter('ctr-streams');
+const recordsProcessed = meter.createCounter('ctr.task.records.processed', { description: 'Records processed by stream tasks.', unit: '{record}' });
+const commitLatency = meter.createHistogram('ctr.task.commit.duration', { description: 'Time of one task commit (flush, acks, store commit).', unit: 'ms' });
+const restoredCounter = meter.createCounter('ctr.store.restore.records', { description: 'Changelog records restored into stores.', unit: '{record}' });
+
+/** What the app can run: the compiled sub-topologies, or a Topology that gives them. */
+export type RunnableTopology = readonly ProcessorTopology[] | { processorTopologies(): readonly ProcessorTopology[] };
+
+export interface KafkaStreamsOptions {
+  /** A kafkajs client to reuse; default one built from bootstrap.servers and client.id. */
+  kafka?: Kafka;
+  /** Told about every store restore (start, batches, end). */
+  restoreListener?: StateRestoreListener;
+  /** Exception-handling policies handed to every task (src/streams/errors-handling builds them). */
+  handlers?: TaskExceptionHandlers;
+  /** Read CTR_* env vars into the config (default false when a config object is given). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A fatal error's listener (Kafka Streams' uncaught exception handler, which here always shuts down). */
+export type ErrorListener = (error: Error) => void;
+
+function subtopologiesOf(topology: RunnableTopology): readonly ProcessorTopology[] {
+  return Array.isArray(topology) ? (topology as readonly ProcessorTopology[]) : (topology as { processorTopologies(): readonly ProcessorTopology[] }).processorTopologies();
+}
+
+function sourceTopicsOf(sub: ProcessorTopology): string[] {
+  const topics = new Set<string>();
+  for (const node of sub.nodes.values()) {
+    if (node.kind !== 'source') continue;
+    if (!node.topics) throw new TopologyError(`source "${node.name}" subscribes by pattern: the runtime needs fixed topics`);
+    for (const t of node.topics) topics.add(t);
+  }
+  return [...topics];
+}
+
+export class KafkaStreams {
+  readonly config: StreamsConfig;
+  private readonly subtopologies: readonly ProcessorTopology[];
+  private readonly subOfTopic = new Map<string, ProcessorTopology>();
+  private readonly lifecycle = new AppStateMachine();
+  private readonly options: KafkaStreamsOptions;
+  private readonly kafka: Kafka;
+  private readonly stateDir: StateDirectory;
+  private readonly cacheBudget: SharedCacheBudget;
+  private readonly tasks = new Map<string, TaskHandle>();
+  private readonly errorListeners: ErrorListener[] = [];
+  private readonly restoreResults: RestoreResult[] = [];
+  private readonly pausedPartitions = new Set<string>();
+  private producer: KafkaProducer | undefined;
+  private consumer: KafkaConsumer | undefined;
+  private assignmentChain: Promise<void> = Promise.resolve();
+  /** True from "a rebalance started" until its new assignment is applied: task loops hold. */
+  private rebalancing = false;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private punctuateTimer: NodeJS.Timeout | undefined;
+  private committingAll = false;
+  private fatal: Error | undefined;
+  private closing: Promise<void> | undefined;
+  private generation = 0;
+  private signalHandler: (() => void) | undefined;
+
+  /**
+   * @param topology the compiled sub-topologies (Topology from src/streams/topology, or an array)
+   * @param config a validated StreamsConfig, or raw settings (validated here)
+   * @throws ConfigError listing every bad setting; TopologyError when a source uses a pattern
+   */
+  constructor(topology: RunnableTopology, config: StreamsConfig | StreamsConfigInput, options: KafkaStreamsOptions = {}) {
+    this.config = loadStreamsConfig({ overrides: config as StreamsConfigInput, ...(options.env ? { env: options.env } : {}) });
+    this.options = options;
+    this.subtopologies = subtopologiesOf(topology);
+    for (const sub of this.subtopologies) {
+      for (const topic of sourceTopicsOf(sub)) {
+        const other = this.subOfTopic.get(topic);
+        if (other && other !== sub) throw new TopologyError(`topic "${topic}" is a source of sub-topologies ${other.id} and ${sub.id}; a topic may feed one sub-topology`);
+        this.subOfTopic.set(topic, sub);
+      }
+    }
+    this.kafka = options.kafka ?? createKafka({ bootstrapServers: this.config['bootstrap.servers'], clientId: this.config['client.id'] });
+    this.stateDir = new StateDirectory(this.config['state.dir'], this.config['application.id']);
+    this.cacheBudget = new SharedCacheBudget(this.config['statestore.cache.max.bytes']);
+  }
+
+  get state(): KafkaStreamsState {
+    return this.lifecycle.state;
+  }
+
+  /** Called on every state change with (newState, oldState). */
+  onStateChange(listener: StateListener): void {
+    this.lifecycle.onChange(listener);
+  }
+
+  /** Called once when a fatal error moves the app to ERROR (it then closes its tasks dirty). */
+  onError(listener: ErrorListener): void {
+    this.errorListeners.push(listener);
+  }
+
+  /** Ids of the tasks this instance runs now (restoring or running), sorted. */
+  activeTaskIds(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+
+  /** Every store restore this instance did, in order. */
+  restores(): readonly RestoreResult[] {
+    return this.restoreResults;
+  }
+
+  /**
+   * A store of the task that runs `partition` of the sub-topology holding it
+   * (for queries and tests; reads see committed and uncommitted writes).
+   * @returns undefined when this instance does not run that task now.
+   */
+  store<S extends StateStore = StateStore>(name: string, partition: number): S | undefined {
+    for (const handle of this.tasks.values()) {
+      if (handle.partition !== partition || handle.phase !== 'running') continue;
+      const store = handle.task.stores().find((s) => s.name === name);
+      if (store) return store as S;
+    }
+    return undefined;
+  }
+
+  /**
+   * Creates the internal topics, joins the group and starts processing.
+   * Resolves once the first assignment is applied (restores continue in the background).
+   * @throws StateDirLockedError when another live instance uses the same state.dir
+   * @throws StreamsError when a source topic is missing or co-partitioned sources differ in partition count
+   */
+  async start(): Promise<void> {
+    if (this.lifecycle.state !== 'CREATED') throw new StreamsError('CTR_ILLEGAL_STATE', `KafkaStreams can start only once (state ${this.lifecycle.state})`);
+    this.stateDir.lockInstance();
+    try {
+      this.lifecycle.moveTo('REBALANCING');
+      await this.createInternalTopics();
+      this.producer = new KafkaProducer(this.kafka, { idempotent: true });
+      await this.producer.connect();
+      const consumer = new KafkaConsumer(this.kafka, {
+        groupId: this.config['application.id'],
+        sessionTimeoutMs: this.config['session.timeout.ms'],
+        heartbeatIntervalMs: this.config['heartbeat.interval.ms'],
+        rebalanceTimeoutMs: this.config['max.poll.interval.ms'],
+        maxBytes: this.config['fetch.max.bytes'],
+        maxBytesPerPartition: this.config['max.partition.fetch.bytes'],
+        maxWaitTimeMs: this.config['fetch.max.wait.ms'],
+        ownedPartitions: () => [...new Set([...this.tasks.values()].map((h) => h.partition))],
+      });
+      this.consumer = consumer;
+      consumer.onRebalancing(() => this.onRebalanceStarted());
+      consumer.onAssigned((assignment) => {
+        this.assignmentChain = this.assignmentChain.then(() => this.applyAssignment(assignment)).catch((error) => this.fail(error));
+      });
+      consumer.onCrash((error, willRestart) => {
+        if (!willRestart) this.fail(error);
+      });
+      await consumer.connect();
+      await consumer.subscribe([...this.subOfTopic.keys()], true);
+      await consumer.run({ eachBatch: (batch) => this.onBatch(batch) });
+      await this.assignmentChain;
+      const interval = this.config['commit.interval.ms'];
+      if (interval > 0) this.commitTimer = setInterval(() => this.markCommitDue(), interval);
+      this.punctuateTimer = setInterval(() => this.punctuateAll(), this.config['punctuation.interval.ms']);
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Closes on SIGTERM/SIGINT: commit, close stores, leave the group; then
+   * `process.exit(0)` (or 1 when the close failed) unless `exit` is false.
+   */
+  closeOnSignals(options: { exit?: boolean } = {}): void {
+    if (this.signalHandler) return;
+    this.signalHandler = () => {
+      log.info({ applicationId: this.config['application.id'] }, 'signal received: closing');
+      this.close().then(
+        () => options.exit !== false && process.exit(0),
+        () => options.exit !== false && process.exit(1),
+      );
+    };
+    process.once('SIGTERM', this.signalHandler);
+    process.once('SIGINT', this.signalHandler);
+  }
+
+  /**
+   * Graceful shutdown: stop the task loops, commit every task, close the
+   * stores, leave the group (so its partitions move at once). Idempotent.
+   * Waits at most shutdown.timeout.ms for the commit, then closes dirty.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.lifecycle.state === 'NOT_RUNNING') return;
+    const wasCreated = this.lifecycle.state === 'CREATED';
+    if (this.lifecycle.state !== 'PENDING_SHUTDOWN') this.lifecycle.moveTo('PENDING_SHUTDOWN');
+    this.stopTimers();
+    if (this.signalHandler) {
+      process.off('SIGTERM', this.signalHandler);
+      process.off('SIGINT', this.signalHandler);
+    }
+    if (!wasCreated) {
+      await this.assignmentChain.catch(() => undefined);
+      const timeout = this.config['shutdown.timeout.ms'];
+      let timer: NodeJS.Timeout | undefined;
+      const handles = [...this.tasks.values()];
+      const clean = this.fatal === undefined;
+      const closeAll = async (): Promise<void> => {
+        const offsets = new Map<string, string>();
+        await Promise.all(
+          handles.map(async (h) => {
+            const o = await this.closeTask(h, clean);
+            for (const [k, v] of o) offsets.set(k, v);
+          }),
+        );
+        if (clean) await this.commitOffsets(offsets);
+      };
+      try {
+        await Promise.race([
+          closeAll(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new StreamsError('CTR_STREAMS', `close did not finish within shutdown.timeout.ms (${timeout} ms)`)), timeout);
+          }),
+        ]);
+      } catch (error) {
+        log.error({ err: error }, 'graceful close failed: closing tasks dirty');
+        await Promise.all(handles.map((h) => this.closeTask(h, false).catch(() => undefined)));
+      } finally {
+        clearTimeout(timer);
+      }
+      this.tasks.clear();
+      await this.consumer?.disconnect().catch((error) => log.warn({ err: error }, 'consumer disconnect failed'));
+      await this.producer?.disconnect().catch((error) => log.warn({ err: error }, 'producer disconnect failed'));
+    }
+    this.stateDir.unlockAll();
+    this.lifecycle.moveTo('NOT_RUNNING');
+  }
+
+  // ---- internal topics --------------------------------------------------------------------------
+
+  private async createInternalTopics(): Promise<void> {
+    const admin = new KafkaAdmin(this.kafka);
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const specs: TopicSpec[] = [];
+      const rf = this.config['replication.factor'];
+      for (const sub of this.subtopologies) {
+        const sources = sourceTopicsOf(sub);
+        const missing = sources.filter((t) => !existing.has(t));
+        if (missing.length > 0) {
+          throw new StreamsError('CTR_STREAMS', `source topic(s) ${missing.map((t) => `"${t}"`).join(', ')} of sub-topology ${sub.id} do not exist; create them first`);
+        }
+        const described = await admin.describeTopics(sources, { withConfigs: false });
+        const counts = new Map(described.map((d) => [d.name, d.partitions.length]));
+        const distinct = new Set(counts.values());
+        if (distinct.size > 1) {
+          const list = [...counts].map(([t, n]) => `"${t}" (${n})`).join(', ');
+          throw new StreamsError('CTR_STREAMS', `co-partitioned source topics of sub-topology ${sub.id} differ in partition count: ${list}`);
+        }
+        const partitions = [...distinct][0]!;
+        for (const builder of sub.storeBuilders.values()) {
+          if (!builder.loggingEnabled) continue;
+          specs.push({
+            name: `${this.config['application.id']}-${builder.name}-changelog`,
+            partitions,
+            compacted: true,
+            configs: builder.logConfig,
+            ...(rf > 0 ? { replicationFactor: rf } : {}),
+          });
+        }
+      }
+      if (specs.length > 0) {
+        const created = await admin.createTopics(specs);
+        if (created.length > 0) log.info({ topics: created }, 'created internal topics');
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  // ---- fetching and buffering -----------------------------------------------------------------
+
+  private async onBatch(batch: FetchedBatch): Promise<void> {
+    await this.assignmentChain;
+    if (this.fatal || this.closing) return;
+    try {
+      // our own heartbeat: if the group is rebalancing we learn it here, still in the old
+      // generation, and can commit before kafkajs rejoins (see the header comment)
+      await batch.heartbeat();
+    } catch (error) {
+      if (isRebalancingError(error)) {
+        await this.commitBeforeRejoin();
+      }
+      throw error;
+    }
+    const sub = this.subOfTopic.get(batch.topic);
+    const handle = sub ? this.tasks.get(`${sub.id}_${batch.partition}`) : undefined;
+    if (!handle || handle.phase === 'closing' || handle.phase === 'closed') return;
+    const records: RawRecord[] = batch.records.map((r) => ({
+      key: r.key,
+      value: r.value,
+      timestamp: r.timestamp,
+      headers: r.headers,
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+    }));
+    const buffered = handle.enqueue(batch.topic, records, this.config['max.poll.records']);
+    if (buffered >= this.config['buffered.records.per.partition']) this.pausePartition(batch.topic, batch.partition);
+  }
+
+  private pausePartition(topic: string, partition: number): void {
+    const key = `${topic}:${partition}`;
+    if (this.pausedPartitions.has(key)) return;
+    this.pausedPartitions.add(key);
+    this.consumer?.pause(topic, [partition]);
+  }
+
+  private resumePartition(topic: string, partition: number): void {
+    const key = `${topic}:${partition}`;
+    if (!this.pausedPartitions.delete(key)) return;
+    this.consumer?.resume(topic, [partition]);
+  }
+
+  // ---- the task loop ----------------------------------------------------------------------------
+
+  private async runLoop(handle: TaskHandle): Promise<void> {
+    const limit = this.config['buffered.records.per.partition'];
+    const yieldAfter = this.config['task.yield.interval.ms'];
+    const commitEveryBatch = this.config['commit.interval.ms'] === 0;
+    let busySince = performance.now();
+    while (handle.phase === 'running' && !this.fatal) {
+      if (this.rebalancing) {
+        await handle.waitForWork();
+        continue;
+      }
+      if (handle.commitDue || handle.task.commitRequested || this.uncommittedTooLarge(handle)) {
+        handle.commitDue = false;
+        await this.commitTasks([handle]);
+        continue;
+      }
+      const next = handle.takeNext();
+      if (!next) {
+        await handle.waitForWork();
+        busySince = performance.now();
+        continue;
+      }
+      await handle.mutex.run(async () => {
+        if (handle.phase !== 'running') return;
+        await handle.task.process(next.records);
+      });
+      recordsProcessed.add(next.records.length, { task: handle.id });
+      if (handle.buffered(next.topic) < limit) this.resumePartition(next.topic, handle.partition);
+      if (commitEveryBatch) handle.commitDue = true;
+      // bound what the producer holds for this task: wait for in-flight sends when they pile up
+      if (handle.collector.unackedRecords() > 4 * limit) await handle.collector.drainInFlight();
+      if (performance.now() - busySince > yieldAfter) {
+        // let heartbeats, fetches and other tasks run (CPU-heavy processors would starve them)
+        await yieldToEventLoop();
+        busySince = performance.now();
+      }
+    }
+  }
+
+  private startLoop(handle: TaskHandle): void {
+    handle.loop = this.runLoop(handle).catch((error) => this.fail(new TaskFailedError(`task ${handle.id} failed: ${(error as Error).message}`, { cause: error, taskId: handle.id })));
+  }
+
+  private uncommittedTooLarge(handle: TaskHandle): boolean {
+    const max = this.config['statestore.uncommitted.max.bytes'];
+    let bytes = 0;
+    for (const store of handle.task.stores()) bytes += store.uncommittedBytes?.() ?? 0;
+    return bytes > max;
+  }
+
+  // ---- commits ----------------------------------------------------------------------------------
+
+  private markCommitDue(): void {
+    for (const handle of this.tasks.values()) {
+      if (handle.phase !== 'running') continue;
+      handle.commitDue = true;
+      handle.wake();
+    }
+  }
+
+  /** Commits the given running tasks (each under its mutex), then their consumer offsets in one request. */
+  private async commitTasks(handles: readonly TaskHandle[]): Promise<void> {
+    const offsets = new Map<string, string>();
+    const generation = this.generation;
+    await Promise.all(
+      handles.map((h) =>
+        h.mutex.run(async () => {
+          if (h.phase !== 'running' || !h.task.commitNeeded) return;
+          const started = performance.now();
+          const o = await h.task.commit();
+          commitLatency.record(performance.now() - started, { task: h.id });
+          h.lastCommitMs = Date.now();
+          for (const [k, v] of o) offsets.set(k, v);
+        }),
+      ),
+    );
+    // a rebalance completed meanwhile: these partitions may belong to another member now
+    if (generation !== this.generation) return;
+    await this.commitOffsets(offsets);
+  }
+
+  private async commitOffsets(offsets: ReadonlyMap<string, string>): Promise<void> {
+    if (offsets.size === 0 || !this.consumer) return;
+    const list = [...offsets].map(([tp, offset]) => {
+      const i = tp.lastIndexOf(':');
+      return { topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset };
+    });
+    try {
+      await this.consumer.commit(list);
+    } catch (error) {
+      if (isRebalancingError(error)) {
+        // the offsets stay uncommitted: at-least-once, the next owner reprocesses from the last commit
+        log.warn({ err: error }, 'offset commit rejected by a rebalance; records since the last commit may be reprocessed');
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /** Stops every loop and commits every task while this member is still in the old generation. */
+  private async commitBeforeRejoin(): Promise<void> {
+    if (this.committingAll) return;
+    this.committingAll = true;
+    this.rebalancing = true;
+    try {
+      const running = [...this.tasks.values()].filter((h) => h.phase === 'running');
+      await this.commitTasks(running);
+      log.info({ tasks: running.map((h) => h.id) }, 'committed all tasks before rejoining the group');
+    } catch (error) {
+      log.warn({ err: error }, 'commit before rejoin failed; uncommitted work of revoked tasks will be dropped');
+    } finally {
+      this.committingAll = false;
+    }
+  }
+
+  // ---- rebalancing --------------------------------------------------------------------------------
+
+  private onRebalanceStarted(): void {
+    this.rebalancing = true;
+    if (this.lifecycle.state === 'RUNNING') this.lifecycle.moveTo('REBALANCING');
+  }
+
+  private async applyAssignment(assignment: Assignment): Promise<void> {
+    if (this.closing || this.fatal) return;
+    this.generation++;
+    this.rebalancing = true;
+    if (this.lifecycle.state === 'RUNNING') this.lifecycle.moveTo('REBALANCING');
+    const wanted = new Map<string, { sub: ProcessorTopology; partition: number }>();
+    for (const [topic, partitions] of assignment) {
+      const sub = this.subOfTopic.get(topic);
+      if (!sub) continue;
+      for (const p of partitions) wanted.set(`${sub.id}_${p}`, { sub, partition: p });
+    }
+    const revoked = [...this.tasks.values()].filter((h) => !wanted.has(h.id));
+    const added = [...wanted].filter(([id]) => !this.tasks.has(id));
+    log.info(
+      { generation: this.generation, assigned: [...wanted.keys()].sort(), revoked: revoked.map((h) => h.id), added: added.map(([id]) => id) },
+      'assignment changed',
+    );
+    await Promise.all(
+      revoked.map(async (h) => {
+        // nothing uncommitted (committed before rejoin, or idle): a clean close costs nothing;
+        // otherwise drop it rather than write behind the new owner's back (header comment, point 2)
+        const clean = !h.task.commitNeeded;
+        await this.closeTask(h, clean);
+        this.tasks.delete(h.id);
+        // kafkajs keeps a partition's pause across rejoins: clear ours so it fetches if it comes back
+        for (const topic of h.sourceTopics) this.resumePartition(topic, h.partition);
+      }),
+    );
+    for (const [id, { sub, partition }] of added) {
+      const handle = await this.createTask(sub, partition);
+      handle.sourceTopics = sourceTopicsOf(sub);
+      this.tasks.set(id, handle);
+      void this.restoreInBackground(handle);
+    }
+    this.rebalancing = false;
+    for (const handle of this.tasks.values()) handle.wake();
+    this.maybeRunning();
+  }
+
+  private async createTask(sub: ProcessorTopology, partition: number): Promise<TaskHandle> {
+    const id = `${sub.id}_${partition}`;
+    this.stateDir.lock(id);
+    for (let attempt = 0; ; attempt++) {
+      const collector = new KafkaRecordCollector(this.producer!, { taskId: id });
+      const task = new StreamTask({
+        applicationId: this.config['application.id'],
+        topology: sub,
+        partition,
+        collector,
+        appStateDir: this.stateDir.appDir,
+        cacheBudget: this.cacheBudget,
+        ...(this.options.handlers ? { handlers: this.options.handlers } : {}),
+      });
+      try {
+        await task.initialize();
+        return new TaskHandle(task, collector);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'CTR_STORE_CORRUPTED' && attempt === 0) {
+          // a damaged store cannot be trusted: start the task from scratch, the changelog has everything
+          log.warn({ taskId: id, err: error }, 'store damaged: wiping the task directory and restoring from the changelog');
+          this.stateDir.wipeTask(id);
+          continue;
+        }
+        this.stateDir.unlock(id);
+        throw error;
+      }
+    }
+  }
+
+  private async restoreInBackground(handle: TaskHandle): Promise<void> {
+    try {
+      const results = await restoreTaskStores({
+        kafka: this.kafka,
+        taskId: handle.id,
+        partition: handle.partition,
+        stores: handle.task.stores(),
+        listener: this.options.restoreListener,
+        batchMaxRecords: this.config['restore.batch.max.records'],
+        isCancelled: () => handle.phase !== 'restoring' || this.closing !== undefined,
+      });
+      if (handle.phase !== 'restoring' || this.closing) return;
+      for (const r of results) {
+        handle.restoredRecords += r.restored;
+        restoredCounter.add(r.restored, { store: r.store });
+      }
+      this.restoreResults.push(...results);
+      await handle.mutex.run(() => handle.task.completeRestoration());
+      handle.phase = 'running';
+      this.startLoop(handle);
+      this.maybeRunning();
+    } catch (error) {
+      if (handle.phase === 'restoring' && !this.closing) this.fail(error);
+    }
+  }
+
+  private maybeRunning(): void {
+    if (this.rebalancing || this.lifecycle.state !== 'REBALANCING') return;
+    for (const h of this.tasks.values()) if (h.phase === 'restoring') return;
+    this.lifecycle.moveTo('RUNNING');
+  }
+
+  /**
+   * Stops a task's loop (the batch in flight finishes) and closes it.
+   * @returns the consumer offsets to commit (empty for a dirty close)
+   */
+  private async closeTask(handle: TaskHandle, clean: boolean): Promise<Map<string, string>> {
+    if (handle.phase === 'closed') return new Map();
+    handle.phase = 'closing';
+    handle.wake();
+    await handle.loop;
+    handle.clearBuffers();
+    let offsets = new Map<string, string>();
+    try {
+      if (clean) {
+        offsets = await handle.mutex.run(() => handle.task.closeClean());
+      } else {
+        await handle.mutex.run(() => handle.task.closeDirty());
+      }
+    } catch (error) {
+      log.warn({ taskId: handle.id, err: error }, 'task close failed: closing dirty');
+      await handle.task.closeDirty().catch(() => undefined);
+      offsets = new Map();
+    } finally {
+      handle.phase = 'closed';
+      this.stateDir.unlock(handle.id);
+    }
+    return offsets;
+  }
+
+  // ---- punctuation --------------------------------------------------------------------------------
+
+  private punctuateAll(): void {
+    if (this.rebalancing || this.fatal || this.closing) return;
+    const now = Date.now();
+    for (const handle of this.tasks.values()) {
+      // a busy task catches up at the next tick; queueing ticks behind a slow batch would burst them
+      if (handle.phase !== 'running' || handle.mutex.busy) continue;
+      handle.mutex
+        .run(async () => {
+          if (handle.phase === 'running') await handle.task.punctuate(now);
+        })
+        .catch((error) => this.fail(new TaskFailedError(`task ${handle.id} failed in a wall-clock punctuator: ${(error as Error).message}`, { cause: error, taskId: handle.id })));
+    }
+  }
+
+  // ---- failure ------------------------------------------------------------------------------------
+
+  private stopTimers(): void {
+    clearInterval(this.commitTimer);
+    clearInterval(this.punctuateTimer);
+    this.commitTimer = undefined;
+    this.punctuateTimer = undefined;
+  }
+
+  /** A fatal error: ERROR state, listeners told; close() then closes every task dirty. */
+  private fail(error: unknown): void {
+    if (this.fatal) return;
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.fatal = err;
+    log.error({ err }, 'fatal error: the instance stops processing');
+    this.stopTimers();
+    if (this.lifecycle.canMoveTo('ERROR')) this.lifecycle.moveTo('ERROR');
+    for (const listener of this.errorListeners) {
+      try {
+        listener(err);
+      } catch {
+        // a listener's bug must not hide the error
+      }
+    }
+    for (const handle of this.tasks.values()) {
+      handle.phase = handle.phase === 'closed' ? 'closed' : 'closing';
+      handle.wake();
+    }
+  }
+
+  /** The error that stopped the instance, if any. */
+  get error(): Error | undefined {
+    return this.fatal;
+  }
+
+  /** Deletes this application's local state directory (all tasks). Only when not running. */
+  static cleanUp(stateDir: string, applicationId: string): void {
+    rmSync(join(stateDir, applicationId), { recursive: true, force: true });
+  }
+}
