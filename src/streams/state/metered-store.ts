@@ -1,0 +1,211 @@
+/**
+ * The metered layer (Kafka Streams' MeteredKeyValueStore): the typed face of
+ * a store, and the only layer that knows serdes. It turns keys and values
+ * into bytes for the layers below and times every operation into
+ * OpenTelemetry histograms (one per operation, attributes `store` + `task`).
+ *
+ * Serdes are called with the store's changelog topic name (even when logging
+ * is off), so a schema-registry serde registers a stable subject per store.
+ */
+import { metrics, type Attributes, type Histogram } from '@opentelemetry/api';
+import type { Serde } from '../serde/serde.ts';
+import { StreamsError } from '../errors.ts';
+import type { BytesStore } from './bytes-store.ts';
+import { changelogTopicFor } from './change-logging-store.ts';
+import { StoreClosedError } from './errors.ts';
+import { prefixBounds, rangeBounds, type KeyBounds } from './key-bounds.ts';
+import type { KeyValueStore, StateStoreContext } from './state-store.ts';
+
+const meter = metrics.getMeter('ctr-streams');
+
+const OPERATIONS = ['get', 'get-many', 'put', 'put-all', 'delete', 'scan', 'flush', 'commit', 'restore', 'approximate-count'] as const;
+type Operation = (typeof OPERATIONS)[number];
+
+const durations: Record<Operation, Histogram> = Object.fromEntries(
+  OPERATIONS.map((op) => [
+    op,
+    meter.createHistogram(`ctr.store.${op}.duration`, {
+      description: `Latency of state store ${op} calls (a scan: from its start to its last entry).`,
+      unit: 'ms',
+    }),
+  ]),
+) as Record<Operation, Histogram>;
+const recordCounter = meter.createCounter('ctr.store.records', {
+  description: 'Records read, written or restored by state stores, by operation.',
+});
+
+export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
+  private topic: string;
+  private attributes: Attributes;
+  private readonly opAttributes = new Map<Operation, Attributes>();
+  private opened = false;
+
+  constructor(
+    private readonly inner: BytesStore,
+    readonly keySerde: Serde<K>,
+    readonly valueSerde: Serde<V>,
+  ) {
+    this.topic = inner.name;
+    this.attributes = { store: inner.name };
+  }
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  get persistent(): boolean {
+    return this.inner.persistent;
+  }
+
+  get changelogTopic(): string | undefined {
+    return this.inner.changelogTopic;
+  }
+
+  /** The byte store below (the next layer). */
+  wrapped(): BytesStore {
+    return this.inner;
+  }
+
+  private time(op: Operation, start: number, records?: number): void {
+    let attributes = this.opAttributes.get(op);
+    if (attributes === undefined) this.opAttributes.set(op, (attributes = { ...this.attributes, operation: op }));
+    durations[op].record(performance.now() - start, this.attributes);
+    if (records !== undefined && records > 0) recordCounter.add(records, attributes);
+  }
+
+  async init(context: StateStoreContext): Promise<void> {
+    this.topic = changelogTopicFor(context.applicationId, this.name);
+    this.attributes = { store: this.name, task: context.taskId };
+    this.opAttributes.clear();
+    await this.inner.init(context);
+    await this.keySerde.prepare?.(this.topic, true);
+    await this.valueSerde.prepare?.(this.topic, false);
+    this.opened = true;
+  }
+
+  private keyBytes(key: K): Buffer {
+    const bytes = this.keySerde.serialize(this.topic, key);
+    if (bytes === null) {
+      throw new StreamsError('CTR_STREAMS', `store "${this.name}": key serde "${this.keySerde.name}" turned a key into null`, {
+        store: this.name,
+      });
+    }
+    return bytes;
+  }
+
+  private valueBytes(value: V | null): Buffer | null {
+    return value === null ? null : this.valueSerde.serialize(this.topic, value);
+  }
+
+  private async values(bytes: ReadonlyArray<Buffer | undefined>): Promise<(V | undefined)[]> {
+    if (this.valueSerde.resolve !== undefined) {
+      const present = bytes.filter((b): b is Buffer => b !== undefined);
+      if (present.length > 0) await this.valueSerde.resolve(this.topic, present);
+    }
+    return bytes.map((b) => (b === undefined ? undefined : (this.valueSerde.deserialize(this.topic, b) ?? undefined)));
+  }
+
+  async get(key: K): Promise<V | undefined> {
+    const start = performance.now();
+    const bytes = await this.inner.get(this.keyBytes(key));
+    const [value] = bytes === undefined ? [undefined] : await this.values([bytes]);
+    this.time('get', start);
+    return value;
+  }
+
+  async getMany(keys: readonly K[]): Promise<(V | undefined)[]> {
+    const start = performance.now();
+    const bytes = await this.inner.getMany(keys.map((key) => this.keyBytes(key)));
+    const values = await this.values(bytes);
+    this.time('get-many', start, keys.length);
+    return values;
+  }
+
+  async put(key: K, value: V | null): Promise<void> {
+    const start = performance.now();
+    await this.inner.put(this.keyBytes(key), this.valueBytes(value));
+    this.time('put', start, 1);
+  }
+
+  async putAll(entries: ReadonlyArray<readonly [K, V | null]>): Promise<void> {
+    const start = performance.now();
+    await this.inner.putAll(entries.map(([key, value]) => [this.keyBytes(key), this.valueBytes(value)] as const));
+    this.time('put-all', start, entries.length);
+  }
+
+  async delete(key: K): Promise<V | undefined> {
+    const start = performance.now();
+    const bytes = await this.inner.delete(this.keyBytes(key));
+    const [value] = bytes === undefined ? [undefined] : await this.values([bytes]);
+    this.time('delete', start, 1);
+    return value;
+  }
+
+  range(from: K | undefined, to: K | undefined): AsyncIterable<readonly [K, V]> {
+    return this.scan(rangeBounds(from === undefined ? undefined : this.keyBytes(from), to === undefined ? undefined : this.keyBytes(to)));
+  }
+
+  prefixScan(prefix: K): AsyncIterable<readonly [K, V]> {
+    return this.scan(prefixBounds(this.keyBytes(prefix)));
+  }
+
+  all(): AsyncIterable<readonly [K, V]> {
+    return this.scan({});
+  }
+
+  private async *scan(bounds: KeyBounds): AsyncGenerator<readonly [K, V]> {
+    if (!this.opened) throw new StoreClosedError(`cannot scan store "${this.name}": it is not open`, { store: this.name });
+    const start = performance.now();
+    let count = 0;
+    for await (const [keyBytes, valueBytes] of this.inner.scan(bounds)) {
+      if (this.valueSerde.resolve !== undefined) await this.valueSerde.resolve(this.topic, [valueBytes]);
+      const key = this.keySerde.deserialize(this.topic, keyBytes) as K;
+      const value = this.valueSerde.deserialize(this.topic, valueBytes) as V;
+      count++;
+      yield [key, value] as const;
+    }
+    this.time('scan', start, count);
+  }
+
+  async approximateNumEntries(): Promise<number> {
+    const start = performance.now();
+    const count = await this.inner.approximateNumEntries();
+    this.time('approximate-count', start);
+    return count;
+  }
+
+  async flush(): Promise<void> {
+    const start = performance.now();
+    await this.inner.flush();
+    this.time('flush', start);
+  }
+
+  async commit(changelogNextOffset: string | undefined): Promise<void> {
+    const start = performance.now();
+    await this.inner.commit(changelogNextOffset);
+    this.time('commit', start);
+  }
+
+  committedPosition(): Promise<string | undefined> {
+    return this.inner.committedPosition();
+  }
+
+  async restoreBatch(records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>, nextOffset: string): Promise<void> {
+    const start = performance.now();
+    await this.inner.restoreBatch(records, nextOffset);
+    this.time('restore', start, records.length);
+  }
+
+  wipe(): Promise<void> {
+    return this.inner.wipe();
+  }
+
+  async close(): Promise<void> {
+    this.opened = false;
+    await this.inner.close();
+  }
+
+  uncommittedBytes(): number {
+    return this.inner.uncommittedBytes?.() ?? 0;
+  }
+}
