@@ -44,6 +44,10 @@ export const METRIC_ATTRIBUTES = {
   result: 'result',
   /** A stable error code, e.g. `CTR_SERDE_DESERIALIZE`. */
   reason: 'reason',
+  /** Which exception handler saw a bad record: `deserialization`, `processing` or `production`. */
+  handler: 'handler',
+  /** What the handler did with it: `fail`, `continue` (logged and skipped) or `dead-letter`. */
+  action: 'action',
   model: 'model',
   modelVersion: 'model.version',
   /** The TensorFlow.js backend that ran a model: `tensorflow`, `wasm`, `cpu`. */
@@ -191,6 +195,14 @@ export const METRICS = {
     unit: '{record}',
     description: 'Records sent to `<application.id>-dlq`, by error code (`reason`) and source topic.',
     attributes: [A.reason, A.topic],
+  },
+  errorRecords: {
+    name: 'ctr.streams.error.records',
+    kind: 'counter',
+    unit: '{record}',
+    description:
+      'Bad records seen by an exception handler, by handler (`deserialization`, `processing`, `production`), action (`fail`, `continue`, `dead-letter`), error code (`reason`) and source topic.',
+    attributes: [A.handler, A.action, A.reason, A.topic],
   },
 
   // ---- process (registered by startTelemetry) ---------------------------------------------
