@@ -189,6 +189,22 @@ export const METRICS = {
       'Reads served by the write-back cache (`result=hit`) or passed to the store below (`result=miss`). Hit ratio = hit / (hit + miss).',
     attributes: [A.store, A.result],
   },
+  storeCacheBytes: {
+    name: 'ctr.streams.store.cache.bytes',
+    kind: 'gauge',
+    unit: 'By',
+    description:
+      'Bytes held by all write-back caches of the instance (bounded by statestore.cache.max.bytes, shared by every store and task).',
+    attributes: [],
+  },
+  storeCacheEvictions: {
+    name: 'ctr.streams.store.cache.evictions',
+    kind: 'counter',
+    unit: '{entry}',
+    description:
+      'Cache entries evicted by the shared cache budget, per store; dirty ones are written down to the store (and its changelog) on eviction.',
+    attributes: [A.store],
+  },
   dlqRecords: {
     name: 'ctr.streams.dlq.records',
     kind: 'counter',
