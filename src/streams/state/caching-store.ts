@@ -13,7 +13,8 @@
  * before the commit that flushes the rest). Deletes are cached as dirty
  * tombstones and dropped from the cache once flushed.
  */
-import { metrics } from '@opentelemetry/api';
+import { counter } from '../../telemetry/instruments.ts';
+import { METRICS } from '../../telemetry/metric-names.ts';
 import type { BytesStore } from './bytes-store.ts';
 import { StoreClosedError } from './errors.ts';
 import { aboveLower, boundsAfter, isEmptyRange, type KeyBounds } from './key-bounds.ts';
@@ -22,9 +23,7 @@ import { SortedBytesMap } from './sorted-bytes-map.ts';
 import type { StateStoreContext } from './state-store.ts';
 import { WrappedBytesStore } from './wrapped-store.ts';
 
-const meter = metrics.getMeter('ctr-streams');
-const hitCounter = meter.createCounter('ctr.store.cache.hits', { description: 'Store reads served by the cache.' });
-const missCounter = meter.createCounter('ctr.store.cache.misses', { description: 'Store reads that missed the cache.' });
+const lookups = counter(METRICS.storeCacheLookups);
 
 /** Entries fetched from the cache per scan step. */
 const SCAN_BATCH = 128;
@@ -48,10 +47,14 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
   private budget: SharedCacheBudget | undefined;
   private hits = 0;
   private misses = 0;
-  private attributes: { store: string; task: string } = { store: '', task: '' };
+  private hitAttributes = { store: '', result: 'hit' };
+  private missAttributes = { store: '', result: 'miss' };
   /** Bumped when dirty entries leave the cache for the store below; open scans then re-seek the store below. */
   private generation = 0;
-  cacheName = '';
+
+  get storeName(): string {
+    return this.name;
+  }
 
   constructor(inner: BytesStore) {
     super(inner);
@@ -59,8 +62,8 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
 
   override async init(context: StateStoreContext): Promise<void> {
     this.budget = context.cacheBudget;
-    this.cacheName = `${context.taskId}/${this.name}`;
-    this.attributes = { store: this.name, task: context.taskId };
+    this.hitAttributes = { store: this.name, result: 'hit' };
+    this.missAttributes = { store: this.name, result: 'miss' };
     await this.inner.init(context);
   }
 
@@ -123,12 +126,12 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
     const entry = this.map.get(key);
     if (entry !== undefined) {
       this.hits++;
-      hitCounter.add(1, this.attributes);
+      lookups.add(1, this.hitAttributes);
       budget.touch(entry);
       return entry.value ?? undefined;
     }
     this.misses++;
-    missCounter.add(1, this.attributes);
+    lookups.add(1, this.missAttributes);
     const value = await this.inner.get(key);
     const raced = this.map.get(key);
     if (raced !== undefined) return raced.value ?? undefined;
@@ -152,9 +155,9 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
     const hits = keys.length - missing.length;
     this.hits += hits;
     this.misses += missing.length;
-    if (hits > 0) hitCounter.add(hits, this.attributes);
+    if (hits > 0) lookups.add(hits, this.hitAttributes);
     if (missing.length === 0) return out;
-    missCounter.add(missing.length, this.attributes);
+    lookups.add(missing.length, this.missAttributes);
     const found = await this.inner.getMany(missing.map((i) => keys[i]!));
     let cached = false;
     for (let j = 0; j < missing.length; j++) {

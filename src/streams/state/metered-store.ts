@@ -2,12 +2,15 @@
  * The metered layer (Kafka Streams' MeteredKeyValueStore): the typed face of
  * a store, and the only layer that knows serdes. It turns keys and values
  * into bytes for the layers below and times every operation into
- * OpenTelemetry histograms (one per operation, attributes `store` + `task`).
+ * the catalogue's `ctr.streams.store.operation.duration` histogram (seconds,
+ * attributes `store` + `operation`).
  *
  * Serdes are called with the store's changelog topic name (even when logging
  * is off), so a schema-registry serde registers a stable subject per store.
  */
-import { metrics, type Attributes, type Histogram } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
+import { histogram } from '../../telemetry/instruments.ts';
+import { METRICS } from '../../telemetry/metric-names.ts';
 import type { Serde } from '../serde/serde.ts';
 import { StreamsError } from '../errors.ts';
 import type { BytesStore } from './bytes-store.ts';
@@ -16,27 +19,13 @@ import { StoreClosedError } from './errors.ts';
 import { prefixBounds, rangeBounds, type KeyBounds } from './key-bounds.ts';
 import type { KeyValueStore, StateStoreContext } from './state-store.ts';
 
-const meter = metrics.getMeter('ctr-streams');
+/** Operation names, as the metric catalogue spells them (`operation` attribute). */
+type Operation = 'get' | 'getMany' | 'put' | 'putAll' | 'delete' | 'range' | 'flush' | 'commit' | 'restore' | 'count';
 
-const OPERATIONS = ['get', 'get-many', 'put', 'put-all', 'delete', 'scan', 'flush', 'commit', 'restore', 'approximate-count'] as const;
-type Operation = (typeof OPERATIONS)[number];
-
-const durations: Record<Operation, Histogram> = Object.fromEntries(
-  OPERATIONS.map((op) => [
-    op,
-    meter.createHistogram(`ctr.store.${op}.duration`, {
-      description: `Latency of state store ${op} calls (a scan: from its start to its last entry).`,
-      unit: 'ms',
-    }),
-  ]),
-) as Record<Operation, Histogram>;
-const recordCounter = meter.createCounter('ctr.store.records', {
-  description: 'Records read, written or restored by state stores, by operation.',
-});
+const duration = histogram(METRICS.storeOperationDuration);
 
 export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
   private topic: string;
-  private attributes: Attributes;
   private readonly opAttributes = new Map<Operation, Attributes>();
   private opened = false;
 
@@ -46,7 +35,6 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
     readonly valueSerde: Serde<V>,
   ) {
     this.topic = inner.name;
-    this.attributes = { store: inner.name };
   }
 
   get name(): string {
@@ -66,17 +54,15 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return this.inner;
   }
 
-  private time(op: Operation, start: number, records?: number): void {
+  /** Records the seconds since `start` (a `performance.now()` reading). */
+  private time(op: Operation, start: number): void {
     let attributes = this.opAttributes.get(op);
-    if (attributes === undefined) this.opAttributes.set(op, (attributes = { ...this.attributes, operation: op }));
-    durations[op].record(performance.now() - start, this.attributes);
-    if (records !== undefined && records > 0) recordCounter.add(records, attributes);
+    if (attributes === undefined) this.opAttributes.set(op, (attributes = { store: this.name, operation: op }));
+    duration.record((performance.now() - start) / 1000, attributes);
   }
 
   async init(context: StateStoreContext): Promise<void> {
     this.topic = changelogTopicFor(context.applicationId, this.name);
-    this.attributes = { store: this.name, task: context.taskId };
-    this.opAttributes.clear();
     await this.inner.init(context);
     await this.keySerde.prepare?.(this.topic, true);
     await this.valueSerde.prepare?.(this.topic, false);
@@ -117,27 +103,27 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
     const start = performance.now();
     const bytes = await this.inner.getMany(keys.map((key) => this.keyBytes(key)));
     const values = await this.values(bytes);
-    this.time('get-many', start, keys.length);
+    this.time('getMany', start);
     return values;
   }
 
   async put(key: K, value: V | null): Promise<void> {
     const start = performance.now();
     await this.inner.put(this.keyBytes(key), this.valueBytes(value));
-    this.time('put', start, 1);
+    this.time('put', start);
   }
 
   async putAll(entries: ReadonlyArray<readonly [K, V | null]>): Promise<void> {
     const start = performance.now();
     await this.inner.putAll(entries.map(([key, value]) => [this.keyBytes(key), this.valueBytes(value)] as const));
-    this.time('put-all', start, entries.length);
+    this.time('putAll', start);
   }
 
   async delete(key: K): Promise<V | undefined> {
     const start = performance.now();
     const bytes = await this.inner.delete(this.keyBytes(key));
     const [value] = bytes === undefined ? [undefined] : await this.values([bytes]);
-    this.time('delete', start, 1);
+    this.time('delete', start);
     return value;
   }
 
@@ -155,22 +141,31 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   private async *scan(bounds: KeyBounds): AsyncGenerator<readonly [K, V]> {
     if (!this.opened) throw new StoreClosedError(`cannot scan store "${this.name}": it is not open`, { store: this.name });
-    const start = performance.now();
-    let count = 0;
-    for await (const [keyBytes, valueBytes] of this.inner.scan(bounds)) {
-      if (this.valueSerde.resolve !== undefined) await this.valueSerde.resolve(this.topic, [valueBytes]);
-      const key = this.keySerde.deserialize(this.topic, keyBytes) as K;
-      const value = this.valueSerde.deserialize(this.topic, valueBytes) as V;
-      count++;
-      yield [key, value] as const;
+    // time spent inside the store only, not in the caller's loop body between entries
+    let spent = 0;
+    const entries = this.inner.scan(bounds)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const start = performance.now();
+        const step = await entries.next();
+        if (step.done) break;
+        const [keyBytes, valueBytes] = step.value;
+        if (this.valueSerde.resolve !== undefined) await this.valueSerde.resolve(this.topic, [valueBytes]);
+        const key = this.keySerde.deserialize(this.topic, keyBytes) as K;
+        const value = this.valueSerde.deserialize(this.topic, valueBytes) as V;
+        spent += performance.now() - start;
+        yield [key, value] as const;
+      }
+    } finally {
+      await entries.return?.();
+      this.time('range', performance.now() - spent);
     }
-    this.time('scan', start, count);
   }
 
   async approximateNumEntries(): Promise<number> {
     const start = performance.now();
     const count = await this.inner.approximateNumEntries();
-    this.time('approximate-count', start);
+    this.time('count', start);
     return count;
   }
 
@@ -193,7 +188,7 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
   async restoreBatch(records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>, nextOffset: string): Promise<void> {
     const start = performance.now();
     await this.inner.restoreBatch(records, nextOffset);
-    this.time('restore', start, records.length);
+    this.time('restore', start);
   }
 
   wipe(): Promise<void> {

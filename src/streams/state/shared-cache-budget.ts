@@ -13,7 +13,8 @@
  * slip between "removed from the cache" and "handed to the store below");
  * `evict()` returns the promise of those writes.
  */
-import { metrics } from '@opentelemetry/api';
+import { counter, gauge } from '../../telemetry/instruments.ts';
+import { METRICS } from '../../telemetry/metric-names.ts';
 
 /** Bytes charged per cached entry on top of key and value: the node, map slot and array slots. */
 export const CACHE_ENTRY_OVERHEAD_BYTES = 96;
@@ -33,8 +34,8 @@ export interface CacheEntry {
 
 /** What the budget needs from a caching store. */
 export interface CacheOwner {
-  /** `<taskId>/<store>`, for logs and metrics. */
-  readonly cacheName: string;
+  /** The store's name, for metrics. */
+  readonly storeName: string;
   /**
    * Called synchronously with the owner's entries the budget has just unlinked,
    * least recently used first. The owner drops them from its map and writes the
@@ -52,10 +53,10 @@ export interface CacheBudgetStats {
   dirtyEvictions: number;
 }
 
-const meter = metrics.getMeter('ctr-streams');
-const evictionCounter = meter.createCounter('ctr.store.cache.evictions', {
-  description: 'Cache entries evicted by the shared cache budget (dirty ones are written down to their store).',
-});
+const evictionCounter = counter(METRICS.storeCacheEvictions);
+const bytesGauge = gauge(METRICS.storeCacheBytes);
+/** The bytes gauge is recorded at most this often (ms): evict() runs on every cached write. */
+const GAUGE_INTERVAL_MS = 1000;
 
 export class SharedCacheBudget {
   private head: CacheEntry | undefined; // least recently used
@@ -64,15 +65,13 @@ export class SharedCacheBudget {
   private count = 0;
   private evictions = 0;
   private dirtyEvictions = 0;
+  private gaugeRecordedAt = 0;
 
   /** @param maxBytes bound, in bytes, on all cached entries of the app instance; 0 makes every cache write-through. */
   constructor(readonly maxBytes: number) {
     if (!Number.isFinite(maxBytes) || maxBytes < 0) {
       throw new RangeError(`statestore.cache.max.bytes must be a number >= 0, got ${maxBytes}`);
     }
-    meter
-      .createObservableGauge('ctr.store.cache.bytes', { description: 'Bytes held by all store caches of the instance.', unit: 'By' })
-      .addCallback((result) => result.observe(this.used));
   }
 
   /** Bytes currently charged. */
@@ -140,6 +139,11 @@ export class SharedCacheBudget {
    * @returns the promise of the write-downs of evicted dirty entries (their owners' stores).
    */
   evict(): Promise<void> {
+    const now = Date.now();
+    if (now - this.gaugeRecordedAt >= GAUGE_INTERVAL_MS) {
+      this.gaugeRecordedAt = now;
+      bytesGauge.record(this.used);
+    }
     if (this.used <= this.maxBytes) return Promise.resolve();
     const byOwner = new Map<CacheOwner, CacheEntry[]>();
     while (this.used > this.maxBytes && this.head !== undefined) {
@@ -153,7 +157,7 @@ export class SharedCacheBudget {
     }
     const writes: Promise<void>[] = [];
     for (const [owner, entries] of byOwner) {
-      evictionCounter.add(entries.length, { cache: owner.cacheName });
+      evictionCounter.add(entries.length, { store: owner.storeName });
       writes.push(owner.evicted(entries));
     }
     return writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
