@@ -107,8 +107,21 @@ const recordsProcessed = meter.createCounter('ctr.task.records.processed', { des
 const commitLatency = meter.createHistogram('ctr.task.commit.duration', { description: 'Time of one task commit (flush, acks, store commit).', unit: 'ms' });
 const restoredCounter = meter.createCounter('ctr.store.restore.records', { description: 'Changelog records restored into stores.', unit: '{record}' });
 
-/** What the app can run: the compiled sub-topologies, or a Topology that gives them. */
-export type RunnableTopology = readonly ProcessorTopology[] | { processorTopologies(): readonly ProcessorTopology[] };
+/** The part of Topology (src/streams/topology) the runtime uses. */
+export interface TopologyLike {
+  subtopologies(): ReadonlyArray<{ readonly id: number }>;
+  /** The compiled sub-topology with internal topic names resolved for `applicationId`. */
+  subtopology(id: number, applicationId: string): ProcessorTopology;
+  /** Changelog and repartition topics to create; `partitionsFrom` names the topics whose (max) partition count they take. */
+  internalTopics?(applicationId: string): ReadonlyArray<{
+    readonly name: string;
+    readonly partitionsFrom: readonly string[];
+    readonly config: Readonly<Record<string, string>>;
+  }>;
+}
+
+/** What the app can run: a Topology, or compiled sub-topologies (tests, hand-built graphs). */
+export type RunnableTopology = TopologyLike | readonly ProcessorTopology[];
 
 export interface KafkaStreamsOptions {
   /** A kafkajs client to reuse; default one built from bootstrap.servers and client.id. */
@@ -124,8 +137,10 @@ export interface KafkaStreamsOptions {
 /** A fatal error's listener (Kafka Streams' uncaught exception handler, which here always shuts down). */
 export type ErrorListener = (error: Error) => void;
 
-function subtopologiesOf(topology: RunnableTopology): readonly ProcessorTopology[] {
-  return Array.isArray(topology) ? (topology as readonly ProcessorTopology[]) : (topology as { processorTopologies(): readonly ProcessorTopology[] }).processorTopologies();
+function subtopologiesOf(topology: RunnableTopology, applicationId: string): readonly ProcessorTopology[] {
+  if (Array.isArray(topology)) return topology as readonly ProcessorTopology[];
+  const t = topology as TopologyLike;
+  return t.subtopologies().map((info) => t.subtopology(info.id, applicationId));
 }
 
 function sourceTopicsOf(sub: ProcessorTopology): string[] {
@@ -140,6 +155,7 @@ function sourceTopicsOf(sub: ProcessorTopology): string[] {
 
 export class KafkaStreams {
   readonly config: StreamsConfig;
+  private readonly topology: RunnableTopology;
   private readonly subtopologies: readonly ProcessorTopology[];
   private readonly subOfTopic = new Map<string, ProcessorTopology>();
   private readonly lifecycle = new AppStateMachine();
@@ -172,7 +188,8 @@ export class KafkaStreams {
   constructor(topology: RunnableTopology, config: StreamsConfig | StreamsConfigInput, options: KafkaStreamsOptions = {}) {
     this.config = loadStreamsConfig({ overrides: config as StreamsConfigInput, ...(options.env ? { env: options.env } : {}) });
     this.options = options;
-    this.subtopologies = subtopologiesOf(topology);
+    this.topology = topology;
+    this.subtopologies = subtopologiesOf(topology, this.config['application.id']);
     for (const sub of this.subtopologies) {
       for (const topic of sourceTopicsOf(sub)) {
         const other = this.subOfTopic.get(topic);
@@ -350,20 +367,28 @@ export class KafkaStreams {
       const existing = new Set(await admin.listTopics());
       const specs: TopicSpec[] = [];
       const rf = this.config['replication.factor'];
+      const applicationId = this.config['application.id'];
+      const declared = Array.isArray(this.topology) ? undefined : (this.topology as TopologyLike).internalTopics?.(applicationId);
+      const partitionCounts = new Map<string, number>();
       for (const sub of this.subtopologies) {
-        const sources = sourceTopicsOf(sub);
+        const declaredNames = new Set((declared ?? []).map((t) => t.name));
+        // repartition topics are sources we create ourselves
+        const sources = sourceTopicsOf(sub).filter((t) => !declaredNames.has(t) || existing.has(t));
+        if (sources.length === 0) continue;
         const missing = sources.filter((t) => !existing.has(t));
         if (missing.length > 0) {
           throw new StreamsError('CTR_STREAMS', `source topic(s) ${missing.map((t) => `"${t}"`).join(', ')} of sub-topology ${sub.id} do not exist; create them first`);
         }
         const described = await admin.describeTopics(sources, { withConfigs: false });
         const counts = new Map(described.map((d) => [d.name, d.partitions.length]));
+        for (const [t, n] of counts) partitionCounts.set(t, n);
         const distinct = new Set(counts.values());
         if (distinct.size > 1) {
           const list = [...counts].map(([t, n]) => `"${t}" (${n})`).join(', ');
           throw new StreamsError('CTR_STREAMS', `co-partitioned source topics of sub-topology ${sub.id} differ in partition count: ${list}`);
         }
         const partitions = [...distinct][0]!;
+        if (declared) continue;
         for (const builder of sub.storeBuilders.values()) {
           if (!builder.loggingEnabled) continue;
           specs.push({
@@ -374,6 +399,17 @@ export class KafkaStreams {
             ...(rf > 0 ? { replicationFactor: rf } : {}),
           });
         }
+      }
+      for (const topic of declared ?? []) {
+        const counts = topic.partitionsFrom.map((t) => partitionCounts.get(t)).filter((n): n is number => n !== undefined);
+        if (counts.length === 0) throw new StreamsError('CTR_STREAMS', `cannot size internal topic "${topic.name}": none of ${topic.partitionsFrom.join(', ')} is a known source topic`);
+        specs.push({
+          name: topic.name,
+          partitions: Math.max(...counts),
+          compacted: topic.config['cleanup.policy'] === 'compact',
+          configs: { ...topic.config },
+          ...(rf > 0 ? { replicationFactor: rf } : {}),
+        });
       }
       if (specs.length > 0) {
         const created = await admin.createTopics(specs);

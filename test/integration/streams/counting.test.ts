@@ -1,0 +1,78 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KafkaStreams, type KafkaStreamsState } from '../../../src/streams/runtime/index.ts';
+import { createTopics, testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
+import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
+import { latestByKey, readStore, waitForCommittedToEnd } from './fixtures/wait.ts';
+
+const PARTITIONS = 8;
+
+describe('KafkaStreams counting topology on a real broker', () => {
+  let env: TestKafka;
+  let stateDir: string;
+  before(async () => {
+    env = await testKafka();
+    stateDir = mkdtempSync(join(tmpdir(), 'ctr-counting-'));
+  });
+  after(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  it('counts 100,000 records exactly, in the store and in the output topic', async () => {
+    const input = uniqueName('count-in');
+    const output = uniqueName('count-out');
+    const applicationId = uniqueName('count-app');
+    await createTopics(env.kafka, [
+      { name: input, partitions: PARTITIONS },
+      { name: output, partitions: PARTITIONS },
+    ]);
+    const expected = await produceKeyed(env.kafka, input, 100_000, 1000);
+    const states: KafkaStreamsState[] = [];
+    const app = new KafkaStreams(countingTopology({ input, output, caching: true }), {
+      'application.id': applicationId,
+      'bootstrap.servers': env.bootstrap,
+      'state.dir': stateDir,
+      'commit.interval.ms': 500,
+    });
+    app.onStateChange((s) => states.push(s));
+    try {
+      await app.start();
+      await waitForCommittedToEnd(env.kafka, applicationId, input);
+      assert.deepEqual(app.activeTaskIds(), Array.from({ length: PARTITIONS }, (_, p) => `0_${p}`).sort());
+      const counts = await readStore<number>([app], STORE, PARTITIONS);
+      assert.equal(counts.size, expected.size);
+      for (const [key, n] of expected) assert.equal(counts.get(key), n, `count of ${key}`);
+      assert.equal(app.state, 'RUNNING');
+    } finally {
+      await app.close();
+    }
+    assert.equal(app.state, 'NOT_RUNNING');
+    assert.deepEqual(states.slice(0, 2), ['REBALANCING', 'RUNNING']);
+    assert.deepEqual(states.slice(-2), ['PENDING_SHUTDOWN', 'NOT_RUNNING']);
+    // outputs were flushed and acked before the last commit: the last value per key is the final count
+    const latest = await latestByKey(env.kafka, output);
+    for (const [key, n] of expected) assert.equal(latest.get(key), String(n), `output of ${key}`);
+  });
+
+  it('refuses a second instance on the same state directory with a clear error', async () => {
+    const input = uniqueName('lock-in');
+    const applicationId = uniqueName('lock-app');
+    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
+    const config = { 'application.id': applicationId, 'bootstrap.servers': env.bootstrap, 'state.dir': stateDir };
+    const first = new KafkaStreams(countingTopology({ input }), config);
+    const second = new KafkaStreams(countingTopology({ input }), config);
+    try {
+      await first.start();
+      await assert.rejects(second.start(), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'CTR_STATE_DIR_LOCKED');
+        assert.match(error.message, /held by process \d+/);
+        assert.match(error.message, /same state\.dir/);
+        return true;
+      });
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+});
