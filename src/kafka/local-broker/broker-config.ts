@@ -43,6 +43,9 @@ export function serverProperties(settings: BrokerSettings): string {
     'share.coordinator.state.topic.replication.factor': 1,
     'share.coordinator.state.topic.min.isr': 1,
     'group.initial.rebalance.delay.ms': 0,
+    // crash tests restart a SIGKILLed member many times; each restart waits for the dead
+    // member's session to expire, so tests use short sessions (the broker default minimum is 6 s)
+    'group.min.session.timeout.ms': 1000,
     'num.network.threads': 2,
     'num.io.threads': 2,
     'num.recovery.threads.per.data.dir': 1,
