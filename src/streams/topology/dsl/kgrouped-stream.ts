@@ -1,0 +1,113 @@
+/**
+ * KGroupedStream: a stream grouped by key, ready for an aggregation. Each
+ * aggregation keeps its state in a store (Materialized) and returns the
+ * KTable of results; the table's updates flow on (`toStream()`).
+ *
+ * With caching on (the default) an aggregation emits one update per key per
+ * batch, the latest; with `Materialized...withCachingDisabled()` it emits
+ * every update. Records with a null key or value are skipped (and logged),
+ * as in Kafka Streams.
+ */
+import { TopologyError } from '../../errors.ts';
+import type { Serde } from '../../serde/serde.ts';
+import { countSerde } from './count-serde.ts';
+import type { InternalStreamsBuilder } from './internal-streams-builder.ts';
+import { KTable } from './ktable.ts';
+import type { Materialized } from './materialized.ts';
+import type { Named } from './named.ts';
+import { storeUpdateProcessor } from './stateful-processors.ts';
+import { filterProcessor } from './stateless-processors.ts';
+
+export class KGroupedStream<K, V> {
+  /** @internal use KStream.groupByKey */
+  constructor(
+    private readonly builder: InternalStreamsBuilder,
+    private readonly nodeName: string,
+    readonly keySerde: Serde<K> | undefined,
+    readonly valueSerde: Serde<V> | undefined,
+    /** Set when the key changed upstream: the aggregation reads through a repartition topic. */
+    private readonly repartition: { name: string | undefined } | undefined,
+  ) {}
+
+  /** Counts records per key. Results are numbers (serde: a 64-bit long by default). */
+  count(materialized?: Materialized<K, number>, named?: Named): KTable<K, number> {
+    return this.build('KSTREAM-AGGREGATE-', 'count', materialized, named, countSerde, (_key, _value, current: number | undefined) => (current ?? 0) + 1);
+  }
+
+  /**
+   * Folds the records of each key into an aggregate: `aggregator(key, value,
+   * aggregate)`, starting from `initializer()`. `materialized` must carry the
+   * aggregate's value serde.
+   */
+  aggregate<VA>(
+    initializer: () => VA,
+    aggregator: (key: K, value: V, aggregate: VA) => VA,
+    materialized?: Materialized<K, VA>,
+    named?: Named,
+  ): KTable<K, VA> {
+    return this.build('KSTREAM-AGGREGATE-', 'aggregate', materialized, named, undefined, (key, value: V, current: VA | undefined) =>
+      aggregator(key, value, current === undefined ? initializer() : current),
+    );
+  }
+
+  /** Combines the values of each key: the first value as is, then `reducer(aggregate, value)`. */
+  reduce(reducer: (aggregate: V, value: V) => V, materialized?: Materialized<K, V>, named?: Named): KTable<K, V> {
+    return this.build('KSTREAM-REDUCE-', 'reduce', materialized, named, this.valueSerde, (_key, value: V, current: V | undefined) =>
+      current === undefined ? value : reducer(current, value),
+    );
+  }
+
+  private build<VA>(
+    prefix: string,
+    operator: string,
+    materialized: Materialized<K, VA> | undefined,
+    named: Named | undefined,
+    defaultValueSerde: Serde<VA> | undefined,
+    step: (key: K, value: V, current: VA | undefined) => VA,
+  ): KTable<K, VA> {
+    const storeName = materialized?.storeName ?? this.builder.newStoreName(prefix);
+    const storeBuilder = this.builder.storeBuilder(storeName, materialized, this.keySerde, defaultValueSerde, operator);
+    const parent = this.repartition ? this.addRepartition(this.repartition.name ?? storeName, this.repartition.name !== undefined) : this.nodeName;
+    const name = named?.name ?? this.builder.newName(prefix);
+    const keySerde = (materialized?.keySerde ?? this.keySerde)!;
+    this.builder.topology.addProcessor(
+      name,
+      storeUpdateProcessor<K, V, VA>({
+        storeName,
+        keySerde,
+        step,
+        skipNullValues: true,
+        coalesce: storeBuilder.cachingEnabled,
+        operator: `${operator} "${name}"`,
+      }),
+      parent,
+    );
+    this.builder.topology.addStateStore(storeBuilder, name);
+    return new KTable<K, VA>(this.builder, name, keySerde, materialized?.valueSerde ?? defaultValueSerde, storeName);
+  }
+
+  /**
+   * filter (drop null keys) -> sink to `<base>-repartition` -> source from it;
+   * returns the source's name. Kafka Streams' names: `<name>-repartition-*`
+   * for a named grouping, generated ones otherwise.
+   */
+  private addRepartition(base: string, named: boolean): string {
+    if (this.keySerde === undefined || this.valueSerde === undefined) {
+      throw new TopologyError(
+        `grouping after a key change needs a ${this.keySerde === undefined ? 'key' : 'value'} serde for the repartition topic "${base}-repartition": ` +
+          'pass Grouped.with(keySerde, valueSerde) to groupByKey',
+      );
+    }
+    const topology = this.builder.topology;
+    const topic = `${base}-repartition`;
+    const filterName = named ? `${base}-repartition-filter` : this.builder.newName('KSTREAM-FILTER-');
+    const sinkName = named ? `${base}-repartition-sink` : this.builder.newName('KSTREAM-SINK-');
+    const sourceName = named ? `${base}-repartition-source` : this.builder.newName('KSTREAM-SOURCE-');
+    topology.markInternalTopic(topic);
+    // a record without a key cannot be grouped: drop it before it costs a round trip through Kafka
+    topology.addProcessor(filterName, filterProcessor((key: unknown) => key !== null && key !== undefined, true), this.nodeName);
+    topology.addSink(sinkName, topic, this.keySerde, this.valueSerde, filterName);
+    topology.addSource(sourceName, topic, this.keySerde, this.valueSerde);
+    return sourceName;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The DSL's store-backed operators: aggregations (count/aggregate/reduce)
+ * and table sources. Each reads the batch's keys with ONE getMany, applies
+ * the records in order, and writes with ONE putAll, so a batch costs one
+ * store round trip instead of one per record.
+ */
+import { createLogger } from '../../../telemetry/logger.ts';
+import type { Processor, ProcessorContext } from '../../processor/processor.ts';
+import type { StreamRecord } from '../../processor/record.ts';
+import type { Serde } from '../../serde/serde.ts';
+import type { KeyValueStore } from '../../state/state-store.ts';
+
+const log = createLogger('dsl');
+
+/**
+ * A Map key for a record key: primitives as themselves, anything else by its
+ * serialized bytes (two equal objects are the same key, as in the store).
+ */
+function keyIdentity<K>(key: K, keySerde: Serde<K>, storeName: string): unknown {
+  if (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean') return key;
+  if (Buffer.isBuffer(key)) return 'b:' + key.toString('latin1');
+  const bytes = keySerde.serialize(storeName, key);
+  return 'x:' + (bytes === null ? '' : bytes.toString('latin1'));
+}
+
+interface Update<K, V> {
+  key: K;
+  value: V | null;
+  timestamp: number;
+  record: StreamRecord<K, unknown>;
+}
+
+/**
+ * Applies `step` per record to the current value of its key, writes the
+ * results to the store, then forwards either every update or (coalesce)
+ * the last update per key in the order of each key's last update.
+ */
+export function storeUpdateProcessor<K, VIn, VAgg>(options: {
+  storeName: string;
+  keySerde: Serde<K>;
+  /** `undefined` = skip the record. `current` is undefined when the key is absent. */
+  step: (key: K, value: VIn, current: VAgg | undefined) => VAgg | null | undefined;
+  /** Records with a null value are skipped (aggregations) rather than applied (tables). */
+  skipNullValues: boolean;
+  coalesce: boolean;
+  operator: string;
+}): () => Processor<K, VIn, K, VAgg | null> {
+  return () => {
+    let context: ProcessorContext<K, VAgg | null>;
+    let store: KeyValueStore<K, VAgg>;
+    let skipped = 0;
+    return {
+      init(ctx) {
+        context = ctx;
+        store = ctx.getStateStore<KeyValueStore<K, VAgg>>(options.storeName);
+      },
+      async process(records) {
+        // one read for every distinct key of the batch
+        const ids = new Map<unknown, number>();
+        const keys: K[] = [];
+        const usable: Array<StreamRecord<K, VIn>> = [];
+        for (const r of records) {
+          if (r.key === null || r.key === undefined || (options.skipNullValues && (r.value === null || r.value === undefined))) {
+            skipped++;
+            if (skipped === 1 || skipped % 10_000 === 0) {
+              log.warn(
+                { taskId: context.taskId, processor: context.processorName, skipped, origin: r.origin },
+                `${options.operator} skips records with a null key${options.skipNullValues ? ' or value' : ''}`,
+              );
+            }
+            continue;
+          }
+          const id = keyIdentity(r.key, options.keySerde, options.storeName);
+          if (!ids.has(id)) {
+            ids.set(id, keys.length);
+            keys.push(r.key);
+          }
+          usable.push(r);
+        }
+        if (usable.length === 0) return;
+        const loaded = await store.getMany(keys);
+        const current: Array<VAgg | null | undefined> = loaded;
+        const updates: Array<Update<K, VAgg>> = [];
+        const lastUpdate = new Map<unknown, Update<K, VAgg>>();
+        for (const r of usable) {
+          const id = keyIdentity(r.key, options.keySerde, options.storeName);
+          const slot = ids.get(id)!;
+          const before = current[slot];
+          const after = options.step(r.key, r.value, before === null ? undefined : before);
+          if (after === undefined) continue;
+          current[slot] = after;
+          const update: Update<K, VAgg> = { key: r.key, value: after, timestamp: r.timestamp, record: r };
+          if (options.coalesce) {
+            const previous = lastUpdate.get(id);
+            // keep the latest value, stamped with the latest timestamp of the key's records
+            if (previous !== undefined) {
+              lastUpdate.delete(id);
+              update.timestamp = Math.max(update.timestamp, previous.timestamp);
+            }
+            lastUpdate.set(id, update);
+          } else {
+            updates.push(update);
+          }
+        }
+        const changed = options.coalesce ? [...lastUpdate.values()] : updates;
+        if (changed.length === 0) return;
+        // one write for the batch: the last value per key
+        const finalByKey = options.coalesce ? changed : [...dedupeLast(changed, options)];
+        await store.putAll(finalByKey.map((u) => [u.key, u.value] as const));
+        context.forward(
+          changed.map((u) => ({ key: u.key, value: u.value, timestamp: u.timestamp, headers: u.record.headers, origin: u.record.origin })),
+        );
+      },
+    };
+  };
+}
+
+function dedupeLast<K, V>(updates: ReadonlyArray<Update<K, V>>, options: { keySerde: Serde<K>; storeName: string }): Iterable<Update<K, V>> {
+  const last = new Map<unknown, Update<K, V>>();
+  for (const u of updates) {
+    const id = keyIdentity(u.key, options.keySerde, options.storeName);
+    last.delete(id);
+    last.set(id, u);
+  }
+  return last.values();
+}
