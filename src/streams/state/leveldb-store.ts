@@ -104,6 +104,7 @@ export class LevelDbKeyValueStore implements BytesStore {
    */
   private generation = 0;
   private commitChain: Promise<void> = Promise.resolve();
+  private commitsInFlight = 0;
   private readonly log = createLogger('state');
 
   constructor(
@@ -425,9 +426,16 @@ export class LevelDbKeyValueStore implements BytesStore {
   }
 
   async commit(changelogNextOffset: string | undefined): Promise<void> {
-    // one commit at a time: a second caller waits for the first batch to land
-    const run = this.commitChain.then(() => this.commitNow(changelogNextOffset));
-    this.commitChain = run.catch(() => undefined);
+    // one commit at a time: a second caller waits for the first batch to land. Without
+    // one in flight, commitNow starts now, so the batch holds exactly the writes made
+    // before this call (not those made while awaiting).
+    const run = this.commitsInFlight === 0 ? this.commitNow(changelogNextOffset) : this.commitChain.then(() => this.commitNow(changelogNextOffset));
+    this.commitsInFlight++;
+    const settled = run.then(
+      () => void this.commitsInFlight--,
+      () => void this.commitsInFlight--,
+    );
+    this.commitChain = settled;
     return run;
   }
 
