@@ -25,9 +25,16 @@ export interface ConfluentSchemaRegistryOptions {
   auth?: { username: string; password: string };
 }
 
+/**
+ * The HTTP status the registry answered with, or undefined when it did not
+ * answer. The client reports a failed connection as a fake status 400 with
+ * the socket error in the message, so those are recognised by their text.
+ */
 function statusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
+  if (typeof status !== 'number') return undefined;
+  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|EPIPE|socket hang up|Timeout/i.test(reasonOf(error))) return undefined;
+  return status;
 }
 
 export class ConfluentSchemaRegistry implements SchemaRegistry {

@@ -7,6 +7,7 @@ export { SerdeError, SERDE_ERROR_CODES, type SerdeErrorCode, type SerdeErrorCont
 export { stringSerde } from './string-serde.ts';
 export { bytesSerde } from './bytes-serde.ts';
 export { jsonSerde, type JsonSerdeOptions } from './json-serde.ts';
+export { nonNullSerde } from './non-null-serde.ts';
 export { float32VectorSerde, float32ToBuffer, bufferToFloat32 } from './float32-vector-serde.ts';
 export { encodeFrame, decodeFrame, peekSchemaId, MAGIC_BYTE, FRAME_HEADER_BYTES, type Frame } from './wire-format.ts';
 export { compileAvroSchema, loadAvroSchemaFile, canonicalForm, schemaFingerprint, type AvroSchemaJson, type AvroType } from './avro-schema.ts';

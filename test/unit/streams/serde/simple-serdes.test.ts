@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bufferToFloat32, bytesSerde, float32ToBuffer, float32VectorSerde, jsonSerde, SerdeError, stringSerde } from '../../../../src/streams/serde/index.ts';
+import { bufferToFloat32, bytesSerde, float32ToBuffer, float32VectorSerde, jsonSerde, nonNullSerde, SerdeError, stringSerde } from '../../../../src/streams/serde/index.ts';
 
 describe('string serde', () => {
   it('round-trips UTF-8 and keeps null a tombstone', () => {
@@ -64,5 +64,15 @@ describe('float32 vector serde', () => {
     assert.throws(() => bufferToFloat32(Buffer.alloc(6)), (e: unknown) => e instanceof SerdeError && /6 bytes/.test(e.message));
     assert.throws(() => float32VectorSerde(3).deserialize('emb', Buffer.alloc(8)), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_DESERIALIZE' && /2 components/.test(e.message));
     assert.throws(() => float32VectorSerde(3).serialize('emb', new Float32Array(2)), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE');
+  });
+});
+
+describe('nonNullSerde', () => {
+  it('refuses a null key or value with CTR_SERDE_DESERIALIZE and passes others to the inner serde', () => {
+    const keys = nonNullSerde(stringSerde, 'key');
+    assert.equal(keys.deserialize('t', Buffer.from('k')), 'k');
+    assert.throws(() => keys.deserialize('clicks', null), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_DESERIALIZE' && /null key on clicks/.test(e.message));
+    assert.throws(() => nonNullSerde(stringSerde).serialize('t', null), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE');
+    assert.equal(nonNullSerde(stringSerde).name, 'non-null(string)');
   });
 });
