@@ -11,11 +11,12 @@ import {
   type SchemaRegistry,
 } from '../../../../src/streams/serde/index.ts';
 
-const impressionV1 = loadAvroSchemaFile(new URL('../../../../schemas/impression.avsc', import.meta.url)) as { fields: unknown[] } & AvroSchemaJson;
+const impressionRecord = loadAvroSchemaFile(new URL('../../../../schemas/impression.avsc', import.meta.url)) as unknown as { fields: unknown[] } & Record<string, unknown>;
+const impressionV1 = impressionRecord as AvroSchemaJson;
 /** v2 adds a defaulted field, as a producer upgraded first would. */
 const impressionV2 = {
-  ...impressionV1,
-  fields: [...impressionV1.fields, { name: 'experiment', type: 'string', default: 'control', doc: 'A/B test arm.' }],
+  ...impressionRecord,
+  fields: [...impressionRecord.fields, { name: 'experiment', type: 'string', default: 'control', doc: 'A/B test arm.' }],
 } as AvroSchemaJson;
 
 const IMPRESSION = {
