@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { loadDeployedConfig } from './deploy-config.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const deployDir = join(root, 'deploy');
@@ -139,6 +140,18 @@ describe('deploy/docker-compose.yml', () => {
       assert.deepEqual(s.command, ['run', name]);
       assert.equal(s.build?.dockerfile, 'deploy/docker/Dockerfile');
     }
+  });
+
+  it('sets only settings the engine knows, with values it accepts', () => {
+    for (const [name, s] of apps) {
+      const config = loadDeployedConfig('', s.environment!);
+      assert.equal(config['application.id'], s.environment!.CTR_APPLICATION_ID, name);
+      assert.deepEqual(config['bootstrap.servers'], [s.environment!.CTR_BOOTSTRAP_SERVERS]);
+    }
+    assert.throws(
+      () => loadDeployedConfig('', { ...apps[0]![1].environment!, CTR_COMIT_INTERVAL_MS: '5' }),
+      /CTR_COMIT_INTERVAL_MS/,
+    );
   });
 
   it('builds from the repository root with the Dockerfile that exists there', () => {
