@@ -69,7 +69,9 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
 
   private open(operation: string): SharedCacheBudget {
     if (this.budget === undefined) {
-      throw new StoreClosedError(`cannot ${operation} store "${this.name}": it is not open`, { store: this.name });
+      throw new StoreClosedError(`cannot ${operation} store "${this.name}": it is not open`, {
+        store: this.name,
+      });
     }
     return this.budget;
   }
@@ -135,7 +137,8 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
     const value = await this.inner.get(key);
     const raced = this.map.get(key);
     if (raced !== undefined) return raced.value ?? undefined;
-    if (value !== undefined && this.budget !== undefined && this.cacheClean(budget, key, value)) await budget.evict();
+    if (value !== undefined && this.budget !== undefined && this.cacheClean(budget, key, value))
+      await budget.evict();
     return value;
   }
 
@@ -169,7 +172,8 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
       }
       const value = found[j];
       out[i] = value;
-      if (value !== undefined && this.budget !== undefined) cached = this.cacheClean(budget, keys[i]!, value) || cached;
+      if (value !== undefined && this.budget !== undefined)
+        cached = this.cacheClean(budget, keys[i]!, value) || cached;
     }
     if (cached) await budget.evict();
     return out;
@@ -277,7 +281,10 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
         if (cacheHead === undefined && belowHead === undefined) return;
         let key: Buffer;
         let value: Buffer | null;
-        if (cacheHead !== undefined && (belowHead === undefined || Buffer.compare(cacheHead[0], belowHead[0]) <= 0)) {
+        if (
+          cacheHead !== undefined &&
+          (belowHead === undefined || Buffer.compare(cacheHead[0], belowHead[0]) <= 0)
+        ) {
           // the cache is newer than the store below: on equal keys it wins
           if (belowHead !== undefined && cacheHead[0].equals(belowHead[0])) belowHead = undefined;
           cachePos++;
@@ -306,7 +313,10 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
     this.generation++;
   }
 
-  override async restoreBatch(records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>, nextOffset: string): Promise<void> {
+  override async restoreBatch(
+    records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
+    nextOffset: string,
+  ): Promise<void> {
     // restored values replace whatever the cache holds for those keys
     if (this.map.size > 0) {
       for (const { key } of records) {

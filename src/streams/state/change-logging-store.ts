@@ -46,7 +46,9 @@ export class ChangeLoggingKeyValueStore extends WrappedBytesStore {
 
   private logger(): ChangelogCollector {
     if (this.collector === undefined) {
-      throw new StoreClosedError(`cannot write to store "${this.name}": it is not open`, { store: this.name });
+      throw new StoreClosedError(`cannot write to store "${this.name}": it is not open`, {
+        store: this.name,
+      });
     }
     return this.collector;
   }

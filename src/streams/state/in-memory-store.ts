@@ -102,7 +102,10 @@ export class InMemoryKeyValueStore implements BytesStore {
     return undefined;
   }
 
-  async restoreBatch(records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>, _nextOffset: string): Promise<void> {
+  async restoreBatch(
+    records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
+    _nextOffset: string,
+  ): Promise<void> {
     this.check('restore');
     for (const { key, value } of records) {
       if (value === null) this.map.delete(key);

@@ -17,7 +17,11 @@ export type {
 export type { BytesStore } from './bytes-store.ts';
 export { Stores } from './stores.ts';
 export { KeyValueStoreBuilder, type KeyValueBytesStoreSupplier } from './store-builder.ts';
-export { SharedCacheBudget, CACHE_ENTRY_OVERHEAD_BYTES, type CacheBudgetStats } from './shared-cache-budget.ts';
+export {
+  SharedCacheBudget,
+  CACHE_ENTRY_OVERHEAD_BYTES,
+  type CacheBudgetStats,
+} from './shared-cache-budget.ts';
 export { LevelDbKeyValueStore, type LevelDbStoreOptions } from './leveldb-store.ts';
 export { InMemoryKeyValueStore } from './in-memory-store.ts';
 export { ChangeLoggingKeyValueStore, changelogTopicFor } from './change-logging-store.ts';

@@ -134,11 +134,15 @@ export class LevelDbKeyValueStore implements BytesStore {
     try {
       await mkdir(location, { recursive: true });
     } catch (err) {
-      throw new StoreIoError(`cannot create the directory of store "${this.name}" at ${location}: ${String(err)}`, location, {
-        cause: err,
-        store: this.name,
-        taskId: this.taskId,
-      });
+      throw new StoreIoError(
+        `cannot create the directory of store "${this.name}" at ${location}: ${String(err)}`,
+        location,
+        {
+          cause: err,
+          store: this.name,
+          taskId: this.taskId,
+        },
+      );
     }
     const db: Db = new Level<Buffer, Buffer>(location, {
       keyEncoding: 'buffer',
@@ -154,11 +158,15 @@ export class LevelDbKeyValueStore implements BytesStore {
       const code = causeCode(err) ?? errorCode(err);
       const detail = (err as { cause?: { message?: string } }).cause?.message ?? String(err);
       if (code === 'LEVEL_LOCKED') {
-        throw new StoreLockedError(`cannot open store "${this.name}" at ${location}: locked by another process or store (${detail})`, location, {
-          cause: err,
-          store: this.name,
-          taskId: this.taskId,
-        });
+        throw new StoreLockedError(
+          `cannot open store "${this.name}" at ${location}: locked by another process or store (${detail})`,
+          location,
+          {
+            cause: err,
+            store: this.name,
+            taskId: this.taskId,
+          },
+        );
       }
       // any other failure to open means the files cannot be used as they are: wipe and restore
       throw new StoreCorruptedError(`cannot open store "${this.name}" at ${location}: ${detail}`, location, {
@@ -204,18 +212,27 @@ export class LevelDbKeyValueStore implements BytesStore {
 
   /** Maps a LevelDB error to the store's typed errors, naming the store and path. */
   private translate(err: unknown, operation: string): Error {
-    if (err instanceof StoreCorruptedError || err instanceof StoreClosedError || err instanceof StoreIoError) return err;
+    if (err instanceof StoreCorruptedError || err instanceof StoreClosedError || err instanceof StoreIoError)
+      return err;
     const code = errorCode(err);
     const cause = causeCode(err);
     const context = { cause: err, store: this.name, taskId: this.taskId };
     const detail = err instanceof Error ? err.message : String(err);
     if (code === 'LEVEL_CORRUPTION' || cause === 'LEVEL_CORRUPTION') {
-      return new StoreCorruptedError(`cannot ${operation} store "${this.name}" at ${this.location}: ${detail}`, this.location!, context);
+      return new StoreCorruptedError(
+        `cannot ${operation} store "${this.name}" at ${this.location}: ${detail}`,
+        this.location!,
+        context,
+      );
     }
     if (code === 'LEVEL_DATABASE_NOT_OPEN' || code === 'LEVEL_ITERATOR_NOT_OPEN') {
       return new StoreClosedError(`cannot ${operation} store "${this.name}": it is not open`, context);
     }
-    return new StoreIoError(`cannot ${operation} store "${this.name}" at ${this.location}: ${detail}`, this.location, context);
+    return new StoreIoError(
+      `cannot ${operation} store "${this.name}" at ${this.location}: ${detail}`,
+      this.location,
+      context,
+    );
   }
 
   private open(operation: string): Db {
@@ -398,8 +415,11 @@ export class LevelDbKeyValueStore implements BytesStore {
         }
       } else {
         // estimate from the on-disk size and the mean size of a sample of entries
-        const sample = (await db.iterator({ gte: DATA_START, lt: DATA_END, limit: 1000 }).all()) as unknown as Array<[Buffer, Buffer]>;
-        const mean = sample.reduce((sum, [k, v]) => sum + k.length + v.length, 0) / Math.max(1, sample.length);
+        const sample = (await db
+          .iterator({ gte: DATA_START, lt: DATA_END, limit: 1000 })
+          .all()) as unknown as Array<[Buffer, Buffer]>;
+        const mean =
+          sample.reduce((sum, [k, v]) => sum + k.length + v.length, 0) / Math.max(1, sample.length);
         onDisk = Math.round(bytes / Math.max(1, mean));
       }
     } catch (err) {
@@ -429,7 +449,10 @@ export class LevelDbKeyValueStore implements BytesStore {
     // one commit at a time: a second caller waits for the first batch to land. Without
     // one in flight, commitNow starts now, so the batch holds exactly the writes made
     // before this call (not those made while awaiting).
-    const run = this.commitsInFlight === 0 ? this.commitNow(changelogNextOffset) : this.commitChain.then(() => this.commitNow(changelogNextOffset));
+    const run =
+      this.commitsInFlight === 0
+        ? this.commitNow(changelogNextOffset)
+        : this.commitChain.then(() => this.commitNow(changelogNextOffset));
     this.commitsInFlight++;
     const settled = run.then(
       () => void this.commitsInFlight--,
@@ -442,10 +465,13 @@ export class LevelDbKeyValueStore implements BytesStore {
   private async commitNow(changelogNextOffset: string | undefined): Promise<void> {
     const db = this.open('commit');
     if (changelogNextOffset !== undefined && !OFFSET_PATTERN.test(changelogNextOffset)) {
-      throw new IllegalStateError(`cannot commit store "${this.name}" at position "${changelogNextOffset}": not an offset`, {
-        store: this.name,
-        taskId: this.taskId,
-      });
+      throw new IllegalStateError(
+        `cannot commit store "${this.name}" at position "${changelogNextOffset}": not an offset`,
+        {
+          store: this.name,
+          taskId: this.taskId,
+        },
+      );
     }
     const entries = [...this.buffer.entries()];
     const positionChanged = changelogNextOffset !== undefined && changelogNextOffset !== this.position;
@@ -453,7 +479,8 @@ export class LevelDbKeyValueStore implements BytesStore {
     const ops: BatchOp[] = entries.map(([key, value]) =>
       value === null ? { type: 'del', key: dataKey(key) } : { type: 'put', key: dataKey(key), value },
     );
-    if (positionChanged) ops.push({ type: 'put', key: POSITION_KEY, value: Buffer.from(changelogNextOffset) });
+    if (positionChanged)
+      ops.push({ type: 'put', key: POSITION_KEY, value: Buffer.from(changelogNextOffset) });
     try {
       await db.batch(ops);
     } catch (err) {
@@ -461,7 +488,8 @@ export class LevelDbKeyValueStore implements BytesStore {
     }
     // writes that arrived while the batch was in flight stay buffered for the next commit
     for (const [key, value] of entries) {
-      if (this.buffer.get(key) === value && this.buffer.delete(key)) this.bufferBytes -= key.length + (value?.length ?? 0);
+      if (this.buffer.get(key) === value && this.buffer.delete(key))
+        this.bufferBytes -= key.length + (value?.length ?? 0);
     }
     if (positionChanged) this.position = changelogNextOffset;
     this.generation++;
@@ -472,13 +500,19 @@ export class LevelDbKeyValueStore implements BytesStore {
     return this.position;
   }
 
-  async restoreBatch(records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>, nextOffset: string): Promise<void> {
+  async restoreBatch(
+    records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
+    nextOffset: string,
+  ): Promise<void> {
     const db = this.open('restore');
     if (!OFFSET_PATTERN.test(nextOffset)) {
-      throw new IllegalStateError(`cannot restore store "${this.name}" up to "${nextOffset}": not an offset`, {
-        store: this.name,
-        taskId: this.taskId,
-      });
+      throw new IllegalStateError(
+        `cannot restore store "${this.name}" up to "${nextOffset}": not an offset`,
+        {
+          store: this.name,
+          taskId: this.taskId,
+        },
+      );
     }
     if (this.buffer.size > 0) {
       // restored records would land under buffered writes they should precede
@@ -503,18 +537,24 @@ export class LevelDbKeyValueStore implements BytesStore {
   /** Closes the database, deletes its directory and opens it again empty (works on a store whose init failed). */
   async wipe(): Promise<void> {
     if (this.location === undefined) {
-      throw new StoreClosedError(`cannot wipe store "${this.name}": it was never initialised`, { store: this.name });
+      throw new StoreClosedError(`cannot wipe store "${this.name}": it was never initialised`, {
+        store: this.name,
+      });
     }
     await this.closeDb();
     this.log.info({ store: this.name, taskId: this.taskId, path: this.location }, 'wiping store');
     try {
       await rm(this.location, { recursive: true, force: true });
     } catch (err) {
-      throw new StoreIoError(`cannot wipe store "${this.name}" at ${this.location}: ${String(err)}`, this.location, {
-        cause: err,
-        store: this.name,
-        taskId: this.taskId,
-      });
+      throw new StoreIoError(
+        `cannot wipe store "${this.name}" at ${this.location}: ${String(err)}`,
+        this.location,
+        {
+          cause: err,
+          store: this.name,
+          taskId: this.taskId,
+        },
+      );
     }
     this.position = undefined;
     await this.openDb();

@@ -20,7 +20,8 @@ import { prefixBounds, rangeBounds, type KeyBounds } from './key-bounds.ts';
 import type { KeyValueStore, StateStoreContext } from './state-store.ts';
 
 /** Operation names, as the metric catalogue spells them (`operation` attribute). */
-type Operation = 'get' | 'getMany' | 'put' | 'putAll' | 'delete' | 'range' | 'flush' | 'commit' | 'restore' | 'count';
+type Operation =
+  'get' | 'getMany' | 'put' | 'putAll' | 'delete' | 'range' | 'flush' | 'commit' | 'restore' | 'count';
 
 const duration = histogram(METRICS.storeOperationDuration);
 
@@ -57,7 +58,8 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
   /** Records the seconds since `start` (a `performance.now()` reading). */
   private time(op: Operation, start: number): void {
     let attributes = this.opAttributes.get(op);
-    if (attributes === undefined) this.opAttributes.set(op, (attributes = { store: this.name, operation: op }));
+    if (attributes === undefined)
+      this.opAttributes.set(op, (attributes = { store: this.name, operation: op }));
     duration.record((performance.now() - start) / 1000, attributes);
   }
 
@@ -72,9 +74,13 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
   private keyBytes(key: K): Buffer {
     const bytes = this.keySerde.serialize(this.topic, key);
     if (bytes === null) {
-      throw new StreamsError('CTR_STREAMS', `store "${this.name}": key serde "${this.keySerde.name}" turned a key into null`, {
-        store: this.name,
-      });
+      throw new StreamsError(
+        'CTR_STREAMS',
+        `store "${this.name}": key serde "${this.keySerde.name}" turned a key into null`,
+        {
+          store: this.name,
+        },
+      );
     }
     return bytes;
   }
@@ -88,7 +94,9 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
       const present = bytes.filter((b): b is Buffer => b !== undefined);
       if (present.length > 0) await this.valueSerde.resolve(this.topic, present);
     }
-    return bytes.map((b) => (b === undefined ? undefined : (this.valueSerde.deserialize(this.topic, b) ?? undefined)));
+    return bytes.map((b) =>
+      b === undefined ? undefined : (this.valueSerde.deserialize(this.topic, b) ?? undefined),
+    );
   }
 
   async get(key: K): Promise<V | undefined> {
@@ -115,7 +123,9 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   async putAll(entries: ReadonlyArray<readonly [K, V | null]>): Promise<void> {
     const start = performance.now();
-    await this.inner.putAll(entries.map(([key, value]) => [this.keyBytes(key), this.valueBytes(value)] as const));
+    await this.inner.putAll(
+      entries.map(([key, value]) => [this.keyBytes(key), this.valueBytes(value)] as const),
+    );
     this.time('putAll', start);
   }
 
@@ -128,7 +138,12 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
   }
 
   range(from: K | undefined, to: K | undefined): AsyncIterable<readonly [K, V]> {
-    return this.scan(rangeBounds(from === undefined ? undefined : this.keyBytes(from), to === undefined ? undefined : this.keyBytes(to)));
+    return this.scan(
+      rangeBounds(
+        from === undefined ? undefined : this.keyBytes(from),
+        to === undefined ? undefined : this.keyBytes(to),
+      ),
+    );
   }
 
   prefixScan(prefix: K): AsyncIterable<readonly [K, V]> {
@@ -140,7 +155,8 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
   }
 
   private async *scan(bounds: KeyBounds): AsyncGenerator<readonly [K, V]> {
-    if (!this.opened) throw new StoreClosedError(`cannot scan store "${this.name}": it is not open`, { store: this.name });
+    if (!this.opened)
+      throw new StoreClosedError(`cannot scan store "${this.name}": it is not open`, { store: this.name });
     // time spent inside the store only, not in the caller's loop body between entries
     let spent = 0;
     const entries = this.inner.scan(bounds)[Symbol.asyncIterator]();
@@ -185,7 +201,10 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return this.inner.committedPosition();
   }
 
-  async restoreBatch(records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>, nextOffset: string): Promise<void> {
+  async restoreBatch(
+    records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
+    nextOffset: string,
+  ): Promise<void> {
     const start = performance.now();
     await this.inner.restoreBatch(records, nextOffset);
     this.time('restore', start);

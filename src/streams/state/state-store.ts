@@ -72,7 +72,10 @@ export interface StateStore {
    */
   committedPosition(): Promise<string | undefined>;
   /** Applies one fetched batch of changelog records and the position after it, atomically. */
-  restoreBatch(records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>, nextOffset: string): Promise<void>;
+  restoreBatch(
+    records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
+    nextOffset: string,
+  ): Promise<void>;
   /** Deletes all data and the position; the store stays open (empty) for a full restore. */
   wipe(): Promise<void>;
   close(): Promise<void>;

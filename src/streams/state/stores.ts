@@ -21,9 +21,12 @@ const STORE_NAME = /^[a-zA-Z0-9._-]{1,200}$/;
 
 function checkName(name: string): void {
   if (!STORE_NAME.test(name) || name === '.' || name === '..') {
-    throw new TopologyError(`store name "${name}" is not valid: use 1-200 characters of a-z, A-Z, 0-9, '.', '_', '-'`, {
-      store: name,
-    });
+    throw new TopologyError(
+      `store name "${name}" is not valid: use 1-200 characters of a-z, A-Z, 0-9, '.', '_', '-'`,
+      {
+        store: name,
+      },
+    );
   }
 }
 
@@ -47,7 +50,11 @@ export const Stores = {
   },
 
   /** A builder stacking metered -> (caching) -> (change-logging) over the supplier's store; logging on, caching off by default. */
-  keyValueStoreBuilder<K, V>(supplier: KeyValueBytesStoreSupplier, keySerde: Serde<K>, valueSerde: Serde<V>): KeyValueStoreBuilder<K, V> {
+  keyValueStoreBuilder<K, V>(
+    supplier: KeyValueBytesStoreSupplier,
+    keySerde: Serde<K>,
+    valueSerde: Serde<V>,
+  ): KeyValueStoreBuilder<K, V> {
     return new KeyValueStoreBuilder(supplier, keySerde, valueSerde);
   },
 } as const;

@@ -43,7 +43,10 @@ export abstract class WrappedBytesStore implements BytesStore {
     return this.inner.committedPosition();
   }
 
-  restoreBatch(records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>, nextOffset: string): Promise<void> {
+  restoreBatch(
+    records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
+    nextOffset: string,
+  ): Promise<void> {
     return this.inner.restoreBatch(records, nextOffset);
   }
 

@@ -66,7 +66,10 @@ for (const { kind, make } of INNER_STORES) {
       const keys = ['b', 'a', 'ab', 'abc', 'b\u00ff', 'ac', '\u0000', 'aa'];
       for (const key of keys) await store.put(Buffer.from(key, 'latin1'), b(key.length.toString()));
       const all = (await entries(store.all())).map(([k]) => k);
-      const sorted = keys.map((k) => Buffer.from(k, 'latin1')).sort(Buffer.compare).map((k) => k.toString());
+      const sorted = keys
+        .map((k) => Buffer.from(k, 'latin1'))
+        .sort(Buffer.compare)
+        .map((k) => k.toString());
       assert.deepEqual(all, sorted);
       assert.deepEqual(
         (await entries(store.range(b('aa'), b('ac')))).map(([k]) => k),

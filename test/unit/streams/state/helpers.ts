@@ -29,7 +29,13 @@ export class RecordingCollector implements ChangelogCollector {
   readonly raw: Array<{ key: Buffer; value: Buffer | null }> = [];
 
   send(topic: string, partition: number, key: Buffer, value: Buffer | null, timestamp: number): void {
-    this.sent.push({ topic, partition, key: key.toString(), value: value === null ? null : value.toString(), timestamp });
+    this.sent.push({
+      topic,
+      partition,
+      key: key.toString(),
+      value: value === null ? null : value.toString(),
+      timestamp,
+    });
     this.raw.push({ key, value });
   }
 }
@@ -55,7 +61,9 @@ export function makeContext(overrides: Partial<StateStoreContext> & { taskDir: s
 }
 
 /** Collects a scan into [key, value] strings. */
-export async function entries(iterable: AsyncIterable<readonly [Buffer, Buffer]>): Promise<Array<[string, string]>> {
+export async function entries(
+  iterable: AsyncIterable<readonly [Buffer, Buffer]>,
+): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
   for await (const [k, v] of iterable) out.push([k.toString(), v.toString()]);
   return out;

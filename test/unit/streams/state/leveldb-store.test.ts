@@ -234,29 +234,44 @@ describe('LevelDB store', () => {
   });
 
   it('reports an unreadable position and an unknown on-disk format as corrupted', async () => {
-    const raw = new Level<Buffer, Buffer>(join(dir, 'odd'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const raw = new Level<Buffer, Buffer>(join(dir, 'odd'), {
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+    });
     await raw.put(Buffer.from([0x00, ...Buffer.from('changelog-position')]), b('not-a-number'));
     await raw.close();
-    await assert.rejects(new LevelDbKeyValueStore('odd').init(makeContext({ taskDir: dir })), (err: unknown) => {
-      assert.ok(err instanceof StoreCorruptedError);
-      assert.match(err.message, /changelog position of store "odd".*"not-a-number" is not an offset/);
-      return true;
-    });
+    await assert.rejects(
+      new LevelDbKeyValueStore('odd').init(makeContext({ taskDir: dir })),
+      (err: unknown) => {
+        assert.ok(err instanceof StoreCorruptedError);
+        assert.match(err.message, /changelog position of store "odd".*"not-a-number" is not an offset/);
+        return true;
+      },
+    );
 
-    const future = new Level<Buffer, Buffer>(join(dir, 'future'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const future = new Level<Buffer, Buffer>(join(dir, 'future'), {
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+    });
     await future.put(Buffer.from([0x00, ...Buffer.from('format')]), b('99'));
     await future.close();
-    await assert.rejects(new LevelDbKeyValueStore('future').init(makeContext({ taskDir: dir })), /unknown on-disk format "99"/);
+    await assert.rejects(
+      new LevelDbKeyValueStore('future').init(makeContext({ taskDir: dir })),
+      /unknown on-disk format "99"/,
+    );
   });
 
   it('reports a database held by another store as a retriable StoreLockedError', async () => {
     await openStore('shared');
-    await assert.rejects(new LevelDbKeyValueStore('shared').init(makeContext({ taskDir: dir })), (err: unknown) => {
-      assert.ok(err instanceof StoreLockedError);
-      assert.equal(err.retriable, true);
-      assert.match(err.message, /store "shared"/);
-      return true;
-    });
+    await assert.rejects(
+      new LevelDbKeyValueStore('shared').init(makeContext({ taskDir: dir })),
+      (err: unknown) => {
+        assert.ok(err instanceof StoreLockedError);
+        assert.equal(err.retriable, true);
+        assert.match(err.message, /store "shared"/);
+        return true;
+      },
+    );
   });
 
   it('counts the uncommitted buffer in bytes', async () => {
@@ -288,9 +303,13 @@ describe('LevelDB store', () => {
       const taskDir = await tempDir();
       try {
         await new Promise<void>((resolve, reject) => {
-          const proc = spawn(process.execPath, ['--import', 'tsx', child, taskDir, String(killAfterMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          const proc = spawn(process.execPath, ['--import', 'tsx', child, taskDir, String(killAfterMs)], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
           proc.on('error', reject);
-          proc.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited with ${_code}/${signal}`))));
+          proc.on('exit', (_code, signal) =>
+            signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited with ${_code}/${signal}`)),
+          );
         });
         const store = new LevelDbKeyValueStore('crashy');
         await store.init(makeContext({ taskDir }));

@@ -47,7 +47,9 @@ describe('SortedBytesMap', () => {
         reference.set(hex(key), i);
       }
     }
-    const expected = [...reference.entries()].sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'hex'), Buffer.from(b, 'hex')));
+    const expected = [...reference.entries()].sort(([a], [b]) =>
+      Buffer.compare(Buffer.from(a, 'hex'), Buffer.from(b, 'hex')),
+    );
     assert.deepEqual(
       [...map.entries()].map(([k, v]) => [hex(k), v]),
       expected,
@@ -59,7 +61,11 @@ describe('SortedBytesMap', () => {
   it('collects within gt/gte/lt/lte bounds and up to a limit', () => {
     const map = new SortedBytesMap<string>();
     for (const k of ['a', 'b', 'c', 'd', 'e']) map.set(Buffer.from(k), k);
-    const keys = (bounds: Parameters<typeof map.collect>[0], limit = 100) => map.collect(bounds, limit).map(([, v]) => v).join('');
+    const keys = (bounds: Parameters<typeof map.collect>[0], limit = 100) =>
+      map
+        .collect(bounds, limit)
+        .map(([, v]) => v)
+        .join('');
     assert.equal(keys({ gte: Buffer.from('b'), lte: Buffer.from('d') }), 'bcd');
     assert.equal(keys({ gt: Buffer.from('b'), lt: Buffer.from('d') }), 'c');
     assert.equal(keys({ gt: Buffer.from('bb') }), 'cde');
@@ -89,7 +95,10 @@ describe('SortedBytesMap', () => {
     assert.ok(seen.includes(10_000) && seen.includes(10_900), 'keys inserted ahead are seen');
     assert.ok(!seen.some((v) => v >= 20_000), 'keys inserted behind are not');
     // 0..198 are seen and delete 200..398; so 400..598 survive and delete 600..798
-    assert.ok(!seen.includes(200) && !seen.includes(398) && !seen.includes(600), 'keys deleted ahead are not');
+    assert.ok(
+      !seen.includes(200) && !seen.includes(398) && !seen.includes(600),
+      'keys deleted ahead are not',
+    );
     assert.ok(seen.includes(0) && seen.includes(198) && seen.includes(400), 'keys not deleted are seen');
   });
 });
