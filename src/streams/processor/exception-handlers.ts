@@ -22,7 +22,11 @@ export interface HandlerContext {
 
 export interface TaskExceptionHandlers {
   /** A source record's key or value did not deserialize. */
-  onDeserializationError?(context: HandlerContext, record: RawRecord, error: unknown): HandlerResponse | Promise<HandlerResponse>;
+  onDeserializationError?(
+    context: HandlerContext,
+    record: RawRecord,
+    error: unknown,
+  ): HandlerResponse | Promise<HandlerResponse>;
   /**
    * A processor or punctuator threw. `records` is the batch it was given
    * (empty for a punctuator); on 'continue' the batch counts as processed

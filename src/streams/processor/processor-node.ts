@@ -16,28 +16,33 @@ type AnyRecord = StreamRecord<unknown, unknown>;
 
 export class ProcessorNode implements TaskNode {
   readonly children: TaskNode[] = [];
-  private readonly pending: Array<{ records: ReadonlyArray<AnyRecord>; child: string | undefined }> = [];
-  private active = false;
+  /** @internal forwards buffered while the processor runs */
+  readonly pending: Array<{ records: ReadonlyArray<AnyRecord>; child: string | undefined }> = [];
+  /** @internal true while process() or a punctuator of this node runs */
+  active = false;
   private readonly context: ProcessorContext;
 
   constructor(
     readonly name: string,
     private readonly processor: Processor<unknown, unknown, unknown, unknown>,
-    private readonly storeNames: ReadonlySet<string>,
+    readonly storeNames: ReadonlySet<string>,
     private readonly host: NodeHost,
   ) {
-    this.context = this.createContext();
+    this.context = new NodeContext(this, host);
   }
 
   async init(): Promise<void> {
     try {
       await this.processor.init?.(this.context);
     } catch (error) {
-      throw new ProcessingError(`processor "${this.name}" of task ${this.host.taskId} failed to init: ${describeCause(error)}`, {
-        cause: error,
-        taskId: this.host.taskId,
-        processor: this.name,
-      });
+      throw new ProcessingError(
+        `processor "${this.name}" of task ${this.host.taskId} failed to init: ${describeCause(error)}`,
+        {
+          cause: error,
+          taskId: this.host.taskId,
+          processor: this.name,
+        },
+      );
     }
   }
 
@@ -55,7 +60,11 @@ export class ProcessorNode implements TaskNode {
     await this.processor.close?.();
   }
 
-  private async run(records: ReadonlyArray<AnyRecord>, work: () => void | Promise<void>, punctuation?: PunctuationType): Promise<void> {
+  private async run(
+    records: ReadonlyArray<AnyRecord>,
+    work: () => void | Promise<void>,
+    punctuation?: PunctuationType,
+  ): Promise<void> {
     this.active = true;
     try {
       await work();
@@ -65,7 +74,12 @@ export class ProcessorNode implements TaskNode {
       const handler = this.host.handlers.onProcessingError;
       const response = handler
         ? await handler(
-            { applicationId: this.host.applicationId, taskId: this.host.taskId, processor: this.name, collector: this.host.collector },
+            {
+              applicationId: this.host.applicationId,
+              taskId: this.host.taskId,
+              processor: this.name,
+              collector: this.host.collector,
+            },
             records,
             error,
           )
@@ -74,13 +88,17 @@ export class ProcessorNode implements TaskNode {
       const origin = records[0]?.origin;
       const what = punctuation
         ? `a ${punctuation} punctuator`
-        : `a batch of ${records.length} record(s)` + (origin ? ` from ${origin.topic}[${origin.partition}] at offset ${origin.offset}` : '');
-      throw new ProcessingError(`processor "${this.name}" of task ${this.host.taskId} failed on ${what}: ${describeCause(error)}`, {
-        cause: error,
-        taskId: this.host.taskId,
-        processor: this.name,
-        ...(origin ? { topic: origin.topic, partition: origin.partition, offset: origin.offset } : {}),
-      });
+        : `a batch of ${records.length} record(s)` +
+          (origin ? ` from ${origin.topic}[${origin.partition}] at offset ${origin.offset}` : '');
+      throw new ProcessingError(
+        `processor "${this.name}" of task ${this.host.taskId} failed on ${what}: ${describeCause(error)}`,
+        {
+          cause: error,
+          taskId: this.host.taskId,
+          processor: this.name,
+          ...(origin ? { topic: origin.topic, partition: origin.partition, offset: origin.offset } : {}),
+        },
+      );
     } finally {
       this.active = false;
     }
@@ -101,74 +119,91 @@ export class ProcessorNode implements TaskNode {
       if (batch !== undefined && batch.length > 0) await child.process(batch);
     }
   }
+}
 
-  private createContext(): ProcessorContext {
-    const node = this;
-    const host = this.host;
-    return {
-      get applicationId() {
-        return host.applicationId;
-      },
-      get taskId() {
-        return host.taskId;
-      },
-      get partition() {
-        return host.partition;
-      },
-      get processorName() {
-        return node.name;
-      },
-      get currentStreamTimeMs() {
-        return host.streamTimeMs;
-      },
-      get currentSystemTimeMs() {
-        return host.wallClockMs();
-      },
-      forward(records: ReadonlyArray<AnyRecord>, childName?: string): void {
-        if (!node.active) {
-          throw new IllegalStateError(
-            `processor "${node.name}" of task ${host.taskId} forwarded outside process() or a punctuator; forward only while one runs`,
-            { taskId: host.taskId, processor: node.name },
-          );
-        }
-        if (childName !== undefined && !node.children.some((c) => c.name === childName)) {
-          throw new TopologyError(
-            `processor "${node.name}" has no child "${childName}" (children: ${node.children.map((c) => `"${c.name}"`).join(', ') || 'none'})`,
-            { taskId: host.taskId, processor: node.name },
-          );
-        }
-        if (records.length > 0) node.pending.push({ records, child: childName });
-      },
-      getStateStore<S extends StateStore = StateStore>(name: string): S {
-        const store = node.storeNames.has(name) ? host.store(name) : undefined;
-        if (store === undefined) {
-          throw new TopologyError(
-            `processor "${node.name}" has no access to store "${name}"; connect it with Topology.addStateStore(builder, "${node.name}") ` +
-              `or the supplier's stores() (connected: ${[...node.storeNames].map((s) => `"${s}"`).join(', ') || 'none'})`,
-            { taskId: host.taskId, processor: node.name, store: name },
-          );
-        }
-        return store as S;
-      },
-      schedule(intervalMs: number, type: PunctuationType, punctuator: Punctuator): Cancellable {
-        if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
-          throw new TopologyError(`processor "${node.name}" scheduled a punctuator with interval ${intervalMs} ms; it must be > 0`, {
-            processor: node.name,
-          });
-        }
-        if (type !== 'STREAM_TIME' && type !== 'WALL_CLOCK_TIME') {
-          throw new TopologyError(`processor "${node.name}" scheduled an unknown punctuation type "${String(type)}"`, { processor: node.name });
-        }
-        // Kafka Streams' rule: a STREAM_TIME schedule fires at the first record
-        // (due at 0), a WALL_CLOCK_TIME one an interval from now.
-        const due = type === 'STREAM_TIME' ? 0 : host.wallClockMs() + intervalMs;
-        const schedule = new PunctuationSchedule(node.name, type, intervalMs, punctuator, due);
-        host.addSchedule(schedule);
-        return schedule;
-      },
-      requestCommit(): void {
-        host.requestCommit();
-      },
-    };
+/** The context of one processor node: forwards into the node's buffer, resolves only its connected stores. */
+class NodeContext implements ProcessorContext {
+  constructor(
+    private readonly node: ProcessorNode,
+    private readonly host: NodeHost,
+  ) {}
+
+  get applicationId(): string {
+    return this.host.applicationId;
+  }
+
+  get taskId(): string {
+    return this.host.taskId;
+  }
+
+  get partition(): number {
+    return this.host.partition;
+  }
+
+  get processorName(): string {
+    return this.node.name;
+  }
+
+  get currentStreamTimeMs(): number {
+    return this.host.streamTimeMs;
+  }
+
+  get currentSystemTimeMs(): number {
+    return this.host.wallClockMs();
+  }
+
+  forward(records: ReadonlyArray<AnyRecord>, childName?: string): void {
+    const node = this.node;
+    if (!node.active) {
+      throw new IllegalStateError(
+        `processor "${node.name}" of task ${this.host.taskId} forwarded outside process() or a punctuator; forward only while one runs`,
+        { taskId: this.host.taskId, processor: node.name },
+      );
+    }
+    if (childName !== undefined && !node.children.some((c) => c.name === childName)) {
+      throw new TopologyError(
+        `processor "${node.name}" has no child "${childName}" (children: ${node.children.map((c) => `"${c.name}"`).join(', ') || 'none'})`,
+        { taskId: this.host.taskId, processor: node.name },
+      );
+    }
+    if (records.length > 0) node.pending.push({ records, child: childName });
+  }
+
+  getStateStore<S extends StateStore = StateStore>(name: string): S {
+    const node = this.node;
+    const store = node.storeNames.has(name) ? this.host.store(name) : undefined;
+    if (store === undefined) {
+      throw new TopologyError(
+        `processor "${node.name}" has no access to store "${name}"; connect it with Topology.addStateStore(builder, "${node.name}") ` +
+          `or the supplier's stores() (connected: ${[...node.storeNames].map((s) => `"${s}"`).join(', ') || 'none'})`,
+        { taskId: this.host.taskId, processor: node.name, store: name },
+      );
+    }
+    return store as S;
+  }
+
+  schedule(intervalMs: number, type: PunctuationType, punctuator: Punctuator): Cancellable {
+    const name = this.node.name;
+    if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
+      throw new TopologyError(
+        `processor "${name}" scheduled a punctuator with interval ${intervalMs} ms; it must be > 0`,
+        { processor: name },
+      );
+    }
+    if (type !== 'STREAM_TIME' && type !== 'WALL_CLOCK_TIME') {
+      throw new TopologyError(`processor "${name}" scheduled an unknown punctuation type "${String(type)}"`, {
+        processor: name,
+      });
+    }
+    // Kafka Streams' rule: a STREAM_TIME schedule fires at the first record
+    // (due at 0), a WALL_CLOCK_TIME one an interval from now.
+    const due = type === 'STREAM_TIME' ? 0 : this.host.wallClockMs() + intervalMs;
+    const schedule = new PunctuationSchedule(name, type, intervalMs, punctuator, due);
+    this.host.addSchedule(schedule);
+    return schedule;
+  }
+
+  requestCommit(): void {
+    this.host.requestCommit();
   }
 }

@@ -24,7 +24,11 @@ export type TimestampExtractor = (
  * Chooses a sink's topic per record (Kafka Streams' TopicNameExtractor).
  * The topic must exist; the sink never creates it.
  */
-export type TopicNameExtractor<K = unknown, V = unknown> = (key: K, value: V, record: { timestamp: number; headers: Headers }) => string;
+export type TopicNameExtractor<K = unknown, V = unknown> = (
+  key: K,
+  value: V,
+  record: { timestamp: number; headers: Headers },
+) => string;
 
 export interface SourceNodeDef {
   readonly kind: 'source';

@@ -54,7 +54,10 @@ export interface ProcessorContext<KForward = unknown, VForward = unknown> {
    * @throws IllegalStateError when called outside `process`/a punctuator/`init`.
    * @throws TopologyError when `childName` is not a child of this processor.
    */
-  forward<K extends KForward, V extends VForward>(records: ReadonlyArray<StreamRecord<K, V>>, childName?: string): void;
+  forward<K extends KForward, V extends VForward>(
+    records: ReadonlyArray<StreamRecord<K, V>>,
+    childName?: string,
+  ): void;
   /**
    * A state store connected to this processor (Topology.addStateStore or the
    * supplier's `stores()`), as the store builder built it: for key-value
@@ -111,6 +114,8 @@ export function supplyProcessor<KIn, VIn, KOut, VOut>(
 }
 
 /** The store builders a supplier declares, or none. */
-export function suppliedStores(supplier: ProcessorSupplier<any, any, any, any>): ReadonlyArray<StoreBuilder<StateStore>> {
+export function suppliedStores(
+  supplier: ProcessorSupplier<any, any, any, any>,
+): ReadonlyArray<StoreBuilder<StateStore>> {
   return typeof supplier === 'function' ? [] : (supplier.stores?.() ?? []);
 }

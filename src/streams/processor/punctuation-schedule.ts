@@ -76,6 +76,7 @@ export class PunctuationQueue {
   }
 
   private prune(): void {
-    if (this.schedules.some((s) => s.isCancelled)) this.schedules = this.schedules.filter((s) => !s.isCancelled);
+    if (this.schedules.some((s) => s.isCancelled))
+      this.schedules = this.schedules.filter((s) => !s.isCancelled);
   }
 }

@@ -40,8 +40,12 @@ export class SinkNode implements TaskNode {
           await this.valueSerde?.prepare?.(topic, false);
           this.prepared.add(topic);
         }
-        const key = this.keySerde ? this.keySerde.serialize(topic, record.key as never, record.headers) : asBytes(record.key, 'key');
-        const value = this.valueSerde ? this.valueSerde.serialize(topic, record.value as never, record.headers) : asBytes(record.value, 'value');
+        const key = this.keySerde
+          ? this.keySerde.serialize(topic, record.key as never, record.headers)
+          : asBytes(record.key, 'key');
+        const value = this.valueSerde
+          ? this.valueSerde.serialize(topic, record.value as never, record.headers)
+          : asBytes(record.value, 'value');
         const partition = this.partitioner
           ? this.partitioner(topic, record.key, record.value, await collector.partitionsFor(topic))
           : undefined;
@@ -52,11 +56,20 @@ export class SinkNode implements TaskNode {
     }
   }
 
-  private async onError(record: StreamRecord<unknown, unknown>, topic: string, error: unknown): Promise<void> {
+  private async onError(
+    record: StreamRecord<unknown, unknown>,
+    topic: string,
+    error: unknown,
+  ): Promise<void> {
     const handler = this.host.handlers.onSerializationError;
     const response = handler
       ? await handler(
-          { applicationId: this.host.applicationId, taskId: this.host.taskId, processor: this.name, collector: this.host.collector },
+          {
+            applicationId: this.host.applicationId,
+            taskId: this.host.taskId,
+            processor: this.name,
+            collector: this.host.collector,
+          },
           record,
           topic,
           error,

@@ -40,8 +40,16 @@ export class SourceNode {
   async deserialize(raws: readonly RawRecord[]): Promise<StreamRecord<unknown, unknown>[]> {
     const topic = raws[0]!.topic;
     // resolve once per batch: a registry serde fetches every unknown schema id in one go
-    if (this.keySerde?.resolve) await this.keySerde.resolve(topic, raws.map((r) => r.key));
-    if (this.valueSerde?.resolve) await this.valueSerde.resolve(topic, raws.map((r) => r.value));
+    if (this.keySerde?.resolve)
+      await this.keySerde.resolve(
+        topic,
+        raws.map((r) => r.key),
+      );
+    if (this.valueSerde?.resolve)
+      await this.valueSerde.resolve(
+        topic,
+        raws.map((r) => r.value),
+      );
     const out: StreamRecord<unknown, unknown>[] = [];
     for (const raw of raws) {
       let key: unknown;
@@ -55,10 +63,19 @@ export class SourceNode {
       }
       let timestamp = raw.timestamp;
       if (this.extractor) {
-        timestamp = this.extractor({ key, value, timestamp: raw.timestamp, headers: raw.headers, topic: raw.topic }, this.partitionTimeMs);
+        timestamp = this.extractor(
+          { key, value, timestamp: raw.timestamp, headers: raw.headers, topic: raw.topic },
+          this.partitionTimeMs,
+        );
         if (!(timestamp >= 0)) {
           log.warn(
-            { taskId: this.host.taskId, topic: raw.topic, partition: raw.partition, offset: raw.offset, timestamp },
+            {
+              taskId: this.host.taskId,
+              topic: raw.topic,
+              partition: raw.partition,
+              offset: raw.offset,
+              timestamp,
+            },
             'dropping a record whose extracted timestamp is negative',
           );
           continue;
@@ -84,7 +101,12 @@ export class SourceNode {
     const handler = this.host.handlers.onDeserializationError;
     const response = handler
       ? await handler(
-          { applicationId: this.host.applicationId, taskId: this.host.taskId, processor: this.name, collector: this.host.collector },
+          {
+            applicationId: this.host.applicationId,
+            taskId: this.host.taskId,
+            processor: this.name,
+            collector: this.host.collector,
+          },
           raw,
           error,
         )
@@ -92,7 +114,14 @@ export class SourceNode {
     if (response === 'continue') return;
     throw new RecordDeserializationError(
       `source "${this.name}" of task ${this.host.taskId} cannot deserialize the record at ${raw.topic}[${raw.partition}] offset ${raw.offset}: ${describeCause(error)}`,
-      { cause: error, taskId: this.host.taskId, processor: this.name, topic: raw.topic, partition: raw.partition, offset: raw.offset },
+      {
+        cause: error,
+        taskId: this.host.taskId,
+        processor: this.name,
+        topic: raw.topic,
+        partition: raw.partition,
+        offset: raw.offset,
+      },
     );
   }
 }

@@ -70,7 +70,11 @@ export class StreamTask {
   private readonly time: () => number;
   private readonly storeMap = new Map<string, StateStore>();
   private readonly sourcesByTopic = new Map<string, SourceNode | null>();
-  private readonly sources: Array<{ node: SourceNode; topics: readonly string[] | undefined; pattern: RegExp | undefined }> = [];
+  private readonly sources: Array<{
+    node: SourceNode;
+    topics: readonly string[] | undefined;
+    pattern: RegExp | undefined;
+  }> = [];
   private readonly processors: ProcessorNode[] = [];
   private readonly processorsByName = new Map<string, ProcessorNode>();
   private readonly streamTimeQueue = new PunctuationQueue();
@@ -162,7 +166,9 @@ export class StreamTask {
       for (const childName of def.children) {
         const child = nodes.get(childName);
         if (child === undefined || child instanceof SourceNode) {
-          throw new TopologyError(`node "${def.name}" has an unknown child "${childName}" in sub-topology ${topology.id}`);
+          throw new TopologyError(
+            `node "${def.name}" has an unknown child "${childName}" in sub-topology ${topology.id}`,
+          );
         }
         parent.children.push(child);
       }
@@ -191,7 +197,10 @@ export class StreamTask {
     const first = records[0]!;
     const source = this.sourceFor(first.topic);
     if (source === undefined) {
-      throw new TopologyError(`task ${this.id} has no source for topic "${first.topic}"`, { taskId: this.id, topic: first.topic });
+      throw new TopologyError(`task ${this.id} has no source for topic "${first.topic}"`, {
+        taskId: this.id,
+        topic: first.topic,
+      });
     }
     for (const r of records) {
       if (r.topic !== first.topic || r.partition !== first.partition) {
@@ -206,7 +215,8 @@ export class StreamTask {
     while (start < typed.length) {
       const end = this.chunkEnd(typed, start);
       const chunk = start === 0 && end === typed.length ? typed : typed.slice(start, end);
-      for (let i = 0; i < chunk.length; i++) if (chunk[i]!.timestamp > this.streamTime) this.streamTime = chunk[i]!.timestamp;
+      for (let i = 0; i < chunk.length; i++)
+        if (chunk[i]!.timestamp > this.streamTime) this.streamTime = chunk[i]!.timestamp;
       await source.forward(chunk);
       await this.punctuateStreamTime();
       start = end;
@@ -250,7 +260,10 @@ export class StreamTask {
       }
     } catch (error) {
       if (error instanceof StreamsError && error.code === 'CTR_TASK_COMMIT') throw error;
-      throw new TaskCommitError(`task ${this.id} cannot commit (${step}): ${describeCause(error)}`, { cause: error, taskId: this.id });
+      throw new TaskCommitError(`task ${this.id} cannot commit (${step}): ${describeCause(error)}`, {
+        cause: error,
+        taskId: this.id,
+      });
     }
     this.needsCommit = false;
     this.commitAsked = false;
@@ -297,10 +310,14 @@ export class StreamTask {
     this.clearSchedules();
     this.transition('CLOSED');
     if (errors.length > 0) {
-      throw new StreamsError('CTR_STREAMS', `task ${this.id} closed with ${errors.length} error(s): ${errors.map(describeCause).join('; ')}`, {
-        cause: errors[0],
-        taskId: this.id,
-      });
+      throw new StreamsError(
+        'CTR_STREAMS',
+        `task ${this.id} closed with ${errors.length} error(s): ${errors.map(describeCause).join('; ')}`,
+        {
+          cause: errors[0],
+          taskId: this.id,
+        },
+      );
     }
     return offsets;
   }
@@ -313,7 +330,10 @@ export class StreamTask {
         try {
           await p.close();
         } catch (error) {
-          log.warn({ taskId: this.id, processor: p.name, err: error }, 'processor close failed during a dirty close');
+          log.warn(
+            { taskId: this.id, processor: p.name, err: error },
+            'processor close failed during a dirty close',
+          );
         }
       }
     }
@@ -331,7 +351,10 @@ export class StreamTask {
       try {
         await store.close();
       } catch (error) {
-        log.warn({ taskId: this.id, store: store.name, err: error }, 'store close failed during a dirty close');
+        log.warn(
+          { taskId: this.id, store: store.name, err: error },
+          'store close failed during a dirty close',
+        );
       }
     }
   }
@@ -355,7 +378,8 @@ export class StreamTask {
 
   private async punctuateStreamTime(): Promise<void> {
     if (this.streamTime < 0) return;
-    for (const schedule of this.streamTimeQueue.due(this.streamTime)) await this.fire(schedule, this.streamTime);
+    for (const schedule of this.streamTimeQueue.due(this.streamTime))
+      await this.fire(schedule, this.streamTime);
   }
 
   private async fire(schedule: PunctuationSchedule, nowMs: number): Promise<void> {
@@ -377,13 +401,13 @@ export class StreamTask {
   }
 
   private host(): NodeHost {
-    const task = this;
+    const streamTime = (): number => this.streamTime;
     return {
       applicationId: this.applicationId,
       taskId: this.id,
       partition: this.partition,
       get streamTimeMs() {
-        return task.streamTime;
+        return streamTime();
       },
       wallClockMs: () => this.time(),
       collector: this.options.collector,
@@ -400,15 +424,20 @@ export class StreamTask {
 
   private checkState(operation: string, allowed: readonly TaskState[]): void {
     if (!allowed.includes(this.currentState)) {
-      throw new IllegalStateError(`task ${this.id} cannot ${operation} in state ${this.currentState} (allowed in ${allowed.join(', ')})`, {
-        taskId: this.id,
-      });
+      throw new IllegalStateError(
+        `task ${this.id} cannot ${operation} in state ${this.currentState} (allowed in ${allowed.join(', ')})`,
+        {
+          taskId: this.id,
+        },
+      );
     }
   }
 
   private transition(next: TaskState): void {
     if (!TRANSITIONS[this.currentState].includes(next)) {
-      throw new IllegalStateError(`task ${this.id} cannot go from ${this.currentState} to ${next}`, { taskId: this.id });
+      throw new IllegalStateError(`task ${this.id} cannot go from ${this.currentState} to ${next}`, {
+        taskId: this.id,
+      });
     }
     log.debug({ taskId: this.id, from: this.currentState, to: next }, 'task state');
     this.currentState = next;

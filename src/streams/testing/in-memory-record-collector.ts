@@ -19,7 +19,14 @@ export class InMemoryRecordCollector implements RecordCollector {
     this.append(topic, partition, key, value, {}, timestamp);
   }
 
-  sendRecord(topic: string, partition: number | undefined, key: Buffer | null, value: Buffer | null, headers: Headers, timestamp: number): void {
+  sendRecord(
+    topic: string,
+    partition: number | undefined,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: Headers,
+    timestamp: number,
+  ): void {
     const log = this.topicLog(topic);
     let target = partition;
     if (target === undefined) {
@@ -43,10 +50,19 @@ export class InMemoryRecordCollector implements RecordCollector {
     return new Map(this.nextOffsets);
   }
 
-  private append(topic: string, partition: number, key: Buffer | null, value: Buffer | null, headers: Headers, timestamp: number): void {
+  private append(
+    topic: string,
+    partition: number,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: Headers,
+    timestamp: number,
+  ): void {
     const log = this.topicLog(topic);
     if (!Number.isInteger(partition) || partition < 0 || partition >= log.partitionCount) {
-      throw new RangeError(`cannot send to ${topic}[${partition}]: the topic has ${log.partitionCount} partition(s)`);
+      throw new RangeError(
+        `cannot send to ${topic}[${partition}]: the topic has ${log.partitionCount} partition(s)`,
+      );
     }
     const record = log.append(partition, key, value, headers, timestamp);
     this.nextOffsets.set(`${topic}:${partition}`, String(Number(record.offset) + 1));

@@ -9,7 +9,16 @@ import type { TestRecord } from './test-record.ts';
 
 /** What the input topic needs from its driver (internal). */
 export interface InputTopicHost {
-  appendInput(topic: string, records: ReadonlyArray<{ key: Buffer | null; value: Buffer | null; timestamp: number; headers: Headers; partition: number | undefined }>): Promise<void>;
+  appendInput(
+    topic: string,
+    records: ReadonlyArray<{
+      key: Buffer | null;
+      value: Buffer | null;
+      timestamp: number;
+      headers: Headers;
+      partition: number | undefined;
+    }>,
+  ): Promise<void>;
 }
 
 export interface InputTopicOptions {

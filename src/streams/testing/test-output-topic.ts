@@ -38,7 +38,9 @@ export class TestOutputTopic<K, V> {
       partition: raw.partition,
       offset: raw.offset,
       key: (this.keySerde ? this.keySerde.deserialize(raw.topic, raw.key, raw.headers) : raw.key) as K,
-      value: (this.valueSerde ? this.valueSerde.deserialize(raw.topic, raw.value, raw.headers) : raw.value) as V,
+      value: (this.valueSerde
+        ? this.valueSerde.deserialize(raw.topic, raw.value, raw.headers)
+        : raw.value) as V,
       timestamp: raw.timestamp,
       headers: raw.headers,
     };

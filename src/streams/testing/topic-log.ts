@@ -32,12 +32,28 @@ export class TopicLog {
     return this.partitions.length;
   }
 
-  append(partition: number, key: Buffer | null, value: Buffer | null, headers: Headers, timestamp: number): LoggedRecord {
+  append(
+    partition: number,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: Headers,
+    timestamp: number,
+  ): LoggedRecord {
     const log = this.partitions[partition];
     if (log === undefined) {
-      throw new RangeError(`topic "${this.name}" has ${this.partitions.length} partition(s); there is no partition ${partition}`);
+      throw new RangeError(
+        `topic "${this.name}" has ${this.partitions.length} partition(s); there is no partition ${partition}`,
+      );
     }
-    const record: LoggedRecord = { topic: this.name, partition, offset: String(log.length), key, value, headers: { ...headers }, timestamp };
+    const record: LoggedRecord = {
+      topic: this.name,
+      partition,
+      offset: String(log.length),
+      key,
+      value,
+      headers: { ...headers },
+      timestamp,
+    };
     log.push(record);
     this.all.push(record);
     return record;

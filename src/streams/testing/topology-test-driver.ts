@@ -76,6 +76,7 @@ import { defaultPartition } from '../processor/partitioner.ts';
 import type { Headers } from '../processor/record.ts';
 import { StreamTask } from '../processor/stream-task.ts';
 import type { Topology } from '../topology/topology.ts';
+import type { InternalTopicSpec } from '../topology/internal-topics.ts';
 import { InMemoryRecordCollector } from './in-memory-record-collector.ts';
 import { TestInputTopic, type InputTopicHost, type InputTopicOptions } from './test-input-topic.ts';
 import { TestOutputTopic } from './test-output-topic.ts';
@@ -128,6 +129,7 @@ export class TopologyTestDriver {
   private readonly tasks = new Map<string, StreamTask>();
   private readonly committed = new Map<string, string>();
   private wallClockMs: number;
+  private internalTopicSpecs: InternalTopicSpec[] | undefined;
   private lastCommitMs: number;
   private closed = false;
   /** Serialises the async entry points: a task never runs two batches at once. */
@@ -166,18 +168,37 @@ export class TopologyTestDriver {
    * topic (the partition count of a topic is fixed once it has a log).
    * @throws TopologyError when the topic already exists with another partition count.
    */
-  createInputTopic<K, V>(name: string, keySerde: Serde<K> | undefined, valueSerde: Serde<V> | undefined, options: InputTopicOptions = {}): TestInputTopic<K, V> {
+  createInputTopic<K, V>(
+    name: string,
+    keySerde: Serde<K> | undefined,
+    valueSerde: Serde<V> | undefined,
+    options: InputTopicOptions = {},
+  ): TestInputTopic<K, V> {
     this.checkOpen();
     if (options.partitions !== undefined) this.declarePartitions(name, options.partitions);
-    const host: InputTopicHost = { appendInput: (topic, records) => this.serialised(() => this.appendInput(topic, records)) };
-    return new TestInputTopic(name, keySerde, valueSerde, host, options.startTimestampMs ?? this.wallClockMs, options.autoAdvanceMs ?? 0);
+    const host: InputTopicHost = {
+      appendInput: (topic, records) => this.serialised(() => this.appendInput(topic, records)),
+    };
+    return new TestInputTopic(
+      name,
+      keySerde,
+      valueSerde,
+      host,
+      options.startTimestampMs ?? this.wallClockMs,
+      options.autoAdvanceMs ?? 0,
+    );
   }
 
   /**
    * An output topic: reads what the topology writes to `name`, from the beginning.
    * @throws TopologyError when the topic already exists with another partition count.
    */
-  createOutputTopic<K, V>(name: string, keySerde: Serde<K> | undefined, valueSerde: Serde<V> | undefined, options: { partitions?: number } = {}): TestOutputTopic<K, V> {
+  createOutputTopic<K, V>(
+    name: string,
+    keySerde: Serde<K> | undefined,
+    valueSerde: Serde<V> | undefined,
+    options: { partitions?: number } = {},
+  ): TestOutputTopic<K, V> {
     this.checkOpen();
     if (options.partitions !== undefined) this.declarePartitions(name, options.partitions);
     return new TestOutputTopic(name, keySerde, valueSerde, () => this.log(name));
@@ -233,17 +254,28 @@ export class TopologyTestDriver {
       await this.ensureTasks();
       const sub = this.topology.subtopologies().find((s) => s.stores.includes(name));
       if (sub === undefined) {
-        throw new TopologyError(`the topology has no store "${name}" (stores: ${this.topology.storeNames().map((s) => `"${s}"`).join(', ') || 'none'})`, {
-          store: name,
-        });
+        throw new TopologyError(
+          `the topology has no store "${name}" (stores: ${
+            this.topology
+              .storeNames()
+              .map((s) => `"${s}"`)
+              .join(', ') || 'none'
+          })`,
+          {
+            store: name,
+          },
+        );
       }
       const task = this.tasks.get(`${sub.id}_${partition}`);
       const store = task?.stores().find((s) => s.name === name);
       if (store === undefined) {
-        throw new TopologyError(`store "${name}" has no partition ${partition} (sub-topology ${sub.id} has ${this.subtopologyPartitions(sub.id)})`, {
-          store: name,
-          partition,
-        });
+        throw new TopologyError(
+          `store "${name}" has no partition ${partition} (sub-topology ${sub.id} has ${this.subtopologyPartitions(sub.id)})`,
+          {
+            store: name,
+            partition,
+          },
+        );
       }
       return store;
     });
@@ -293,10 +325,14 @@ export class TopologyTestDriver {
   }
 
   private declarePartitions(topic: string, partitions: number): void {
-    if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`topic "${topic}" needs partitions >= 1, got ${partitions}`);
+    if (!Number.isInteger(partitions) || partitions < 1)
+      throw new RangeError(`topic "${topic}" needs partitions >= 1, got ${partitions}`);
     const existing = this.logs.get(topic)?.partitionCount ?? this.declaredPartitions.get(topic);
     if (existing !== undefined && existing !== partitions) {
-      throw new TopologyError(`topic "${topic}" already has ${existing} partition(s); cannot declare ${partitions}`, { topic });
+      throw new TopologyError(
+        `topic "${topic}" already has ${existing} partition(s); cannot declare ${partitions}`,
+        { topic },
+      );
     }
     this.declaredPartitions.set(topic, partitions);
   }
@@ -306,9 +342,11 @@ export class TopologyTestDriver {
     if (existing) return existing.partitionCount;
     const declared = this.declaredPartitions.get(topic);
     if (declared !== undefined) return declared;
-    // a repartition topic gets the partition count of its writers' sources, as the runtime creates it
-    const spec = this.topology.internalTopics(this.applicationId).find((t) => t.name === topic);
-    if (spec !== undefined && spec.kind === 'repartition' && spec.partitionsFrom.length > 0) {
+    // internal topics get their partition count from the topics they follow, as the runtime creates them:
+    // a changelog from its sub-topology's sources, a repartition topic from its writers' sources
+    this.internalTopicSpecs ??= this.topology.internalTopics(this.applicationId);
+    const spec = this.internalTopicSpecs.find((t) => t.name === topic);
+    if (spec !== undefined && spec.partitionsFrom.length > 0) {
       return Math.max(...spec.partitionsFrom.map((t) => this.partitionsOf(t)));
     }
     return this.defaultPartitions;
@@ -327,7 +365,8 @@ export class TopologyTestDriver {
     const sub = this.topology.subtopologies()[id]!;
     const topics = this.topology.sourceTopics(id, this.applicationId);
     for (const p of sub.sourcePatterns) for (const t of this.logs.keys()) if (p.test(t)) topics.push(t);
-    for (const p of sub.sourcePatterns) for (const t of this.declaredPartitions.keys()) if (p.test(t)) topics.push(t);
+    for (const p of sub.sourcePatterns)
+      for (const t of this.declaredPartitions.keys()) if (p.test(t)) topics.push(t);
     if (topics.length === 0) return 0;
     const counts = new Map(topics.map((t) => [t, this.partitionsOf(t)]));
     const distinct = new Set(counts.values());
@@ -369,7 +408,11 @@ export class TopologyTestDriver {
     const storeBuilders = new Map<string, StoreBuilder<StateStore>>();
     for (const [name, builder] of topology.storeBuilders) {
       if (builder instanceof KeyValueStoreBuilder && builder.persistent) {
-        const memory = Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), builder.keySerde, builder.valueSerde);
+        const memory = Stores.keyValueStoreBuilder(
+          Stores.inMemoryKeyValueStore(name),
+          builder.keySerde,
+          builder.valueSerde,
+        );
         if (builder.cachingEnabled) memory.withCachingEnabled();
         if (builder.loggingEnabled) memory.withLoggingEnabled(builder.logConfig);
         else memory.withLoggingDisabled();
@@ -383,7 +426,13 @@ export class TopologyTestDriver {
 
   private async appendInput(
     topic: string,
-    records: ReadonlyArray<{ key: Buffer | null; value: Buffer | null; timestamp: number; headers: Headers; partition: number | undefined }>,
+    records: ReadonlyArray<{
+      key: Buffer | null;
+      value: Buffer | null;
+      timestamp: number;
+      headers: Headers;
+      partition: number | undefined;
+    }>,
   ): Promise<void> {
     const log = this.log(topic);
     for (const r of records) {
@@ -402,7 +451,8 @@ export class TopologyTestDriver {
    */
   private async runUntilIdle(): Promise<void> {
     for (;;) {
-      let best: { log: TopicLog; partition: number; sub: number; position: number; headTs: number } | undefined;
+      let best:
+        { log: TopicLog; partition: number; sub: number; position: number; headTs: number } | undefined;
       for (const log of this.logs.values()) {
         const sub = this.topology.subtopologyForTopic(log.name, this.applicationId);
         if (sub === undefined) continue;
@@ -410,14 +460,21 @@ export class TopologyTestDriver {
           const position = this.positions.get(`${log.name}:${p}`) ?? 0;
           const head = log.partitions[p]![position];
           if (head === undefined) continue;
-          if (best === undefined || head.timestamp < best.headTs) best = { log, partition: p, sub, position, headTs: head.timestamp };
+          if (best === undefined || head.timestamp < best.headTs)
+            best = { log, partition: p, sub, position, headTs: head.timestamp };
         }
       }
       if (best === undefined) return;
       await this.ensureTasks();
       const task = this.tasks.get(`${best.sub}_${best.partition}`);
-      if (task === undefined) throw new TopologyError(`no task ${best.sub}_${best.partition} for ${best.log.name}[${best.partition}]`);
-      const batch = best.log.partitions[best.partition]!.slice(best.position, best.position + this.maxBatchRecords);
+      if (task === undefined)
+        throw new TopologyError(
+          `no task ${best.sub}_${best.partition} for ${best.log.name}[${best.partition}]`,
+        );
+      const batch = best.log.partitions[best.partition]!.slice(
+        best.position,
+        best.position + this.maxBatchRecords,
+      );
       this.positions.set(`${best.log.name}:${best.partition}`, best.position + batch.length);
       await task.process(batch);
       if (task.commitRequested) this.committedFrom(await task.commit());

@@ -58,7 +58,10 @@ interface NodeView {
   stores: readonly string[];
 }
 
-export function buildDescription(subtopologies: readonly SubtopologyInfo[], view: (name: string) => NodeView): TopologyDescription {
+export function buildDescription(
+  subtopologies: readonly SubtopologyInfo[],
+  view: (name: string) => NodeView,
+): TopologyDescription {
   const subs = subtopologies.map((info) => describeSubtopology(info, view));
   return {
     subtopologies: subs,
@@ -72,7 +75,10 @@ export function buildDescription(subtopologies: readonly SubtopologyInfo[], view
   };
 }
 
-function describeSubtopology(info: SubtopologyInfo, view: (name: string) => NodeView): SubtopologyDescription {
+function describeSubtopology(
+  info: SubtopologyInfo,
+  view: (name: string) => NodeView,
+): SubtopologyDescription {
   // sub-tree size as Kafka Streams' AbstractNode.size: 1 + sizes of successors
   const sizes = new Map<string, number>();
   const size = (name: string, visiting: Set<string>): number => {
@@ -104,7 +110,12 @@ function describeNode(v: NodeView): NodeDescriptionUnion {
   const base = { name: v.def.name, predecessors: [...v.parents], successors: [...v.children] };
   switch (v.def.kind) {
     case 'source':
-      return { ...base, type: 'source', topics: v.def.topics ? [...v.def.topics] : undefined, topicPattern: v.def.pattern?.source };
+      return {
+        ...base,
+        type: 'source',
+        topics: v.def.topics ? [...v.def.topics] : undefined,
+        topicPattern: v.def.pattern?.source,
+      };
     case 'processor':
       return { ...base, type: 'processor', stores: [...v.stores] };
     case 'sink':

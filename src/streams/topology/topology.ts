@@ -83,20 +83,29 @@ export class Topology {
   ): this {
     this.checkNewName(name);
     // drop the stateful flags: a /g pattern's test() would remember lastIndex between topics
-    const pattern = topics instanceof RegExp ? new RegExp(topics.source, topics.flags.replace(/[gy]/g, '')) : undefined;
-    const list = pattern ? undefined : typeof topics === 'string' ? [topics] : [...(topics as readonly string[])];
+    const pattern =
+      topics instanceof RegExp ? new RegExp(topics.source, topics.flags.replace(/[gy]/g, '')) : undefined;
+    const list = pattern
+      ? undefined
+      : typeof topics === 'string'
+        ? [topics]
+        : [...(topics as readonly string[])];
     if (list !== undefined) {
-      if (list.length === 0) throw new TopologyError(`source "${name}" must read at least one topic`, { processor: name });
+      if (list.length === 0)
+        throw new TopologyError(`source "${name}" must read at least one topic`, { processor: name });
       for (const topic of list) {
         if (typeof topic !== 'string' || topic.length === 0) {
           throw new TopologyError(`source "${name}" has an empty topic name`, { processor: name });
         }
         const other = this.topicToSource.get(topic);
         if (other !== undefined) {
-          throw new TopologyError(`topic "${topic}" is already read by source "${other}"; source "${name}" cannot read it too`, {
-            processor: name,
-            topic,
-          });
+          throw new TopologyError(
+            `topic "${topic}" is already read by source "${other}"; source "${name}" cannot read it too`,
+            {
+              processor: name,
+              topic,
+            },
+          );
         }
       }
       for (const topic of list) this.topicToSource.set(topic, name);
@@ -120,10 +129,19 @@ export class Topology {
    * the supplier declares in `stores()` are added and connected.
    * @throws TopologyError when the name is taken, there is no parent, or a parent is unknown or a sink.
    */
-  addProcessor<KIn, VIn, KOut, VOut>(name: string, supplier: ProcessorSupplier<KIn, VIn, KOut, VOut>, ...parentNames: string[]): this {
+  addProcessor<KIn, VIn, KOut, VOut>(
+    name: string,
+    supplier: ProcessorSupplier<KIn, VIn, KOut, VOut>,
+    ...parentNames: string[]
+  ): this {
     this.checkNewName(name);
-    if (typeof supplier !== 'function' && (typeof supplier !== 'object' || supplier === null || typeof supplier.get !== 'function')) {
-      throw new TopologyError(`processor "${name}" needs a supplier: a function or an object with get()`, { processor: name });
+    if (
+      typeof supplier !== 'function' &&
+      (typeof supplier !== 'object' || supplier === null || typeof supplier.get !== 'function')
+    ) {
+      throw new TopologyError(`processor "${name}" needs a supplier: a function or an object with get()`, {
+        processor: name,
+      });
     }
     this.checkParents(name, parentNames);
     this.addNode({ kind: 'processor', name, supplier, stores: [], children: [] }, parentNames);
@@ -138,7 +156,13 @@ export class Topology {
    * @param partitioner picks the partition; undefined = Kafka's default (murmur2 of the key bytes).
    * @throws TopologyError when the name is taken, there is no parent, or a parent is unknown or a sink.
    */
-  addSink(name: string, topic: string | TopicNameExtractor<any, any>, keySerde: Serde<any> | undefined, valueSerde: Serde<any> | undefined, ...parentNames: string[]): this;
+  addSink(
+    name: string,
+    topic: string | TopicNameExtractor<any, any>,
+    keySerde: Serde<any> | undefined,
+    valueSerde: Serde<any> | undefined,
+    ...parentNames: string[]
+  ): this;
   addSink(
     name: string,
     topic: string | TopicNameExtractor<any, any>,
@@ -156,9 +180,11 @@ export class Topology {
   ): this {
     this.checkNewName(name);
     let partitioner: StreamPartitioner<any, any> | undefined;
-    if (rest.length > 0 && typeof rest[0] !== 'string') partitioner = rest.shift() as StreamPartitioner<any, any> | undefined;
+    if (rest.length > 0 && typeof rest[0] !== 'string')
+      partitioner = rest.shift() as StreamPartitioner<any, any> | undefined;
     const parentNames = rest as string[];
-    if (typeof topic === 'string' && topic.length === 0) throw new TopologyError(`sink "${name}" has an empty topic name`, { processor: name });
+    if (typeof topic === 'string' && topic.length === 0)
+      throw new TopologyError(`sink "${name}" has an empty topic name`, { processor: name });
     this.checkParents(name, parentNames);
     const def: SinkNodeDef = { kind: 'sink', name, topic, keySerde, valueSerde, partitioner };
     this.addNode(def, parentNames);
@@ -174,11 +200,15 @@ export class Topology {
   addStateStore(builder: StoreBuilder<StateStore>, ...processorNames: string[]): this {
     const existing = this.storeBuilders.get(builder.name);
     if (existing !== undefined && existing !== builder) {
-      throw new TopologyError(`store "${builder.name}" is already added (by another builder); store names must be unique`, {
-        store: builder.name,
-      });
+      throw new TopologyError(
+        `store "${builder.name}" is already added (by another builder); store names must be unique`,
+        {
+          store: builder.name,
+        },
+      );
     }
-    if (typeof builder.name !== 'string' || builder.name.length === 0) throw new TopologyError('a store needs a non-empty name');
+    if (typeof builder.name !== 'string' || builder.name.length === 0)
+      throw new TopologyError('a store needs a non-empty name');
     this.storeBuilders.set(builder.name, builder);
     if (!this.storeUsers.has(builder.name)) this.storeUsers.set(builder.name, new Set());
     this.connectProcessorAndStateStores(processorNames, builder.name);
@@ -203,10 +233,13 @@ export class Topology {
       for (const storeName of storeNames) {
         const users = this.storeUsers.get(storeName);
         if (users === undefined) {
-          throw new TopologyError(`cannot connect store "${storeName}" to processor "${processorName}": no such store; add it with addStateStore`, {
-            store: storeName,
-            processor: processorName,
-          });
+          throw new TopologyError(
+            `cannot connect store "${storeName}" to processor "${processorName}": no such store; add it with addStateStore`,
+            {
+              store: storeName,
+              processor: processorName,
+            },
+          );
         }
         users.add(processorName);
         node.stores.add(storeName);
@@ -256,7 +289,8 @@ export class Topology {
       throw new TopologyError('the topology has no source; add one with addSource (or builder.stream/table)');
     }
     for (const [store, users] of this.storeUsers) {
-      if (users.size === 0) throw new TopologyError(`store "${store}" is connected to no processor`, { store });
+      if (users.size === 0)
+        throw new TopologyError(`store "${store}" is connected to no processor`, { store });
     }
     // union-find over nodes: an edge joins parent and child; a store joins its users
     const parent = new Map<string, string>();
@@ -302,7 +336,13 @@ export class Topology {
         }
         for (const s of node.stores) stores.add(s);
       }
-      result.push({ id: result.length, nodes: names, sourceTopics: topics, sourcePatterns: patterns, stores: [...stores] });
+      result.push({
+        id: result.length,
+        nodes: names,
+        sourceTopics: topics,
+        sourcePatterns: patterns,
+        stores: [...stores],
+      });
     }
     this.cachedSubtopologies = result;
     return result;
@@ -315,17 +355,27 @@ export class Topology {
    */
   subtopology(id: number, applicationId: string): ProcessorTopology {
     const info = this.subtopologies()[id];
-    if (info === undefined) throw new TopologyError(`there is no sub-topology ${id} (the topology has ${this.subtopologies().length})`);
+    if (info === undefined)
+      throw new TopologyError(
+        `there is no sub-topology ${id} (the topology has ${this.subtopologies().length})`,
+      );
     const nodes = new Map<string, NodeDef>();
     for (const name of info.nodes) {
       const node = this.nodes.get(name)!;
       const def = node.def;
       if (def.kind === 'source') {
-        nodes.set(name, { ...def, topics: def.topics?.map((t) => this.resolveTopic(t, applicationId)), children: [...node.children] });
+        nodes.set(name, {
+          ...def,
+          topics: def.topics?.map((t) => this.resolveTopic(t, applicationId)),
+          children: [...node.children],
+        });
       } else if (def.kind === 'processor') {
         nodes.set(name, { ...def, stores: [...node.stores], children: [...node.children] });
       } else {
-        nodes.set(name, { ...def, topic: typeof def.topic === 'string' ? this.resolveTopic(def.topic, applicationId) : def.topic });
+        nodes.set(name, {
+          ...def,
+          topic: typeof def.topic === 'string' ? this.resolveTopic(def.topic, applicationId) : def.topic,
+        });
       }
     }
     const storeBuilders = new Map<string, StoreBuilder<StateStore>>();
@@ -372,7 +422,9 @@ export class Topology {
           return d.kind === 'sink' && d.topic === topic;
         }),
       );
-      const partitionsFrom = [...new Set(writers.flatMap((w) => w.sourceTopics.map((t) => this.resolveTopic(t, applicationId))))];
+      const partitionsFrom = [
+        ...new Set(writers.flatMap((w) => w.sourceTopics.map((t) => this.resolveTopic(t, applicationId)))),
+      ];
       const reader = subs.find((s) => s.sourceTopics.includes(topic));
       specs.push({
         name: this.resolveTopic(topic, applicationId),
@@ -401,13 +453,10 @@ export class Topology {
 
   /** A description like Kafka Streams' (sub-topologies, nodes, stores, topics); `toString()` prints its text form. */
   describe(): TopologyDescription {
-    return buildDescription(
-      this.subtopologies(),
-      (name) => {
-        const n = this.nodes.get(name)!;
-        return { def: n.def, parents: n.parents, children: n.children, stores: [...n.stores] };
-      },
-    );
+    return buildDescription(this.subtopologies(), (name) => {
+      const n = this.nodes.get(name)!;
+      return { def: n.def, parents: n.parents, children: n.children, stores: [...n.stores] };
+    });
   }
 
   private resolveTopic(topic: string, applicationId: string): string {
@@ -424,22 +473,31 @@ export class Topology {
   }
 
   private checkNewName(name: string): void {
-    if (typeof name !== 'string' || name.length === 0) throw new TopologyError('a node needs a non-empty name');
+    if (typeof name !== 'string' || name.length === 0)
+      throw new TopologyError('a node needs a non-empty name');
     if (this.nodes.has(name)) {
-      throw new TopologyError(`a node named "${name}" already exists in the topology; node names must be unique`, { processor: name });
+      throw new TopologyError(
+        `a node named "${name}" already exists in the topology; node names must be unique`,
+        { processor: name },
+      );
     }
   }
 
   private checkParents(name: string, parentNames: readonly string[]): void {
-    if (parentNames.length === 0) throw new TopologyError(`"${name}" must have at least one parent`, { processor: name });
+    if (parentNames.length === 0)
+      throw new TopologyError(`"${name}" must have at least one parent`, { processor: name });
     const seen = new Set<string>();
     for (const p of parentNames) {
       if (p === name) throw new TopologyError(`"${name}" cannot be its own parent`, { processor: name });
       if (seen.has(p)) throw new TopologyError(`"${name}" names parent "${p}" twice`, { processor: name });
       seen.add(p);
       const node = this.nodes.get(p);
-      if (node === undefined) throw new TopologyError(`parent "${p}" of "${name}" is not in the topology; add parents first`, { processor: name });
-      if (node.def.kind === 'sink') throw new TopologyError(`sink "${p}" cannot be the parent of "${name}"`, { processor: name });
+      if (node === undefined)
+        throw new TopologyError(`parent "${p}" of "${name}" is not in the topology; add parents first`, {
+          processor: name,
+        });
+      if (node.def.kind === 'sink')
+        throw new TopologyError(`sink "${p}" cannot be the parent of "${name}"`, { processor: name });
     }
   }
 }

@@ -43,7 +43,8 @@ export class BranchedKStream<K, V> {
   }
 
   private checkOpen(): void {
-    if (this.done) throw new TopologyError(`split "${this.splitName}" is already ended by defaultBranch/noDefaultBranch`);
+    if (this.done)
+      throw new TopologyError(`split "${this.splitName}" is already ended by defaultBranch/noDefaultBranch`);
   }
 
   private finish(defaultBranched: Branched<K, V> | null | undefined): Map<string, KStream<any, any>> {
@@ -55,7 +56,8 @@ export class BranchedKStream<K, V> {
     const defaultName = hasDefault ? this.splitName + (defaultBranched?.name ?? '0') : undefined;
     const all = defaultName === undefined ? names : [...names, defaultName];
     const duplicate = all.find((n, i) => all.indexOf(n) !== i);
-    if (duplicate !== undefined) throw new TopologyError(`split "${this.splitName}" has two branches named "${duplicate}"`);
+    if (duplicate !== undefined)
+      throw new TopologyError(`split "${this.splitName}" has two branches named "${duplicate}"`);
     builder.topology.addProcessor(
       this.splitName,
       branchProcessor(
@@ -66,11 +68,20 @@ export class BranchedKStream<K, V> {
       this.parent.nodeName,
     );
     const result = new Map<string, KStream<any, any>>();
-    const specs: Array<[string, Branched<K, V> | undefined]> = this.branches.map((b, i) => [names[i]!, b.branched]);
+    const specs: Array<[string, Branched<K, V> | undefined]> = this.branches.map((b, i) => [
+      names[i]!,
+      b.branched,
+    ]);
     if (defaultName !== undefined) specs.push([defaultName, defaultBranched ?? undefined]);
     for (const [name, branched] of specs) {
       builder.topology.addProcessor(name, passThroughProcessor(), this.splitName);
-      const stream = new KStream<K, V>(builder, name, this.parent.keySerde, this.parent.valueSerde, this.parent.repartitionRequired);
+      const stream = new KStream<K, V>(
+        builder,
+        name,
+        this.parent.keySerde,
+        this.parent.valueSerde,
+        this.parent.repartitionRequired,
+      );
       if (branched?.fn === undefined) {
         result.set(name, stream);
       } else {

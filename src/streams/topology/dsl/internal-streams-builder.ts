@@ -44,11 +44,15 @@ export class InternalStreamsBuilder {
         { store: storeName },
       );
     }
-    const supplier = (materialized?.storeType ?? 'persistent') === 'in-memory' ? Stores.inMemoryKeyValueStore(storeName) : Stores.persistentKeyValueStore(storeName);
+    const supplier =
+      (materialized?.storeType ?? 'persistent') === 'in-memory'
+        ? Stores.inMemoryKeyValueStore(storeName)
+        : Stores.persistentKeyValueStore(storeName);
     const builder = Stores.keyValueStoreBuilder(supplier, k, v);
     if (materialized?.cachingEnabled ?? true) builder.withCachingEnabled();
     else builder.withCachingDisabled();
-    if (materialized?.loggingEnabled ?? true) builder.withLoggingEnabled({ ...(materialized?.logConfig ?? {}) });
+    if (materialized?.loggingEnabled ?? true)
+      builder.withLoggingEnabled({ ...(materialized?.logConfig ?? {}) });
     else builder.withLoggingDisabled();
     return builder;
   }

@@ -31,7 +31,14 @@ export class KGroupedStream<K, V> {
 
   /** Counts records per key. Results are numbers (serde: a 64-bit long by default). */
   count(materialized?: Materialized<K, number>, named?: Named): KTable<K, number> {
-    return this.build('KSTREAM-AGGREGATE-', 'count', materialized, named, countSerde, (_key, _value, current: number | undefined) => (current ?? 0) + 1);
+    return this.build(
+      'KSTREAM-AGGREGATE-',
+      'count',
+      materialized,
+      named,
+      countSerde,
+      (_key, _value, current: number | undefined) => (current ?? 0) + 1,
+    );
   }
 
   /**
@@ -45,15 +52,30 @@ export class KGroupedStream<K, V> {
     materialized?: Materialized<K, VA>,
     named?: Named,
   ): KTable<K, VA> {
-    return this.build('KSTREAM-AGGREGATE-', 'aggregate', materialized, named, undefined, (key, value: V, current: VA | undefined) =>
-      aggregator(key, value, current === undefined ? initializer() : current),
+    return this.build(
+      'KSTREAM-AGGREGATE-',
+      'aggregate',
+      materialized,
+      named,
+      undefined,
+      (key, value: V, current: VA | undefined) =>
+        aggregator(key, value, current === undefined ? initializer() : current),
     );
   }
 
   /** Combines the values of each key: the first value as is, then `reducer(aggregate, value)`. */
-  reduce(reducer: (aggregate: V, value: V) => V, materialized?: Materialized<K, V>, named?: Named): KTable<K, V> {
-    return this.build('KSTREAM-REDUCE-', 'reduce', materialized, named, this.valueSerde, (_key, value: V, current: V | undefined) =>
-      current === undefined ? value : reducer(current, value),
+  reduce(
+    reducer: (aggregate: V, value: V) => V,
+    materialized?: Materialized<K, V>,
+    named?: Named,
+  ): KTable<K, V> {
+    return this.build(
+      'KSTREAM-REDUCE-',
+      'reduce',
+      materialized,
+      named,
+      this.valueSerde,
+      (_key, value: V, current: V | undefined) => (current === undefined ? value : reducer(current, value)),
     );
   }
 
@@ -66,8 +88,16 @@ export class KGroupedStream<K, V> {
     step: (key: K, value: V, current: VA | undefined) => VA,
   ): KTable<K, VA> {
     const storeName = materialized?.storeName ?? this.builder.newStoreName(prefix);
-    const storeBuilder = this.builder.storeBuilder(storeName, materialized, this.keySerde, defaultValueSerde, operator);
-    const parent = this.repartition ? this.addRepartition(this.repartition.name ?? storeName, this.repartition.name !== undefined) : this.nodeName;
+    const storeBuilder = this.builder.storeBuilder(
+      storeName,
+      materialized,
+      this.keySerde,
+      defaultValueSerde,
+      operator,
+    );
+    const parent = this.repartition
+      ? this.addRepartition(this.repartition.name ?? storeName, this.repartition.name !== undefined)
+      : this.nodeName;
     const name = named?.name ?? this.builder.newName(prefix);
     const keySerde = (materialized?.keySerde ?? this.keySerde)!;
     this.builder.topology.addProcessor(
@@ -83,7 +113,13 @@ export class KGroupedStream<K, V> {
       parent,
     );
     this.builder.topology.addStateStore(storeBuilder, name);
-    return new KTable<K, VA>(this.builder, name, keySerde, materialized?.valueSerde ?? defaultValueSerde, storeName);
+    return new KTable<K, VA>(
+      this.builder,
+      name,
+      keySerde,
+      materialized?.valueSerde ?? defaultValueSerde,
+      storeName,
+    );
   }
 
   /**
@@ -105,7 +141,11 @@ export class KGroupedStream<K, V> {
     const sourceName = named ? `${base}-repartition-source` : this.builder.newName('KSTREAM-SOURCE-');
     topology.markInternalTopic(topic);
     // a record without a key cannot be grouped: drop it before it costs a round trip through Kafka
-    topology.addProcessor(filterName, filterProcessor((key: unknown) => key !== null && key !== undefined, true), this.nodeName);
+    topology.addProcessor(
+      filterName,
+      filterProcessor((key: unknown) => key !== null && key !== undefined, true),
+      this.nodeName,
+    );
     topology.addSink(sinkName, topic, this.keySerde, this.valueSerde, filterName);
     topology.addSource(sourceName, topic, this.keySerde, this.valueSerde);
     return sourceName;

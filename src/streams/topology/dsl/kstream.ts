@@ -45,12 +45,26 @@ export class KStream<K, V> {
 
   /** Keeps the records for which `predicate` is true. */
   filter(predicate: (key: K, value: V) => boolean, named?: Named): KStream<K, V> {
-    return this.stateless(named, 'KSTREAM-FILTER-', filterProcessor(predicate, true), this.keySerde, this.valueSerde, false);
+    return this.stateless(
+      named,
+      'KSTREAM-FILTER-',
+      filterProcessor(predicate, true),
+      this.keySerde,
+      this.valueSerde,
+      false,
+    );
   }
 
   /** Drops the records for which `predicate` is true. */
   filterNot(predicate: (key: K, value: V) => boolean, named?: Named): KStream<K, V> {
-    return this.stateless(named, 'KSTREAM-FILTER-', filterProcessor(predicate, false), this.keySerde, this.valueSerde, false);
+    return this.stateless(
+      named,
+      'KSTREAM-FILTER-',
+      filterProcessor(predicate, false),
+      this.keySerde,
+      this.valueSerde,
+      false,
+    );
   }
 
   /** A new key and value per record (the key changes: a later grouping repartitions). */
@@ -60,7 +74,14 @@ export class KStream<K, V> {
 
   /** A new value per record; the key stays (no repartition). `mapper(value, key)`. */
   mapValues<VR>(mapper: (value: V, key: K) => VR, named?: Named): KStream<K, VR> {
-    return this.stateless(named, 'KSTREAM-MAPVALUES-', mapValuesProcessor(mapper), this.keySerde, undefined, false);
+    return this.stateless(
+      named,
+      'KSTREAM-MAPVALUES-',
+      mapValuesProcessor(mapper),
+      this.keySerde,
+      undefined,
+      false,
+    );
   }
 
   /** Zero or more records per record (the key changes: a later grouping repartitions). */
@@ -70,17 +91,38 @@ export class KStream<K, V> {
 
   /** Zero or more values per record, each with the record's key. `mapper(value, key)`. */
   flatMapValues<VR>(mapper: (value: V, key: K) => Iterable<VR>, named?: Named): KStream<K, VR> {
-    return this.stateless(named, 'KSTREAM-FLATMAPVALUES-', flatMapValuesProcessor(mapper), this.keySerde, undefined, false);
+    return this.stateless(
+      named,
+      'KSTREAM-FLATMAPVALUES-',
+      flatMapValuesProcessor(mapper),
+      this.keySerde,
+      undefined,
+      false,
+    );
   }
 
   /** Calls `action` per record and passes the records on unchanged. */
   peek(action: (key: K, value: V) => void, named?: Named): KStream<K, V> {
-    return this.stateless(named, 'KSTREAM-PEEK-', peekProcessor(action), this.keySerde, this.valueSerde, false);
+    return this.stateless(
+      named,
+      'KSTREAM-PEEK-',
+      peekProcessor(action),
+      this.keySerde,
+      this.valueSerde,
+      false,
+    );
   }
 
   /** A new key per record (a later grouping repartitions). */
   selectKey<KR>(selector: (key: K, value: V) => KR, named?: Named): KStream<KR, V> {
-    return this.stateless(named, 'KSTREAM-KEY-SELECT-', selectKeyProcessor(selector), undefined, this.valueSerde, true);
+    return this.stateless(
+      named,
+      'KSTREAM-KEY-SELECT-',
+      selectKeyProcessor(selector),
+      undefined,
+      this.valueSerde,
+      true,
+    );
   }
 
   /** Splits the stream by predicates: `split().branch(p1).branch(p2).defaultBranch()`. */
@@ -91,7 +133,8 @@ export class KStream<K, V> {
 
   /** The records of both streams, each stream's order kept. */
   merge(other: KStream<K, V>, named?: Named): KStream<K, V> {
-    if (other.builder !== this.builder) throw new TopologyError('cannot merge streams of two different StreamsBuilders');
+    if (other.builder !== this.builder)
+      throw new TopologyError('cannot merge streams of two different StreamsBuilders');
     const name = named?.name ?? this.builder.newName('KSTREAM-MERGE-');
     this.builder.topology.addProcessor(name, passThroughProcessor(), this.nodeName, other.nodeName);
     return new KStream(
@@ -108,7 +151,11 @@ export class KStream<K, V> {
    * forwards; `storeNames` connects stores already added (a supplier's
    * `stores()` are added and connected automatically).
    */
-  process<KR, VR>(supplier: ProcessorSupplier<K, V, KR, VR>, named?: Named, ...storeNames: string[]): KStream<KR, VR> {
+  process<KR, VR>(
+    supplier: ProcessorSupplier<K, V, KR, VR>,
+    named?: Named,
+    ...storeNames: string[]
+  ): KStream<KR, VR> {
     const name = named?.name ?? this.builder.newName('KSTREAM-PROCESSOR-');
     this.builder.topology.addProcessor(name, supplier, this.nodeName);
     if (storeNames.length > 0) this.builder.topology.connectProcessorAndStateStores(name, ...storeNames);
@@ -139,7 +186,8 @@ export class KStream<K, V> {
   groupByKey(grouped?: Grouped<K, V>): KGroupedStream<K, V> {
     const keySerde = grouped?.keySerde ?? this.keySerde;
     const valueSerde = grouped?.valueSerde ?? this.valueSerde;
-    if (!this.repartitionRequired) return new KGroupedStream(this.builder, this.nodeName, keySerde, valueSerde, undefined);
+    if (!this.repartitionRequired)
+      return new KGroupedStream(this.builder, this.nodeName, keySerde, valueSerde, undefined);
     return new KGroupedStream(this.builder, this.nodeName, keySerde, valueSerde, { name: grouped?.name });
   }
 

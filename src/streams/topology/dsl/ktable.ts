@@ -21,10 +21,14 @@ export class KTable<K, V> {
     readonly queryableStoreName: string,
   ) {}
 
-  /** The table's updates as a stream (a deletion is a record with a null value). */
-  toStream(named?: Named): KStream<K, V | null> {
+  /**
+   * The table's updates as a stream. A deletion (a table read from a topic
+   * got a tombstone) is a record whose value is null; aggregations never
+   * delete, so their values are never null.
+   */
+  toStream(named?: Named): KStream<K, V> {
     const name = named?.name ?? this.builder.newName('KTABLE-TOSTREAM-');
     this.builder.topology.addProcessor(name, passThroughProcessor(), this.nodeName);
-    return new KStream<K, V | null>(this.builder, name, this.keySerde, this.valueSerde as Serde<V | null> | undefined, false);
+    return new KStream<K, V>(this.builder, name, this.keySerde, this.valueSerde, false);
   }
 }

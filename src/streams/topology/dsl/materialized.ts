@@ -64,7 +64,14 @@ export class Materialized<K, V> {
     return this.copy({ loggingEnabled: false, logConfig: {} });
   }
 
-  private copy(changes: Partial<Pick<Materialized<K, V>, 'keySerde' | 'valueSerde' | 'storeType' | 'cachingEnabled' | 'loggingEnabled' | 'logConfig'>>): Materialized<K, V> {
+  private copy(
+    changes: Partial<
+      Pick<
+        Materialized<K, V>,
+        'keySerde' | 'valueSerde' | 'storeType' | 'cachingEnabled' | 'loggingEnabled' | 'logConfig'
+      >
+    >,
+  ): Materialized<K, V> {
     return new Materialized(
       this.storeName,
       'keySerde' in changes ? changes.keySerde : this.keySerde,

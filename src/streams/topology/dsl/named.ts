@@ -17,5 +17,6 @@ export class Named {
 
 /** @throws TopologyError when `name` is not a non-empty string. */
 export function checkName(name: string, what: string): void {
-  if (typeof name !== 'string' || name.length === 0) throw new TopologyError(`a ${what} name must be a non-empty string`);
+  if (typeof name !== 'string' || name.length === 0)
+    throw new TopologyError(`a ${what} name must be a non-empty string`);
 }

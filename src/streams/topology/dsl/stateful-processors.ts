@@ -17,7 +17,13 @@ const log = createLogger('dsl');
  * serialized bytes (two equal objects are the same key, as in the store).
  */
 function keyIdentity<K>(key: K, keySerde: Serde<K>, storeName: string): unknown {
-  if (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean') return key;
+  if (
+    typeof key === 'string' ||
+    typeof key === 'number' ||
+    typeof key === 'bigint' ||
+    typeof key === 'boolean'
+  )
+    return key;
   if (Buffer.isBuffer(key)) return 'b:' + key.toString('latin1');
   const bytes = keySerde.serialize(storeName, key);
   return 'x:' + (bytes === null ? '' : bytes.toString('latin1'));
@@ -60,7 +66,11 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
         const keys: K[] = [];
         const usable: Array<StreamRecord<K, VIn>> = [];
         for (const r of records) {
-          if (r.key === null || r.key === undefined || (options.skipNullValues && (r.value === null || r.value === undefined))) {
+          if (
+            r.key === null ||
+            r.key === undefined ||
+            (options.skipNullValues && (r.value === null || r.value === undefined))
+          ) {
             skipped++;
             if (skipped === 1 || skipped % 10_000 === 0) {
               log.warn(
@@ -108,14 +118,23 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
         const finalByKey = options.coalesce ? changed : [...dedupeLast(changed, options)];
         await store.putAll(finalByKey.map((u) => [u.key, u.value] as const));
         context.forward(
-          changed.map((u) => ({ key: u.key, value: u.value, timestamp: u.timestamp, headers: u.record.headers, origin: u.record.origin })),
+          changed.map((u) => ({
+            key: u.key,
+            value: u.value,
+            timestamp: u.timestamp,
+            headers: u.record.headers,
+            origin: u.record.origin,
+          })),
         );
       },
     };
   };
 }
 
-function dedupeLast<K, V>(updates: ReadonlyArray<Update<K, V>>, options: { keySerde: Serde<K>; storeName: string }): Iterable<Update<K, V>> {
+function dedupeLast<K, V>(
+  updates: ReadonlyArray<Update<K, V>>,
+  options: { keySerde: Serde<K>; storeName: string },
+): Iterable<Update<K, V>> {
   const last = new Map<unknown, Update<K, V>>();
   for (const u of updates) {
     const id = keyIdentity(u.key, options.keySerde, options.storeName);

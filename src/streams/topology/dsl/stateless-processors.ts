@@ -9,7 +9,9 @@ import type { StreamRecord } from '../../processor/record.ts';
 type Rec = StreamRecord<any, any>;
 
 /** Runs `step` over each batch; `step` pushes what to forward into `out`. */
-function lifted(step: (records: ReadonlyArray<Rec>, out: Rec[]) => void): () => Processor<any, any, any, any> {
+function lifted(
+  step: (records: ReadonlyArray<Rec>, out: Rec[]) => void,
+): () => Processor<any, any, any, any> {
   return () => {
     let context: ProcessorContext<any, any>;
     return {
@@ -48,7 +50,8 @@ export function mapValuesProcessor<K, V, VR>(mapper: (value: V, key: K) => VR) {
 
 export function flatMapProcessor<K, V, KR, VR>(mapper: (key: K, value: V) => Iterable<readonly [KR, VR]>) {
   return lifted((records, out) => {
-    for (const r of records) for (const [key, value] of mapper(r.key, r.value)) out.push({ ...r, key, value });
+    for (const r of records)
+      for (const [key, value] of mapper(r.key, r.value)) out.push({ ...r, key, value });
   });
 }
 
@@ -109,7 +112,8 @@ export function branchProcessor<K, V>(
           }
           if (!matched && defaultChild !== undefined) defaults.push(r);
         }
-        for (let i = 0; i < childNames.length; i++) if (batches[i]!.length > 0) context.forward(batches[i]!, childNames[i]);
+        for (let i = 0; i < childNames.length; i++)
+          if (batches[i]!.length > 0) context.forward(batches[i]!, childNames[i]);
         if (defaultChild !== undefined && defaults.length > 0) context.forward(defaults, defaultChild);
       },
     };

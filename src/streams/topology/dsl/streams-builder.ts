@@ -35,7 +35,10 @@ export class StreamsBuilder {
    * A stream of the records of `topics` (or every topic matching a pattern).
    * @throws TopologyError when a topic is already read by another source.
    */
-  stream<K = Buffer | null, V = Buffer | null>(topics: string | readonly string[] | RegExp, consumed?: Consumed<K, V>): KStream<K, V> {
+  stream<K = Buffer | null, V = Buffer | null>(
+    topics: string | readonly string[] | RegExp,
+    consumed?: Consumed<K, V>,
+  ): KStream<K, V> {
     this.checkOpen();
     const name = consumed?.name ?? this.internal.newName('KSTREAM-SOURCE-');
     this.internal.topology.addSource(name, topics, consumed?.keySerde, consumed?.valueSerde, {
@@ -54,9 +57,17 @@ export class StreamsBuilder {
     const storeName = materialized?.storeName ?? this.internal.newStoreName(`${topic}-`);
     const keySerde = materialized?.keySerde ?? consumed?.keySerde;
     const valueSerde = materialized?.valueSerde ?? consumed?.valueSerde;
-    const storeBuilder = this.internal.storeBuilder(storeName, materialized, keySerde, valueSerde, `table("${topic}")`);
+    const storeBuilder = this.internal.storeBuilder(
+      storeName,
+      materialized,
+      keySerde,
+      valueSerde,
+      `table("${topic}")`,
+    );
     const sourceName = consumed?.name ?? this.internal.newName('KSTREAM-SOURCE-');
-    const processorName = consumed?.name ? `${consumed.name}-table-source` : this.internal.newName('KTABLE-SOURCE-');
+    const processorName = consumed?.name
+      ? `${consumed.name}-table-source`
+      : this.internal.newName('KTABLE-SOURCE-');
     const topology = this.internal.topology;
     topology.addSource(sourceName, topic, consumed?.keySerde, consumed?.valueSerde, {
       ...(consumed?.timestampExtractor ? { timestampExtractor: consumed.timestampExtractor } : {}),
@@ -99,6 +110,7 @@ export class StreamsBuilder {
   }
 
   private checkOpen(): void {
-    if (this.built) throw new TopologyError('this StreamsBuilder was already built; make a new one for another topology');
+    if (this.built)
+      throw new TopologyError('this StreamsBuilder was already built; make a new one for another topology');
   }
 }

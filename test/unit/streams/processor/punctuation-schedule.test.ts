@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PunctuationQueue, PunctuationSchedule } from '../../../../src/streams/processor/punctuation-schedule.ts';
+import {
+  PunctuationQueue,
+  PunctuationSchedule,
+} from '../../../../src/streams/processor/punctuation-schedule.ts';
 
 const noop = (): void => {};
 
@@ -27,9 +30,15 @@ describe('PunctuationQueue', () => {
     q.add(a);
     q.add(b);
     q.add(c);
-    assert.deepEqual(q.due(25).map((s) => s.nodeName), ['b', 'c']);
+    assert.deepEqual(
+      q.due(25).map((s) => s.nodeName),
+      ['b', 'c'],
+    );
     c.cancel();
-    assert.deepEqual(q.due(100).map((s) => s.nodeName), ['b', 'a']);
+    assert.deepEqual(
+      q.due(100).map((s) => s.nodeName),
+      ['b', 'a'],
+    );
     assert.equal(q.size, 2);
     assert.equal(q.nextDueMs(), 10);
   });

@@ -1,7 +1,11 @@
 /** A store and a collector that record every call in one shared log, to check call order. */
 import type { Headers } from '../../../../src/streams/processor/record.ts';
 import type { RecordCollector } from '../../../../src/streams/processor/record-collector.ts';
-import type { StateStore, StateStoreContext, StoreBuilder } from '../../../../src/streams/state/state-store.ts';
+import type {
+  StateStore,
+  StateStoreContext,
+  StoreBuilder,
+} from '../../../../src/streams/state/state-store.ts';
 
 export class RecordingStore implements StateStore {
   readonly persistent = true;
@@ -25,7 +29,14 @@ export class RecordingStore implements StateStore {
   /** Writes and change-logs at once (the test drives it from a processor). */
   write(key: string, value: string): void {
     this.data.set(key, value);
-    if (this.changelogTopic) this.context!.collector.send(this.changelogTopic, this.context!.partition, Buffer.from(key), Buffer.from(value), 0);
+    if (this.changelogTopic)
+      this.context!.collector.send(
+        this.changelogTopic,
+        this.context!.partition,
+        Buffer.from(key),
+        Buffer.from(value),
+        0,
+      );
   }
 
   async flush(): Promise<void> {
@@ -45,7 +56,12 @@ export class RecordingStore implements StateStore {
   }
 }
 
-export function recordingStoreBuilder(name: string, events: string[], stores: RecordingStore[], logging = true): StoreBuilder<StateStore> {
+export function recordingStoreBuilder(
+  name: string,
+  events: string[],
+  stores: RecordingStore[],
+  logging = true,
+): StoreBuilder<StateStore> {
   return {
     name,
     loggingEnabled: logging,
@@ -79,7 +95,14 @@ export class RecordingCollector implements RecordCollector {
     this.next.set(`${topic}:${partition}`, (this.next.get(`${topic}:${partition}`) ?? 0) + 1);
   }
 
-  sendRecord(topic: string, partition: number | undefined, key: Buffer | null, value: Buffer | null, headers: Headers, timestamp: number): void {
+  sendRecord(
+    topic: string,
+    partition: number | undefined,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: Headers,
+    timestamp: number,
+  ): void {
     this.events.push(`send ${topic}`);
     this.sent.push({ topic, partition, key, value, headers, timestamp });
     const p = partition ?? 0;

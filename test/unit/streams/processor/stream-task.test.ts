@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Topology } from '../../../../src/streams/topology/index.ts';
-import { StreamTask, type RawRecord, type Processor, type ProcessorContext } from '../../../../src/streams/processor/index.ts';
+import {
+  StreamTask,
+  type RawRecord,
+  type Processor,
+  type ProcessorContext,
+} from '../../../../src/streams/processor/index.ts';
 import { SharedCacheBudget } from '../../../../src/streams/state/index.ts';
 import { stringSerde, jsonSerde } from '../../../../src/streams/serde/index.ts';
 import { StreamsError } from '../../../../src/streams/errors.ts';
@@ -9,11 +14,31 @@ import { RecordingCollector, recordingStoreBuilder, type RecordingStore } from '
 
 const APP = 'task-app';
 
-function raw(offset: number, key: string, value: string, timestamp = 1000 + offset, topic = 'in', partition = 2): RawRecord {
-  return { key: Buffer.from(key), value: Buffer.from(value), timestamp, headers: {}, topic, partition, offset: String(offset) };
+function raw(
+  offset: number,
+  key: string,
+  value: string,
+  timestamp = 1000 + offset,
+  topic = 'in',
+  partition = 2,
+): RawRecord {
+  return {
+    key: Buffer.from(key),
+    value: Buffer.from(value),
+    timestamp,
+    headers: {},
+    topic,
+    partition,
+    offset: String(offset),
+  };
 }
 
-function makeTask(topology: Topology, collector: RecordingCollector, partition = 2, time?: () => number): StreamTask {
+function makeTask(
+  topology: Topology,
+  collector: RecordingCollector,
+  partition = 2,
+  time?: () => number,
+): StreamTask {
   return new StreamTask({
     applicationId: APP,
     topology: topology.subtopology(0, APP),
@@ -55,7 +80,11 @@ describe('StreamTask lifecycle', () => {
     const task = makeTask(writerTopology(events, []), new RecordingCollector(events));
     assert.equal(task.id, '0_2');
     assert.equal(task.state, 'CREATED');
-    await assert.rejects(task.process([raw(0, 'a', 'x')]), (e: StreamsError) => e.code === 'CTR_ILLEGAL_STATE' && /cannot process in state CREATED/.test(e.message));
+    await assert.rejects(
+      task.process([raw(0, 'a', 'x')]),
+      (e: StreamsError) =>
+        e.code === 'CTR_ILLEGAL_STATE' && /cannot process in state CREATED/.test(e.message),
+    );
     await task.initialize();
     assert.equal(task.state, 'RESTORING');
     await assert.rejects(task.process([raw(0, 'a', 'x')]), /cannot process in state RESTORING/);
@@ -155,7 +184,13 @@ describe('StreamTask commit protocol', () => {
     events.length = 0;
     const offsets = await task.closeClean();
     assert.ok(closed);
-    assert.deepEqual(events, ['flush s', 'collector flush (acks)', 'commit s undefined', 'close processor', 'close s']);
+    assert.deepEqual(events, [
+      'flush s',
+      'collector flush (acks)',
+      'commit s undefined',
+      'close processor',
+      'close s',
+    ]);
     assert.deepEqual([...offsets], [['in:2', '8']]);
   });
 
@@ -201,7 +236,11 @@ describe('StreamTask processing', () => {
             ctx = c;
           },
           process(records) {
-            seen.push({ size: records.length, origins: records.map((r) => `${r.origin!.topic}[${r.origin!.partition}]@${r.origin!.offset}`), streamTime: ctx.currentStreamTimeMs });
+            seen.push({
+              size: records.length,
+              origins: records.map((r) => `${r.origin!.topic}[${r.origin!.partition}]@${r.origin!.offset}`),
+              streamTime: ctx.currentStreamTimeMs,
+            });
           },
         };
       },
@@ -217,24 +256,35 @@ describe('StreamTask processing', () => {
   });
 
   it('rejects a batch that mixes partitions', async () => {
-    const task = makeTask(new Topology().addSource('src', 'in').addProcessor('p', () => ({ process() {} }), 'src'), new RecordingCollector([]));
+    const task = makeTask(
+      new Topology().addSource('src', 'in').addProcessor('p', () => ({ process() {} }), 'src'),
+      new RecordingCollector([]),
+    );
     await task.initialize();
     await task.completeRestoration();
-    await assert.rejects(task.process([raw(0, 'a', 'x'), raw(1, 'b', 'y', 1, 'in', 3)]), /mixing in\[2\] and in\[3\]/);
+    await assert.rejects(
+      task.process([raw(0, 'a', 'x'), raw(1, 'b', 'y', 1, 'in', 3)]),
+      /mixing in\[2\] and in\[3\]/,
+    );
     await task.closeDirty();
   });
 
   it('fails on an undecodable record when no handler is set, naming the record', async () => {
-    const topology = new Topology().addSource('src', 'in', stringSerde, jsonSerde()).addProcessor('p', () => ({ process() {} }), 'src');
+    const topology = new Topology()
+      .addSource('src', 'in', stringSerde, jsonSerde())
+      .addProcessor('p', () => ({ process() {} }), 'src');
     const task = makeTask(topology, new RecordingCollector([]));
     await task.initialize();
     await task.completeRestoration();
-    await assert.rejects(task.process([raw(0, 'a', '{"ok":1}'), raw(1, 'b', 'not json')]), (e: StreamsError) => {
-      assert.equal(e.code, 'CTR_RECORD_DESERIALIZATION');
-      assert.equal(e.offset, '1');
-      assert.match(e.message, /source "src" of task 0_2 cannot deserialize the record at in\[2\] offset 1/);
-      return true;
-    });
+    await assert.rejects(
+      task.process([raw(0, 'a', '{"ok":1}'), raw(1, 'b', 'not json')]),
+      (e: StreamsError) => {
+        assert.equal(e.code, 'CTR_RECORD_DESERIALIZATION');
+        assert.equal(e.offset, '1');
+        assert.match(e.message, /source "src" of task 0_2 cannot deserialize the record at in\[2\] offset 1/);
+        return true;
+      },
+    );
     await task.closeDirty();
   });
 
@@ -283,7 +333,10 @@ describe('StreamTask processing', () => {
     await assert.rejects(task.process([raw(41, 'a', 'x')]), (e: StreamsError) => {
       assert.equal(e.code, 'CTR_PROCESSING');
       assert.equal(e.processor, 'boom');
-      assert.match(e.message, /processor "boom" of task 0_2 failed on a batch of 1 record\(s\) from in\[2\] at offset 41: model not loaded/);
+      assert.match(
+        e.message,
+        /processor "boom" of task 0_2 failed on a batch of 1 record\(s\) from in\[2\] at offset 41: model not loaded/,
+      );
       return true;
     });
     await task.closeDirty();
@@ -293,7 +346,11 @@ describe('StreamTask processing', () => {
     const topology = new Topology()
       .addSource('src', 'in')
       .addProcessor('a', () => ({ process() {} }), 'src')
-      .addProcessor('b', () => ({ init: (c: ProcessorContext) => void c.getStateStore('s'), process() {} }), 'src')
+      .addProcessor(
+        'b',
+        () => ({ init: (c: ProcessorContext) => void c.getStateStore('s'), process() {} }),
+        'src',
+      )
       .addStateStore(recordingStoreBuilder('s', [], []), 'a');
     const task = makeTask(topology, new RecordingCollector([]));
     await task.initialize();
@@ -310,7 +367,10 @@ describe('StreamTask processing', () => {
     const task = makeTask(topology, new RecordingCollector([]));
     await task.initialize();
     await task.completeRestoration();
-    assert.throws(() => ctx!.forward([{ key: null, value: null, timestamp: 0, headers: {} }]), /forwarded outside process\(\) or a punctuator/);
+    assert.throws(
+      () => ctx!.forward([{ key: null, value: null, timestamp: 0, headers: {} }]),
+      /forwarded outside process\(\) or a punctuator/,
+    );
     await task.closeDirty();
   });
 
@@ -318,12 +378,22 @@ describe('StreamTask processing', () => {
     const collector = new RecordingCollector([]);
     const topology = new Topology()
       .addSource('src', 'in', stringSerde, stringSerde)
-      .addSink('out', 'o', stringSerde, stringSerde, (_t: string, key: string, _v: string, n: number) => key.length % n, 'src');
+      .addSink(
+        'out',
+        'o',
+        stringSerde,
+        stringSerde,
+        (_t: string, key: string, _v: string, n: number) => key.length % n,
+        'src',
+      );
     const task = makeTask(topology, collector);
     await task.initialize();
     await task.completeRestoration();
     await task.process([raw(0, 'abc', 'x'), raw(1, 'abcdef', 'y')]);
-    assert.deepEqual(collector.sent.map((s) => s.partition), [3, 2]);
+    assert.deepEqual(
+      collector.sent.map((s) => s.partition),
+      [3, 2],
+    );
     await task.closeClean();
   });
 });
@@ -347,8 +417,21 @@ describe('StreamTask punctuation', () => {
     await task.initialize();
     await task.completeRestoration();
     // first record: due at 0 fires at once (Kafka Streams' rule), next due at 1000, then 2000
-    await task.process([raw(0, 'k', 'a', 500), raw(1, 'k', 'b', 800), raw(2, 'k', 'c', 1200), raw(3, 'k', 'd', 1500), raw(4, 'k', 'e', 3100)]);
-    assert.deepEqual(log, ['batch a', 'punctuate@500', 'batch b,c', 'punctuate@1200', 'batch d,e', 'punctuate@3100']);
+    await task.process([
+      raw(0, 'k', 'a', 500),
+      raw(1, 'k', 'b', 800),
+      raw(2, 'k', 'c', 1200),
+      raw(3, 'k', 'd', 1500),
+      raw(4, 'k', 'e', 3100),
+    ]);
+    assert.deepEqual(log, [
+      'batch a',
+      'punctuate@500',
+      'batch b,c',
+      'punctuate@1200',
+      'batch d,e',
+      'punctuate@3100',
+    ]);
     await task.closeClean();
   });
 
@@ -406,7 +489,10 @@ describe('StreamTask punctuation', () => {
     await task.initialize();
     await task.completeRestoration();
     await task.punctuate(10);
-    assert.deepEqual(collector.sent.map((s) => `${s.key}=${s.value}@${s.timestamp}`), ['a=1@5', 'b=2@6']);
+    assert.deepEqual(
+      collector.sent.map((s) => `${s.key}=${s.value}@${s.timestamp}`),
+      ['a=1@5', 'b=2@6'],
+    );
     await task.closeClean();
   });
 });

@@ -6,20 +6,25 @@ import { stringSerde } from '../../../../src/streams/serde/index.ts';
 import type { StreamsError } from '../../../../src/streams/errors.ts';
 
 const noop = () => ({ process() {} });
-const store = (name: string) => Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), stringSerde, stringSerde);
+const store = (name: string) =>
+  Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), stringSerde, stringSerde);
 
 describe('Topology builder', () => {
   it('rejects a duplicate node name with a TopologyError naming it', () => {
     const t = new Topology().addSource('orders', 'orders-topic');
     assert.throws(
       () => t.addProcessor('orders', noop, 'orders'),
-      (e: StreamsError) => e.code === 'CTR_TOPOLOGY' && e.message.includes('a node named "orders" already exists'),
+      (e: StreamsError) =>
+        e.code === 'CTR_TOPOLOGY' && e.message.includes('a node named "orders" already exists'),
     );
   });
 
   it('rejects unknown parents, sinks as parents, and nodes without parents', () => {
     const t = new Topology().addSource('s', 'a').addSink('k', 'b', undefined, undefined, 's');
-    assert.throws(() => t.addProcessor('p', noop, 'missing'), /parent "missing" of "p" is not in the topology/);
+    assert.throws(
+      () => t.addProcessor('p', noop, 'missing'),
+      /parent "missing" of "p" is not in the topology/,
+    );
     assert.throws(() => t.addProcessor('p', noop, 'k'), /sink "k" cannot be the parent of "p"/);
     assert.throws(() => t.addProcessor('p', noop), /"p" must have at least one parent/);
   });
@@ -62,14 +67,20 @@ describe('Topology builder', () => {
   });
 
   it('adds and connects the stores a supplier declares', () => {
-    const t = new Topology().addSource('s', 'a').addProcessor('p', { get: noop, stores: () => [store('from-supplier')] }, 's');
+    const t = new Topology()
+      .addSource('s', 'a')
+      .addProcessor('p', { get: noop, stores: () => [store('from-supplier')] }, 's');
     assert.deepEqual(t.subtopologies()[0]!.stores, ['from-supplier']);
   });
 
   it('matches pattern sources', () => {
     const t = new Topology().addSource('s', /^events-.*/g).addProcessor('p', noop, 's');
     assert.equal(t.subtopologyForTopic('events-1', 'app'), 0);
-    assert.equal(t.subtopologyForTopic('events-2', 'app'), 0, 'a /g pattern must not keep lastIndex between topics');
+    assert.equal(
+      t.subtopologyForTopic('events-2', 'app'),
+      0,
+      'a /g pattern must not keep lastIndex between topics',
+    );
     assert.match(t.describe().toString(), /Source: s \(topic pattern: \^events-\.\*\)/);
   });
 });
@@ -104,12 +115,19 @@ describe('Topology.describe', () => {
   });
 
   it('describes nodes with predecessors and successors as data', () => {
-    const t = new Topology().addSource('s', 'a').addProcessor('p1', noop, 's').addProcessor('p2', noop, 's').addProcessor('m', noop, 'p1', 'p2');
+    const t = new Topology()
+      .addSource('s', 'a')
+      .addProcessor('p1', noop, 's')
+      .addProcessor('p2', noop, 's')
+      .addProcessor('m', noop, 'p1', 'p2');
     const sub = t.describe().subtopologies[0]!;
     const byName = new Map(sub.nodes.map((n) => [n.name, n]));
     assert.deepEqual(byName.get('s')!.successors, ['p1', 'p2']);
     assert.deepEqual(byName.get('m')!.predecessors, ['p1', 'p2']);
-    assert.deepEqual(sub.nodes.map((n) => n.name), ['s', 'p1', 'p2', 'm']);
+    assert.deepEqual(
+      sub.nodes.map((n) => n.name),
+      ['s', 'p1', 'p2', 'm'],
+    );
     assert.equal(JSON.parse(JSON.stringify(t.describe())).subtopologies[0].nodes.length, 4);
   });
 });
