@@ -3,17 +3,20 @@
  * Apicurio Registry 2.4.2 with in-memory (H2) storage, built from Maven
  * Central artifacts by deploy/schema-registry/pom.xml and run with `java -jar`.
  *
- * - CTR_SCHEMA_REGISTRY_URL set: that registry is used as is.
- * - else a registry on 127.0.0.1:<CTR_SCHEMA_REGISTRY_PORT, default 18081> is
- *   reused if one runs from our pid file, or started (detached, so the next
- *   test file reuses it, as the broker is). First use on a fresh machine runs
- *   Maven once (jars into ~/.m2, the runnable app into
- *   ~/.cache/ctr-streams/apicurio-registry-<version>); later starts take ~2 s.
- * Its storage is in memory: a restart forgets every schema, which is what a
- * test wants; tests use unique subjects (unique topic names) anyway.
+ * - CTR_SCHEMA_REGISTRY_URL set: that registry is used as is (a developer
+ *   may keep one running: `java -jar <cache>/apicurio-registry-<version>/local-schema-registry-0.0.0-runner.jar`).
+ * - else each test process starts its own on a free port of 127.0.0.1 and
+ *   kills it when the process exits: no shared state, no start-up races
+ *   between test files running in parallel, nothing left running after CI.
+ *   It starts in about 2 s. First use on a fresh machine runs Maven once
+ *   (jars into ~/.m2, the runnable app into
+ *   ~/.cache/ctr-streams/apicurio-registry-<version>); concurrent first uses
+ *   build in separate staging folders and the first to finish wins.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir, requireTool } from '../../src/kafka/local-broker/index.ts';
@@ -27,10 +30,14 @@ export interface TestSchemaRegistry {
   url: string;
   /** The JVM's pid, or undefined when CTR_SCHEMA_REGISTRY_URL named an outside registry. */
   pid: number | undefined;
-  /** True when an already running registry was reused. */
+  /** True when CTR_SCHEMA_REGISTRY_URL named a running registry. */
   reused: boolean;
   /** ms from spawn to ready (0 when reused). */
   startMs: number;
+}
+
+function isComplete(dir: string): boolean {
+  return existsSync(join(dir, RUNNER_JAR)) && existsSync(join(dir, 'lib'));
 }
 
 function appDir(): string {
@@ -40,7 +47,7 @@ function appDir(): string {
 /** Builds the runnable registry with Maven once; returns the folder holding the runner jar and lib/. */
 export async function ensureRegistryApp(onProgress: (line: string) => void = () => {}): Promise<string> {
   const dir = appDir();
-  if (existsSync(join(dir, RUNNER_JAR)) && existsSync(join(dir, 'lib'))) return dir;
+  if (isComplete(dir)) return dir;
   requireTool('mvn');
   const staging = `${dir}.partial-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
@@ -60,24 +67,37 @@ export async function ensureRegistryApp(onProgress: (line: string) => void = () 
     const tail = output.join('').trim().split('\n').slice(-10).join('\n');
     throw new Error(`Maven could not build Apicurio Registry ${APICURIO_VERSION} (exit ${code}):\n${tail}`);
   }
+  if (isComplete(dir)) {
+    // another process finished first; its copy may already be running
+    rmSync(staging, { recursive: true, force: true });
+    return dir;
+  }
   rmSync(dir, { recursive: true, force: true });
-  renameSync(staging, dir);
+  try {
+    renameSync(staging, dir);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!isComplete(dir)) throw error;
+  }
   return dir;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
 }
 
 async function answers(url: string): Promise<boolean> {
   try {
     const response = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) });
     return response.ok;
-  } catch {
-    return false;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
@@ -95,17 +115,12 @@ async function startSchemaRegistry(onProgress: (line: string) => void): Promise<
   const outside = process.env.CTR_SCHEMA_REGISTRY_URL;
   if (outside) return { url: outside.replace(/\/+$/, ''), pid: undefined, reused: true, startMs: 0 };
 
-  const port = Number(process.env.CTR_SCHEMA_REGISTRY_PORT ?? 18081);
-  const url = `http://127.0.0.1:${port}/apis/ccompat/v7`;
-  const runDir = join(cacheDir(), `schema-registry-${port}`);
-  const pidFile = join(runDir, 'registry.pid');
-  const previous = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : undefined;
-  if (previous && isAlive(previous) && (await answers(url))) return { url, pid: previous, reused: true, startMs: 0 };
-
   const java = requireTool('java');
   if (!/version "(1[7-9]|[2-9]\d)/.test(java)) throw new Error(`Apicurio Registry needs Java 17+, found "${java}"`);
   const dir = await ensureRegistryApp(onProgress);
-  mkdirSync(runDir, { recursive: true });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/apis/ccompat/v7`;
+  const runDir = mkdtempSync(join(tmpdir(), 'ctr-schema-registry-'));
   const logFile = join(runDir, 'registry.log');
   const out = openSync(logFile, 'w');
   const started = Date.now();
@@ -114,7 +129,7 @@ async function startSchemaRegistry(onProgress: (line: string) => void): Promise<
     ['-Xms64m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true',
       `-Dquarkus.http.port=${port}`, '-Dquarkus.http.host=127.0.0.1', '-Dquarkus.log.level=WARN',
       '-Dquarkus.log.category."io.quarkus".level=INFO', '-jar', join(dir, RUNNER_JAR)],
-    { detached: true, stdio: ['ignore', out, out], cwd: runDir },
+    { stdio: ['ignore', out, out], cwd: runDir },
   );
   closeSync(out);
   if (child.pid === undefined) throw new Error('could not spawn java for the schema registry');
@@ -122,8 +137,12 @@ async function startSchemaRegistry(onProgress: (line: string) => void): Promise<
   child.on('exit', (code) => {
     exitCode = code ?? -1;
   });
+  // the registry belongs to this test process: it must not outlive it (nor keep it alive)
   child.unref();
-  writeFileSync(pidFile, String(child.pid));
+  process.once('exit', () => {
+    child.kill('SIGKILL');
+    rmSync(runDir, { recursive: true, force: true });
+  });
   const deadline = started + 90_000;
   while (!(await answers(url))) {
     const tail = () => readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
