@@ -93,7 +93,7 @@ describe('TopologyTestDriver with multi-partition input', () => {
     for (const r of records) assert.equal(r.partition, defaultPartition(Buffer.from(r.key), 3));
     for (let i = 0; i < 4; i++) {
       const key = `item-${i}`;
-      const store = await driver.getKeyValueStore<string, number>(
+      const store: KeyValueStore<string, number> = await driver.getKeyValueStore<string, number>(
         'counts',
         defaultPartition(Buffer.from(key), 3),
       );
@@ -302,7 +302,7 @@ describe('TopologyTestDriver topics and stores', () => {
     try {
       driver = new TopologyTestDriver(build(), { applicationId: 'disk', storeType: 'persistent', stateDir });
       await driver.createInputTopic('in', stringSerde, stringSerde).pipeInput('a', '1');
-      const store = await driver.getKeyValueStore<string, number>('counts');
+      const store: KeyValueStore<string, number> = await driver.getKeyValueStore<string, number>('counts');
       assert.equal(store.persistent, true);
       assert.equal(await store.get('a'), 1);
       await driver.close();
@@ -322,7 +322,7 @@ describe('TopologyTestDriver topics and stores', () => {
       .addSource('s', 'in', stringSerde, stringSerde)
       .addProcessor(
         'p',
-        () => {
+        (): Processor<string, string> => {
           let store: KeyValueStore<string, string>;
           return {
             init: (c: ProcessorContext) => void (store = c.getStateStore('last')),
