@@ -123,6 +123,19 @@ describe('AvroSerde', () => {
     );
   });
 
+  it('encodes values larger than its scratch buffer, and small ones after them, exactly', () => {
+    const serde = new AvroSerde(impressionV1, { registry: new LocalSchemaRegistry() });
+    const big = { ...IMPRESSION, userSegment: 'x'.repeat(3 * 1024 * 1024) };
+    const bytes = serde.serialize('impressions', big)!;
+    assert.ok(bytes.length > 3 * 1024 * 1024);
+    assert.deepEqual(plain(serde.deserialize('impressions', bytes)), big);
+    assert.deepEqual(plain(serde.deserialize('impressions', serde.serialize('impressions', IMPRESSION))), IMPRESSION);
+    const a = serde.serialize('impressions', IMPRESSION)!;
+    const b = serde.serialize('impressions', { ...IMPRESSION, impressionId: 'other' })!;
+    assert.notDeepEqual(a, b, 'each call returns its own buffer, not a view on the scratch');
+    assert.deepEqual(plain(serde.deserialize('impressions', a)), IMPRESSION);
+  });
+
   it('keeps null a tombstone both ways', () => {
     const serde = new AvroSerde(impressionV1, { registry: new LocalSchemaRegistry() });
     assert.equal(serde.serialize('impressions', null), null);
