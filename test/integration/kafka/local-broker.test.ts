@@ -62,7 +62,7 @@ describe('the local broker launcher', () => {
   });
 
   it('names Java and its fix in one line when java is missing', () => {
-    const env = { ...process.env, PATH: '/nonexistent', JAVA_HOME: '' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent' };
     delete env.JAVA_HOME;
     const result = runLauncher(['--port', '1', 'start'], env);
     assert.equal(result.status, 1);

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { KafkaConsumer, KafkaProducer, readTopicToEnd, topicPartitionKey, type ConsumedRecord } from '../../../src/kafka/index.ts';
 import { createTopics, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
