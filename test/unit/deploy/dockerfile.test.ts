@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const dockerfilePath = join(root, 'deploy', 'docker', 'Dockerfile');
@@ -151,13 +151,36 @@ describe('deploy/docker/Dockerfile', () => {
       'package.json package-lock.json ./',
       'lock file copied before sources (layer cache)',
     );
-    assert.match(
-      JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.build as string,
-      /\btsc\b/,
-    );
+    const tsc = runs.map((r) => /tsc -p (\S+)/.exec(r)?.[1]).find((p) => p !== undefined);
+    assert.equal(tsc, 'deploy/docker/tsconfig.build.json');
     for (const r of runtime.instructions.filter((i) => i.keyword === 'RUN')) {
       assert.doesNotMatch(r.args, /npm (ci|install)/, 'no install in the runtime stage');
     }
+  });
+
+  it('compiles src and topologies (not tests) into the dist layout bin/ctr-streams.js loads', () => {
+    const configPath = join(root, 'deploy', 'docker', 'tsconfig.build.json');
+    // tsconfig files allow // comments
+    const config = JSON.parse(
+      readFileSync(configPath, 'utf8')
+        .split('\n')
+        .filter((l) => !l.trim().startsWith('//'))
+        .join('\n'),
+    ) as { extends: string; include: string[]; compilerOptions?: Record<string, unknown> };
+    assert.equal(resolve(dirname(configPath), config.extends), join(root, 'tsconfig.json'));
+    assert.deepEqual(
+      config.include.map((p) => resolve(dirname(configPath), p)),
+      [join(root, 'src'), join(root, 'topologies')],
+    );
+    assert.equal(config.compilerOptions?.outDir, undefined, 'outDir from the base: dist/ at the root');
+    assert.equal(config.compilerOptions?.rootDir, undefined, 'rootDir from the base: the repository root');
+    const base = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')) as {
+      compilerOptions: Record<string, unknown>;
+    };
+    assert.equal(base.compilerOptions.outDir, 'dist');
+    assert.equal(base.compilerOptions.rootDir, '.');
+    assert.equal(base.compilerOptions.rewriteRelativeImportExtensions, true, 'emitted imports end in .js');
+    assert.match(readFileSync(join(root, 'bin', 'ctr-streams.js'), 'utf8'), /\.\.\/dist\/src\/cli\/main\.js/);
   });
 
   it('copies into the runtime stage only from the build stage, and what it copies is produced there', () => {
