@@ -12,6 +12,7 @@
  * lazy Adam needs, with no dense table-shaped gradient ever built.
  */
 import * as tf from '@tensorflow/tfjs';
+import { matMul } from './tf-ops.ts';
 import type { HeadConfig } from './ctr-head.ts';
 import type { FeatureSpec, PackedRows } from './feature-spec.ts';
 import type { TensorMap } from './tensor-file.ts';
@@ -56,7 +57,7 @@ export function headLogitsTf(c: HeadConfig, params: TfParams, x: TfHeadInputs): 
   const cl = x.ctxVecs.slice([0, 0, k], [B, fc, 1]);
   const iv = x.itemVecs.slice([0, 0, 0], [B, fi, k]);
   const il = x.itemVecs.slice([0, 0, k], [B, fi, 1]);
-  const ev = tf.matMul(x.emb, p(params, 'item.fm') as tf.Tensor2D).expandDims(1);
+  const ev = matMul(x.emb, p(params, 'item.fm') as tf.Tensor2D).expandDims(1);
   const V = tf.concat([cv, iv, ev], 1);
   const fm = tf.mul(0.5, tf.sum(tf.sub(tf.square(tf.sum(V, 1)), tf.sum(tf.square(V), 1)), 1));
   let linear = tf.add(tf.add(tf.sum(cl, [1, 2]), tf.sum(il, [1, 2])), p(params, 'fm.bias'));
@@ -71,11 +72,11 @@ export function headLogitsTf(c: HeadConfig, params: TfParams, x: TfHeadInputs): 
   const deepI = tf.concat([iv.reshape([B, fi * k]), x.emb, x.itemNorm], 1) as tf.Tensor2D;
   // the plain model's first layer over the concatenated input [deepC | deepI]
   const w0 = tf.concat([p(params, 'mlp.0.wc'), p(params, 'mlp.0.wi')], 0) as tf.Tensor2D;
-  let h = tf.relu(tf.add(tf.matMul(tf.concat([deepC, deepI], 1) as tf.Tensor2D, w0), p(params, 'mlp.0.b'))) as tf.Tensor2D;
+  let h = tf.relu(tf.add(matMul(tf.concat([deepC, deepI], 1) as tf.Tensor2D, w0), p(params, 'mlp.0.b'))) as tf.Tensor2D;
   for (let l = 1; l < c.hidden.length; l++) {
-    h = tf.relu(tf.add(tf.matMul(h, p(params, `mlp.${l}.w`) as tf.Tensor2D), p(params, `mlp.${l}.b`))) as tf.Tensor2D;
+    h = tf.relu(tf.add(matMul(h, p(params, `mlp.${l}.w`) as tf.Tensor2D), p(params, `mlp.${l}.b`))) as tf.Tensor2D;
   }
-  const deep = tf.add(tf.matMul(h, p(params, 'mlp.out.w').reshape([-1, 1]) as tf.Tensor2D).reshape([B]), p(params, 'mlp.out.b'));
+  const deep = tf.add(matMul(h, p(params, 'mlp.out.w').reshape([-1, 1]) as tf.Tensor2D).reshape([B]), p(params, 'mlp.out.b'));
   return tf.add(tf.add(linear, fm), deep) as tf.Tensor1D;
 }
 
@@ -92,9 +93,9 @@ export function crossLogitsTf(c: HeadConfig, params: TfParams, ctxParts: tf.Tens
   const rowsC = ctxIndex ? n : 1;
   let h = tf.relu(tf.add(cp.slice([0, 0], [rowsC, h0]), itemParts.slice([0, 0], [n, h0]))) as tf.Tensor2D;
   for (let l = 1; l < c.hidden.length; l++) {
-    h = tf.relu(tf.add(tf.matMul(h, p(params, `mlp.${l}.w`) as tf.Tensor2D), p(params, `mlp.${l}.b`))) as tf.Tensor2D;
+    h = tf.relu(tf.add(matMul(h, p(params, `mlp.${l}.w`) as tf.Tensor2D), p(params, `mlp.${l}.b`))) as tf.Tensor2D;
   }
-  const deep = tf.add(tf.matMul(h, p(params, 'mlp.out.w').reshape([-1, 1]) as tf.Tensor2D).reshape([n]), p(params, 'mlp.out.b'));
+  const deep = tf.add(matMul(h, p(params, 'mlp.out.w').reshape([-1, 1]) as tf.Tensor2D).reshape([n]), p(params, 'mlp.out.b'));
   const dot = tf.sum(tf.mul(cp.slice([0, h0], [rowsC, k]), itemParts.slice([0, h0], [n, k])), 1);
   const scal = tf.add(cp.slice([0, h0 + k], [rowsC, 1]).reshape([rowsC]), itemParts.slice([0, h0 + k], [n, 1]).reshape([n]));
   return tf.add(tf.add(deep, dot), scal) as tf.Tensor1D;

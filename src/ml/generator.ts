@@ -179,7 +179,7 @@ export class World {
       this.contextAffinity.set(ctx.id, Float64Array.from({ length: c.topics }, () => rng.normal() * 0.9));
     }
     // aim the mean probability near baseCtr
-    this.baseLogit = Math.log(c.baseCtr / (1 - c.baseCtr)) - 0.6;
+    this.baseLogit = Math.log(c.baseCtr / (1 - c.baseCtr)) + 0.9;
     this.newItems(c.items, WORLD_EPOCH_MS);
   }
 

@@ -1,0 +1,103 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Autobatcher } from '../../../src/ml/autobatcher.ts';
+import { OverloadedError, ShapeError } from '../../../src/ml/errors.ts';
+
+interface Req {
+  caller: number;
+  rows: number;
+}
+
+describe('Autobatcher', () => {
+  it('never exceeds its batch size and returns each caller its own result', async () => {
+    const sizes: number[] = [];
+    const b = new Autobatcher<Req, string>({
+      maxBatchSize: 10,
+      maxWaitMs: 5,
+      concurrency: 2,
+      rows: (r) => r.rows,
+      run: async (batch) => {
+        sizes.push(batch.reduce((s, r) => s + r.rows, 0));
+        await sleep(1 + (batch.length % 3));
+        return batch.map((r) => `result-${r.caller}`);
+      },
+    });
+    const calls = Array.from({ length: 300 }, (_, i) => b.submit({ caller: i, rows: 1 + (i % 4) }));
+    const results = await Promise.all(calls);
+    results.forEach((r, i) => assert.equal(r, `result-${i}`));
+    assert.ok(sizes.every((s) => s <= 10), `batch sizes ${Math.max(...sizes)}`);
+    assert.ok(b.stats.calls < 300 / 2, `joined requests: ${b.stats.calls} calls for 300 requests`);
+    assert.equal(b.stats.requests, 300);
+  });
+
+  it('starts a batch within maxWaitMs (plus timer slack) when requests trickle in', async () => {
+    const b = new Autobatcher<Req, number>({ maxBatchSize: 1000, maxWaitMs: 20, rows: (r) => r.rows, run: async (batch) => batch.map((r) => r.caller) });
+    const waits: number[] = [];
+    const calls: Promise<void>[] = [];
+    // the slack is what the event loop itself lagged (a shared CI machine): measure it rather than guess
+    const lag = monitorEventLoopDelay({ resolution: 1 });
+    lag.enable();
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      calls.push(b.submit({ caller: i, rows: 1 }).then(() => void waits.push(performance.now() - t0)));
+      await sleep(3);
+    }
+    await Promise.all(calls);
+    lag.disable();
+    const slack = 5 + lag.max / 1e6;
+    assert.ok(b.stats.maxWaitMs <= 20 + slack, `max wait ${b.stats.maxWaitMs} ms, allowed 20 + ${slack.toFixed(1)} ms of measured event-loop lag`);
+    assert.ok(b.stats.calls >= 2 && b.stats.calls < 30, `${b.stats.calls} calls`);
+    assert.ok(Math.max(...waits) < 20 + slack + 20, `max end-to-end ${Math.max(...waits)} ms`);
+  });
+
+  it('dispatches a full batch at once without waiting for maxWaitMs', async () => {
+    const b = new Autobatcher<Req, number>({ maxBatchSize: 4, maxWaitMs: 10_000, rows: (r) => r.rows, run: async (batch) => batch.map((r) => r.caller) });
+    const t0 = performance.now();
+    await Promise.all([0, 1, 2, 3].map((i) => b.submit({ caller: i, rows: 1 })));
+    assert.ok(performance.now() - t0 < 1000);
+    assert.equal(b.stats.calls, 1);
+  });
+
+  it('rejects a request larger than the batch size', async () => {
+    const b = new Autobatcher<Req, number>({ maxBatchSize: 4, maxWaitMs: 1, rows: (r) => r.rows, run: async (batch) => batch.map(() => 0) });
+    await assert.rejects(b.submit({ caller: 0, rows: 5 }), ShapeError);
+  });
+
+  it('applies backpressure: a full queue makes submit wait, then fail with OverloadedError', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 2,
+      maxWaitMs: 0,
+      maxQueueRows: 2,
+      maxQueueWaitMs: 50,
+      rows: (r) => r.rows,
+      run: async (batch) => {
+        await gate;
+        return batch.map((r) => r.caller);
+      },
+    });
+    const first = b.submit({ caller: 1, rows: 2 }); // in flight, blocked on the gate
+    await sleep(5);
+    const queued = b.submit({ caller: 2, rows: 2 }); // fills the queue
+    await assert.rejects(b.submit({ caller: 3, rows: 1 }), OverloadedError);
+    const waiting = b.submit({ caller: 4, rows: 1 }); // waits for room
+    release();
+    assert.deepEqual(await Promise.all([first, queued, waiting]), [1, 2, 4]);
+    assert.equal(b.stats.rejected, 1);
+  });
+
+  it('rejects every request of a failed batch with the batch error, and keeps serving', async () => {
+    let fail = true;
+    const b = new Autobatcher<Req, number>({ maxBatchSize: 8, maxWaitMs: 2, rows: (r) => r.rows, run: async (batch) => {
+      if (fail) throw new Error('model exploded');
+      return batch.map((r) => r.caller);
+    } });
+    const bad = await Promise.allSettled([b.submit({ caller: 1, rows: 1 }), b.submit({ caller: 2, rows: 1 })]);
+    assert.ok(bad.every((r) => r.status === 'rejected' && /model exploded/.test(String(r.reason))));
+    fail = false;
+    assert.equal(await b.submit({ caller: 3, rows: 1 }), 3);
+  });
+});
