@@ -11,20 +11,35 @@
  */
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { AvroSerde, LocalSchemaRegistry, jsonSerde, loadAvroSchemaFile, type AvroSchemaJson } from '../src/streams/serde/index.ts';
+import {
+  AvroSerde,
+  LocalSchemaRegistry,
+  jsonSerde,
+  loadAvroSchemaFile,
+  type AvroSchemaJson,
+} from '../src/streams/serde/index.ts';
 
 const N = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
 
-const schema = loadAvroSchemaFile(new URL('../schemas/impression.avsc', import.meta.url)) as unknown as { fields: unknown[] } & Record<string, unknown>;
-const schemaV2 = { ...schema, fields: [...schema.fields, { name: 'experiment', type: 'string', default: 'control', doc: 'A/B arm.' }] } as AvroSchemaJson;
+const schema = loadAvroSchemaFile(new URL('../schemas/impression.avsc', import.meta.url)) as unknown as {
+  fields: unknown[];
+} & Record<string, unknown>;
+const schemaV2 = {
+  ...schema,
+  fields: [...schema.fields, { name: 'experiment', type: 'string', default: 'control', doc: 'A/B arm.' }],
+} as AvroSchemaJson;
 
 function impressions(n: number) {
   const devices = ['desktop', 'mobile', 'tablet'];
   const countries = ['SI', 'DE', 'US', 'GB', 'FR', 'IT'];
   return Array.from({ length: n }, (_, i) => ({
     impressionId: `imp-${(1e9 + i * 7919).toString(36)}`,
-    context: { contextId: `pub-${i % 16}/placement-${i % 3}`, publisher: `pub-${i % 16}`, placement: `placement-${i % 3}` },
+    context: {
+      contextId: `pub-${i % 16}/placement-${i % 3}`,
+      publisher: `pub-${i % 16}`,
+      placement: `placement-${i % 3}`,
+    },
     userSegment: `seg-${i % 8}`,
     device: devices[i % 3]!,
     country: countries[i % 6]!,
@@ -66,20 +81,55 @@ let sink = 0;
 const rows: Array<[string, number, number]> = [];
 const avroBytesPer = avroBytes.reduce((n, b) => n + b.length, 0) / N;
 const jsonBytesPer = jsonBytes.reduce((n, b) => n + b.length, 0) / N;
-rows.push(['avro encode (serialize + frame)', measure(() => { for (const v of values) sink += avro.serialize(topic, v)!.length; }), avroBytesPer]);
-rows.push(['json encode (JSON.stringify + utf8)', measure(() => { for (const v of values) sink += json.serialize(topic, v)!.length; }), jsonBytesPer]);
-rows.push(['avro decode (same schema)', measure(() => { for (const b of avroBytes) sink += (avro.deserialize(topic, b) as { items: unknown[] }).items.length; }), avroBytesPer]);
-rows.push(['avro decode (v1 writer -> v2 reader)', measure(() => { for (const b of avroBytes) sink += (avroV2.deserialize(topic, b) as { items: unknown[] }).items.length; }), avroBytesPer]);
-rows.push(['json decode (utf8 + JSON.parse)', measure(() => { for (const b of jsonBytes) sink += (json.deserialize(topic, b) as { items: unknown[] }).items.length; }), jsonBytesPer]);
+rows.push([
+  'avro encode (serialize + frame)',
+  measure(() => {
+    for (const v of values) sink += avro.serialize(topic, v)!.length;
+  }),
+  avroBytesPer,
+]);
+rows.push([
+  'json encode (JSON.stringify + utf8)',
+  measure(() => {
+    for (const v of values) sink += json.serialize(topic, v)!.length;
+  }),
+  jsonBytesPer,
+]);
+rows.push([
+  'avro decode (same schema)',
+  measure(() => {
+    for (const b of avroBytes) sink += (avro.deserialize(topic, b) as { items: unknown[] }).items.length;
+  }),
+  avroBytesPer,
+]);
+rows.push([
+  'avro decode (v1 writer -> v2 reader)',
+  measure(() => {
+    for (const b of avroBytes) sink += (avroV2.deserialize(topic, b) as { items: unknown[] }).items.length;
+  }),
+  avroBytesPer,
+]);
+rows.push([
+  'json decode (utf8 + JSON.parse)',
+  measure(() => {
+    for (const b of jsonBytes) sink += (json.deserialize(topic, b) as { items: unknown[] }).items.length;
+  }),
+  jsonBytesPer,
+]);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-console.log(`bench/serde: impression record (6 shown items), ${fmt(N)} records x ${ROUNDS} rounds (median), Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}`);
+console.log(
+  `bench/serde: impression record (6 shown items), ${fmt(N)} records x ${ROUNDS} rounds (median), Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}`,
+);
 console.log('');
 console.log(`| ${'operation'.padEnd(38)} | ${'records/s'.padStart(12)} | ${'bytes/record'.padStart(12)} |`);
 console.log(`|${'-'.repeat(40)}|${'-'.repeat(14)}|${'-'.repeat(14)}|`);
-for (const [name, rate, bytes] of rows) console.log(`| ${name.padEnd(38)} | ${fmt(rate).padStart(12)} | ${bytes.toFixed(1).padStart(12)} |`);
+for (const [name, rate, bytes] of rows)
+  console.log(`| ${name.padEnd(38)} | ${fmt(rate).padStart(12)} | ${bytes.toFixed(1).padStart(12)} |`);
 const [avroEnc, jsonEnc, avroDec, , jsonDec] = rows.map((r) => r[1]);
 console.log('');
-console.log(`avro/json: encode ${(avroEnc! / jsonEnc!).toFixed(2)}x, decode ${(avroDec! / jsonDec!).toFixed(2)}x, size ${(avroBytesPer / jsonBytesPer).toFixed(2)}x`);
+console.log(
+  `avro/json: encode ${(avroEnc! / jsonEnc!).toFixed(2)}x, decode ${(avroDec! / jsonDec!).toFixed(2)}x, size ${(avroBytesPer / jsonBytesPer).toFixed(2)}x`,
+);
 console.log('(the Zemanta seed found binary input 25% faster than CSV, i.e. 1.25x)');
 if (sink === -1) console.log(sink);

@@ -55,7 +55,9 @@ export async function ensureRegistryApp(onProgress: (line: string) => void = () 
   const pom = join(projectRoot, 'deploy', 'schema-registry', 'pom.xml');
   const output: string[] = [];
   const code = await new Promise<number>((done, fail) => {
-    const child = spawn('mvn', ['-B', '-q', '-f', pom, `-Dregistry.build.dir=${staging}`, 'package'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('mvn', ['-B', '-q', '-f', pom, `-Dregistry.build.dir=${staging}`, 'package'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const keep = (chunk: Buffer) => output.push(chunk.toString('utf8'));
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
@@ -106,7 +108,9 @@ async function answers(url: string): Promise<boolean> {
 let cached: Promise<TestSchemaRegistry> | undefined;
 
 /** The registry for this test process (started or reused once, then shared by every caller). */
-export function testSchemaRegistry(onProgress: (line: string) => void = () => {}): Promise<TestSchemaRegistry> {
+export function testSchemaRegistry(
+  onProgress: (line: string) => void = () => {},
+): Promise<TestSchemaRegistry> {
   cached ??= startSchemaRegistry(onProgress);
   return cached;
 }
@@ -116,7 +120,8 @@ async function startSchemaRegistry(onProgress: (line: string) => void): Promise<
   if (outside) return { url: outside.replace(/\/+$/, ''), pid: undefined, reused: true, startMs: 0 };
 
   const java = requireTool('java');
-  if (!/version "(1[7-9]|[2-9]\d)/.test(java)) throw new Error(`Apicurio Registry needs Java 17+, found "${java}"`);
+  if (!/version "(1[7-9]|[2-9]\d)/.test(java))
+    throw new Error(`Apicurio Registry needs Java 17+, found "${java}"`);
   const dir = await ensureRegistryApp(onProgress);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/apis/ccompat/v7`;
@@ -126,9 +131,19 @@ async function startSchemaRegistry(onProgress: (line: string) => void): Promise<
   const started = Date.now();
   const child = spawn(
     process.env.JAVA_HOME ? `${process.env.JAVA_HOME}/bin/java` : 'java',
-    ['-Xms64m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true',
-      `-Dquarkus.http.port=${port}`, '-Dquarkus.http.host=127.0.0.1', '-Dquarkus.log.level=WARN',
-      '-Dquarkus.log.category."io.quarkus".level=INFO', '-jar', join(dir, RUNNER_JAR)],
+    [
+      '-Xms64m',
+      '-Xmx256m',
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+      '-Djava.awt.headless=true',
+      `-Dquarkus.http.port=${port}`,
+      '-Dquarkus.http.host=127.0.0.1',
+      '-Dquarkus.log.level=WARN',
+      '-Dquarkus.log.category."io.quarkus".level=INFO',
+      '-jar',
+      join(dir, RUNNER_JAR),
+    ],
     { stdio: ['ignore', out, out], cwd: runDir },
   );
   closeSync(out);
@@ -146,7 +161,10 @@ async function startSchemaRegistry(onProgress: (line: string) => void): Promise<
   const deadline = started + 90_000;
   while (!(await answers(url))) {
     const tail = () => readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
-    if (exitCode !== null) throw new Error(`the schema registry exited with code ${exitCode} before it was ready; ${logFile}:\n${tail()}`);
+    if (exitCode !== null)
+      throw new Error(
+        `the schema registry exited with code ${exitCode} before it was ready; ${logFile}:\n${tail()}`,
+      );
     if (Date.now() > deadline) {
       process.kill(child.pid, 'SIGKILL');
       throw new Error(`the schema registry was not ready on ${url} within 90 s; ${logFile}:\n${tail()}`);

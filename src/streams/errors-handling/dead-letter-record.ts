@@ -50,7 +50,10 @@ export function errorCode(error: unknown): string | undefined {
 
 /** The error's class name (`SerdeError`), `name` of plain errors, or the typeof of a thrown non-error. */
 export function errorClass(error: unknown): string {
-  if (error instanceof Error) return error.constructor?.name && error.constructor.name !== 'Error' ? error.constructor.name : error.name;
+  if (error instanceof Error)
+    return error.constructor?.name && error.constructor.name !== 'Error'
+      ? error.constructor.name
+      : error.name;
   return typeof error;
 }
 
@@ -101,11 +104,20 @@ export interface DeadLetterRecord {
 }
 
 /** The DLQ record of a raw (undeserializable) source record: its bytes, untouched. */
-export function deadLetterOfRaw(record: RawRecord, facts: Omit<DeadLetterFacts, 'topic' | 'partition' | 'offset' | 'timestamp'>): DeadLetterRecord {
+export function deadLetterOfRaw(
+  record: RawRecord,
+  facts: Omit<DeadLetterFacts, 'topic' | 'partition' | 'offset' | 'timestamp'>,
+): DeadLetterRecord {
   return {
     key: record.key,
     value: record.value,
-    headers: deadLetterHeaders(record.headers, { ...facts, topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp }),
+    headers: deadLetterHeaders(record.headers, {
+      ...facts,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      timestamp: record.timestamp,
+    }),
     timestamp: record.timestamp,
   };
 }
@@ -124,7 +136,8 @@ export function payloadOf(value: unknown): { bytes: Buffer | null; reencoded: bo
   try {
     const text = JSON.stringify(value, (_k, v: unknown) => {
       if (typeof v === 'bigint') return v.toString();
-      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+      if (ArrayBuffer.isView(v) && !(v instanceof DataView))
+        return Array.from(v as unknown as ArrayLike<number>);
       return v;
     });
     return { bytes: text === undefined ? null : Buffer.from(text, 'utf8'), reencoded: true };
@@ -134,7 +147,11 @@ export function payloadOf(value: unknown): { bytes: Buffer | null; reencoded: bo
 }
 
 /** The DLQ record of a typed record (processing / production errors). */
-export function deadLetterOfTyped(record: StreamRecord<unknown, unknown>, facts: Omit<DeadLetterFacts, 'topic' | 'partition' | 'offset' | 'timestamp'>, extra: Headers = {}): DeadLetterRecord {
+export function deadLetterOfTyped(
+  record: StreamRecord<unknown, unknown>,
+  facts: Omit<DeadLetterFacts, 'topic' | 'partition' | 'offset' | 'timestamp'>,
+  extra: Headers = {},
+): DeadLetterRecord {
   const key = payloadOf(record.key);
   const value = payloadOf(record.value);
   const origin = record.origin;
@@ -144,7 +161,11 @@ export function deadLetterOfTyped(record: StreamRecord<unknown, unknown>, facts:
     value: value.bytes,
     headers: deadLetterHeaders(
       record.headers,
-      { ...facts, timestamp: record.timestamp, ...(origin ? { topic: origin.topic, partition: origin.partition, offset: origin.offset } : {}) },
+      {
+        ...facts,
+        timestamp: record.timestamp,
+        ...(origin ? { topic: origin.topic, partition: origin.partition, offset: origin.offset } : {}),
+      },
       { ...marks, ...extra },
     ),
     timestamp: record.timestamp,

@@ -22,11 +22,23 @@
  * flush fails, the task closes dirty and the record is read again.
  */
 import type { StreamsConfig } from '../config.ts';
-import type { HandlerContext, HandlerResponse, TaskExceptionHandlers } from '../processor/exception-handlers.ts';
+import type {
+  HandlerContext,
+  HandlerResponse,
+  TaskExceptionHandlers,
+} from '../processor/exception-handlers.ts';
 import type { RawRecord } from '../processor/raw-record.ts';
 import type { Headers, StreamRecord } from '../processor/record.ts';
 import { createLogger } from '../../telemetry/logger.ts';
-import { DLQ_HEADERS, deadLetterHeaders, deadLetterOfRaw, deadLetterOfTyped, errorClass, errorCode, type HandlerKind } from './dead-letter-record.ts';
+import {
+  DLQ_HEADERS,
+  deadLetterHeaders,
+  deadLetterOfRaw,
+  deadLetterOfTyped,
+  errorClass,
+  errorCode,
+  type HandlerKind,
+} from './dead-letter-record.ts';
 import { HandlerStats, type HandlerAction } from './handler-stats.ts';
 
 export type { HandlerContext, HandlerResponse } from '../processor/exception-handlers.ts';
@@ -52,19 +64,30 @@ export interface ProcessingExceptionHandler {
    * `records` is the batch the processor was given (empty for a punctuator);
    * on 'continue' the whole batch counts as processed.
    */
-  handle(context: HandlerContext, records: ReadonlyArray<StreamRecord<unknown, unknown>>, error: unknown): HandlerResponse;
+  handle(
+    context: HandlerContext,
+    records: ReadonlyArray<StreamRecord<unknown, unknown>>,
+    error: unknown,
+  ): HandlerResponse;
 }
 
 export interface ProductionExceptionHandler {
   readonly name: string;
   /** A sink could not serialize `record` for `topic` (Kafka Streams' handleSerializationException). */
-  handleSerializationException(context: HandlerContext, record: StreamRecord<unknown, unknown>, topic: string, error: unknown): HandlerResponse;
+  handleSerializationException(
+    context: HandlerContext,
+    record: StreamRecord<unknown, unknown>,
+    topic: string,
+    error: unknown,
+  ): HandlerResponse;
   /** The producer could not send `record` (Kafka Streams' handle). */
   handle(context: HandlerContext, record: ProducedRecord, error: unknown): HandlerResponse;
 }
 
 /** Every built-in is all three handlers at once; pick one per kind. */
-export type ExceptionHandler = DeserializationExceptionHandler & ProcessingExceptionHandler & ProductionExceptionHandler;
+export type ExceptionHandler = DeserializationExceptionHandler &
+  ProcessingExceptionHandler &
+  ProductionExceptionHandler;
 
 /** Names accepted by the `*.exception.handler` settings. */
 export type ExceptionHandlerName = 'fail' | 'log-and-continue' | 'dead-letter';
@@ -83,7 +106,11 @@ class LogLimiter {
   allow(): boolean {
     const now = Date.now();
     if (now - this.#windowStart >= this.windowMs) {
-      if (this.#suppressed > 0) log.warn({ suppressed: this.#suppressed, windowMs: this.windowMs }, `suppressed ${this.#suppressed} more bad-record log lines`);
+      if (this.#suppressed > 0)
+        log.warn(
+          { suppressed: this.#suppressed, windowMs: this.windowMs },
+          `suppressed ${this.#suppressed} more bad-record log lines`,
+        );
       this.#windowStart = now;
       this.#inWindow = 0;
       this.#suppressed = 0;
@@ -107,47 +134,107 @@ abstract class BuiltInHandler implements ExceptionHandler {
     this.stats = stats;
   }
 
-  protected note(kind: HandlerKind, context: HandlerContext, error: unknown, where: { topic?: string; partition?: number; offset?: string }, count = 1): void {
+  protected note(
+    kind: HandlerKind,
+    context: HandlerContext,
+    error: unknown,
+    where: { topic?: string; partition?: number; offset?: string },
+    count = 1,
+  ): void {
     const code = errorCode(error) ?? errorClass(error);
     this.stats.record(kind, this.action, code, where.topic, count);
     if (!this.#logs.allow()) return;
-    const at = where.topic !== undefined ? `${where.topic}[${where.partition ?? '?'}] offset ${where.offset ?? '?'}` : 'a punctuator';
-    const line = { applicationId: context.applicationId, taskId: context.taskId, processor: context.processor, handler: kind, action: this.action, code, records: count, ...where, err: error };
+    const at =
+      where.topic !== undefined
+        ? `${where.topic}[${where.partition ?? '?'}] offset ${where.offset ?? '?'}`
+        : 'a punctuator';
+    const line = {
+      applicationId: context.applicationId,
+      taskId: context.taskId,
+      processor: context.processor,
+      handler: kind,
+      action: this.action,
+      code,
+      records: count,
+      ...where,
+      err: error,
+    };
     const text = `${kind} error in "${context.processor}" at ${at}: ${error instanceof Error ? error.message : String(error)} (${this.action})`;
     if (this.action === 'fail') log.error(line, text);
     else log.warn(line, text);
   }
 
-  handle(context: HandlerContext, recordOrRecords: RawRecord | ReadonlyArray<StreamRecord<unknown, unknown>> | ProducedRecord, error: unknown): HandlerResponse {
-    if (Array.isArray(recordOrRecords)) return this.onProcessing(context, recordOrRecords as ReadonlyArray<StreamRecord<unknown, unknown>>, error);
+  handle(
+    context: HandlerContext,
+    recordOrRecords: RawRecord | ReadonlyArray<StreamRecord<unknown, unknown>> | ProducedRecord,
+    error: unknown,
+  ): HandlerResponse {
+    if (Array.isArray(recordOrRecords))
+      return this.onProcessing(
+        context,
+        recordOrRecords as ReadonlyArray<StreamRecord<unknown, unknown>>,
+        error,
+      );
     const record = recordOrRecords as RawRecord | ProducedRecord;
     if ('offset' in record) return this.onDeserialization(context, record, error);
     return this.onSend(context, record, error);
   }
 
-  handleSerializationException(context: HandlerContext, record: StreamRecord<unknown, unknown>, topic: string, error: unknown): HandlerResponse {
+  handleSerializationException(
+    context: HandlerContext,
+    record: StreamRecord<unknown, unknown>,
+    topic: string,
+    error: unknown,
+  ): HandlerResponse {
     return this.onSerialization(context, record, topic, error);
   }
 
   protected onDeserialization(context: HandlerContext, record: RawRecord, error: unknown): HandlerResponse {
-    this.note('deserialization', context, error, { topic: record.topic, partition: record.partition, offset: record.offset });
+    this.note('deserialization', context, error, {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+    });
     return this.response();
   }
 
-  protected onProcessing(context: HandlerContext, records: ReadonlyArray<StreamRecord<unknown, unknown>>, error: unknown): HandlerResponse {
+  protected onProcessing(
+    context: HandlerContext,
+    records: ReadonlyArray<StreamRecord<unknown, unknown>>,
+    error: unknown,
+  ): HandlerResponse {
     const origin = records[0]?.origin;
-    this.note('processing', context, error, origin ? { topic: origin.topic, partition: origin.partition, offset: origin.offset } : {}, Math.max(1, records.length));
+    this.note(
+      'processing',
+      context,
+      error,
+      origin ? { topic: origin.topic, partition: origin.partition, offset: origin.offset } : {},
+      Math.max(1, records.length),
+    );
     return this.response();
   }
 
-  protected onSerialization(context: HandlerContext, record: StreamRecord<unknown, unknown>, _topic: string, error: unknown): HandlerResponse {
+  protected onSerialization(
+    context: HandlerContext,
+    record: StreamRecord<unknown, unknown>,
+    _topic: string,
+    error: unknown,
+  ): HandlerResponse {
     const origin = record.origin;
-    this.note('production', context, error, origin ? { topic: origin.topic, partition: origin.partition, offset: origin.offset } : {});
+    this.note(
+      'production',
+      context,
+      error,
+      origin ? { topic: origin.topic, partition: origin.partition, offset: origin.offset } : {},
+    );
     return this.response();
   }
 
   protected onSend(context: HandlerContext, record: ProducedRecord, error: unknown): HandlerResponse {
-    this.note('production', context, error, { topic: record.topic, ...(record.partition !== undefined ? { partition: record.partition } : {}) });
+    this.note('production', context, error, {
+      topic: record.topic,
+      ...(record.partition !== undefined ? { partition: record.partition } : {}),
+    });
     return this.response();
   }
 
@@ -199,13 +286,28 @@ export class DeadLetterHandler extends BuiltInHandler {
     return this.#topic ?? `${applicationId}-dlq`;
   }
 
-  protected override onDeserialization(context: HandlerContext, record: RawRecord, error: unknown): HandlerResponse {
+  protected override onDeserialization(
+    context: HandlerContext,
+    record: RawRecord,
+    error: unknown,
+  ): HandlerResponse {
     const dlq = deadLetterOfRaw(record, this.#facts('deserialization', context, error));
-    context.collector.sendRecord(this.topicFor(context.applicationId), undefined, dlq.key, dlq.value, dlq.headers, dlq.timestamp);
+    context.collector.sendRecord(
+      this.topicFor(context.applicationId),
+      undefined,
+      dlq.key,
+      dlq.value,
+      dlq.headers,
+      dlq.timestamp,
+    );
     return super.onDeserialization(context, record, error);
   }
 
-  protected override onProcessing(context: HandlerContext, records: ReadonlyArray<StreamRecord<unknown, unknown>>, error: unknown): HandlerResponse {
+  protected override onProcessing(
+    context: HandlerContext,
+    records: ReadonlyArray<StreamRecord<unknown, unknown>>,
+    error: unknown,
+  ): HandlerResponse {
     const topic = this.topicFor(context.applicationId);
     if (records.length === 0) {
       // a punctuator failed: there is no record to keep, but the DLQ still says what happened
@@ -220,22 +322,48 @@ export class DeadLetterHandler extends BuiltInHandler {
     return super.onProcessing(context, records, error);
   }
 
-  protected override onSerialization(context: HandlerContext, record: StreamRecord<unknown, unknown>, sinkTopic: string, error: unknown): HandlerResponse {
-    const dlq = deadLetterOfTyped(record, this.#facts('production', context, error), { [DLQ_HEADERS.sinkTopic]: sinkTopic });
-    context.collector.sendRecord(this.topicFor(context.applicationId), undefined, dlq.key, dlq.value, dlq.headers, dlq.timestamp);
+  protected override onSerialization(
+    context: HandlerContext,
+    record: StreamRecord<unknown, unknown>,
+    sinkTopic: string,
+    error: unknown,
+  ): HandlerResponse {
+    const dlq = deadLetterOfTyped(record, this.#facts('production', context, error), {
+      [DLQ_HEADERS.sinkTopic]: sinkTopic,
+    });
+    context.collector.sendRecord(
+      this.topicFor(context.applicationId),
+      undefined,
+      dlq.key,
+      dlq.value,
+      dlq.headers,
+      dlq.timestamp,
+    );
     return super.onSerialization(context, record, sinkTopic, error);
   }
 
-  protected override onSend(context: HandlerContext, record: ProducedRecord, error: unknown): HandlerResponse {
+  protected override onSend(
+    context: HandlerContext,
+    record: ProducedRecord,
+    error: unknown,
+  ): HandlerResponse {
     const dlqTopic = this.topicFor(context.applicationId);
     if (record.topic === dlqTopic) return 'fail'; // the DLQ itself refuses: nowhere left to put it
-    const headers = deadLetterHeaders(record.headers, this.#facts('production', context, error), { [DLQ_HEADERS.sinkTopic]: record.topic });
+    const headers = deadLetterHeaders(record.headers, this.#facts('production', context, error), {
+      [DLQ_HEADERS.sinkTopic]: record.topic,
+    });
     context.collector.sendRecord(dlqTopic, undefined, record.key, record.value, headers, record.timestamp);
     return super.onSend(context, record, error);
   }
 
   #facts(handler: HandlerKind, context: HandlerContext, error: unknown) {
-    return { handler, error, applicationId: context.applicationId, taskId: context.taskId, processor: context.processor };
+    return {
+      handler,
+      error,
+      applicationId: context.applicationId,
+      taskId: context.taskId,
+      processor: context.processor,
+    };
   }
 }
 
@@ -243,14 +371,20 @@ export class DeadLetterHandler extends BuiltInHandler {
  * A built-in handler by its setting name.
  * @param stats shared counts (one per app, so its snapshot covers all three kinds).
  */
-export function exceptionHandler(name: ExceptionHandlerName, options: { deadLetterTopic?: string; stats?: HandlerStats } = {}): ExceptionHandler {
+export function exceptionHandler(
+  name: ExceptionHandlerName,
+  options: { deadLetterTopic?: string; stats?: HandlerStats } = {},
+): ExceptionHandler {
   switch (name) {
     case 'fail':
       return new FailHandler(options.stats);
     case 'log-and-continue':
       return new LogAndContinueHandler(options.stats);
     case 'dead-letter':
-      return new DeadLetterHandler({ ...(options.deadLetterTopic ? { topic: options.deadLetterTopic } : {}), ...(options.stats ? { stats: options.stats } : {}) });
+      return new DeadLetterHandler({
+        ...(options.deadLetterTopic ? { topic: options.deadLetterTopic } : {}),
+        ...(options.stats ? { stats: options.stats } : {}),
+      });
   }
 }
 
@@ -263,23 +397,31 @@ export interface ExceptionHandlers {
 /** Adapts the three handlers to the task's port (what StreamTask / KafkaStreams take as `handlers`). */
 export function taskExceptionHandlers(handlers: ExceptionHandlers): TaskExceptionHandlers {
   return {
-    onDeserializationError: (context, record, error) => handlers.deserialization.handle(context, record, error),
+    onDeserializationError: (context, record, error) =>
+      handlers.deserialization.handle(context, record, error),
     onProcessingError: (context, records, error) => handlers.processing.handle(context, records, error),
-    onSerializationError: (context, record, topic, error) => handlers.production.handleSerializationException(context, record, topic, error),
+    onSerializationError: (context, record, topic, error) =>
+      handlers.production.handleSerializationException(context, record, topic, error),
   };
 }
 
 /** The settings this module reads (Kafka Streams names; see src/streams/config.ts). */
 export type ExceptionHandlerConfig = Pick<
   StreamsConfig,
-  'default.deserialization.exception.handler' | 'processing.exception.handler' | 'default.production.exception.handler' | 'errors.dead.letter.queue.topic.name'
+  | 'default.deserialization.exception.handler'
+  | 'processing.exception.handler'
+  | 'default.production.exception.handler'
+  | 'errors.dead.letter.queue.topic.name'
 >;
 
 /**
  * The handlers the config names, sharing one {@link HandlerStats}.
  * @returns `handlers` for KafkaStreams/StreamTask, the three handlers, and `stats` (counts per handler/action/code).
  */
-export function exceptionHandlersFromConfig(config: ExceptionHandlerConfig, stats: HandlerStats = new HandlerStats()): {
+export function exceptionHandlersFromConfig(
+  config: ExceptionHandlerConfig,
+  stats: HandlerStats = new HandlerStats(),
+): {
   handlers: TaskExceptionHandlers;
   exceptionHandlers: ExceptionHandlers;
   stats: HandlerStats;
@@ -293,6 +435,15 @@ export function exceptionHandlersFromConfig(config: ExceptionHandlerConfig, stat
     processing: make(config['processing.exception.handler']),
     production: make(config['default.production.exception.handler']),
   };
-  const usesDlq = [config['default.deserialization.exception.handler'], config['processing.exception.handler'], config['default.production.exception.handler']].includes('dead-letter');
-  return { handlers: taskExceptionHandlers(exceptionHandlers), exceptionHandlers, stats, deadLetterTopic: usesDlq ? deadLetterTopic : undefined };
+  const usesDlq = [
+    config['default.deserialization.exception.handler'],
+    config['processing.exception.handler'],
+    config['default.production.exception.handler'],
+  ].includes('dead-letter');
+  return {
+    handlers: taskExceptionHandlers(exceptionHandlers),
+    exceptionHandlers,
+    stats,
+    deadLetterTopic: usesDlq ? deadLetterTopic : undefined,
+  };
 }

@@ -18,7 +18,13 @@ export type HandlerCounts = Record<string, number>;
 export class HandlerStats {
   readonly #counts = new Map<string, number>();
 
-  record(handler: HandlerKind, action: HandlerAction, code: string, topic: string | undefined, count = 1): void {
+  record(
+    handler: HandlerKind,
+    action: HandlerAction,
+    code: string,
+    topic: string | undefined,
+    count = 1,
+  ): void {
     const key = `${handler}/${action}/${code}`;
     this.#counts.set(key, (this.#counts.get(key) ?? 0) + count);
     const attributes = { handler, action, reason: code, topic: topic ?? 'unknown' };

@@ -22,5 +22,16 @@ export {
   type HandlerContext,
   type HandlerResponse,
 } from './exception-handlers.ts';
-export { DLQ_HEADERS, deadLetterHeaders, deadLetterOfRaw, deadLetterOfTyped, payloadOf, errorCode, errorClass, type HandlerKind, type DeadLetterRecord, type DeadLetterFacts } from './dead-letter-record.ts';
+export {
+  DLQ_HEADERS,
+  deadLetterHeaders,
+  deadLetterOfRaw,
+  deadLetterOfTyped,
+  payloadOf,
+  errorCode,
+  errorClass,
+  type HandlerKind,
+  type DeadLetterRecord,
+  type DeadLetterFacts,
+} from './dead-letter-record.ts';
 export { HandlerStats, type HandlerAction, type HandlerCounts } from './handler-stats.ts';

@@ -33,7 +33,9 @@ export function compileAvroSchema(schema: AvroSchemaJson | string, what = 'schem
   try {
     return avro.Type.forSchema(json, { wrapUnions: 'auto' });
   } catch (error) {
-    throw new SerdeError('CTR_SERDE_SCHEMA', `${what} is not a valid Avro schema: ${reasonOf(error)}`, { cause: error });
+    throw new SerdeError('CTR_SERDE_SCHEMA', `${what} is not a valid Avro schema: ${reasonOf(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -46,13 +48,19 @@ export function loadAvroSchemaFile(path: string | URL): AvroSchemaJson {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new SerdeError('CTR_SERDE_SCHEMA', `cannot read Avro schema ${String(path)}: ${reasonOf(error)}`, { cause: error });
+    throw new SerdeError('CTR_SERDE_SCHEMA', `cannot read Avro schema ${String(path)}: ${reasonOf(error)}`, {
+      cause: error,
+    });
   }
   const json = (() => {
     try {
       return JSON.parse(text) as AvroSchemaJson;
     } catch (error) {
-      throw new SerdeError('CTR_SERDE_SCHEMA', `Avro schema ${String(path)} is not JSON: ${reasonOf(error)}`, { cause: error });
+      throw new SerdeError(
+        'CTR_SERDE_SCHEMA',
+        `Avro schema ${String(path)} is not JSON: ${reasonOf(error)}`,
+        { cause: error },
+      );
     }
   })();
   compileAvroSchema(json, `Avro schema ${String(path)}`);

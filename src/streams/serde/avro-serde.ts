@@ -93,12 +93,20 @@ export class AvroSerde<T> implements Serde<T> {
     if (data === null) return null;
     const id = this.schemaIdFor(topic);
     if (id === undefined) {
-      throw new SerdeError('CTR_SERDE_NOT_PREPARED', `${this.name} has no schema id for ${topic} yet: prepare("${topic}") must register it in ${this.#registry.name} first`, { topic, serde: this.name });
+      throw new SerdeError(
+        'CTR_SERDE_NOT_PREPARED',
+        `${this.name} has no schema id for ${topic} yet: prepare("${topic}") must register it in ${this.#registry.name} first`,
+        { topic, serde: this.name },
+      );
     }
     try {
       return this.#encode(id, data);
     } catch (error) {
-      throw new SerdeError('CTR_SERDE_SERIALIZE', `cannot serialize a value for ${topic} as ${this.name}: ${this.#invalidPaths(data) ?? reasonOf(error)}`, { topic, serde: this.name, schemaId: id, cause: error });
+      throw new SerdeError(
+        'CTR_SERDE_SERIALIZE',
+        `cannot serialize a value for ${topic} as ${this.name}: ${this.#invalidPaths(data) ?? reasonOf(error)}`,
+        { topic, serde: this.name, schemaId: id, cause: error },
+      );
     }
   }
 
@@ -121,7 +129,10 @@ export class AvroSerde<T> implements Serde<T> {
 
   #invalidPaths(data: unknown): string | undefined {
     const bad: string[] = [];
-    this.type.isValid(data, { errorHook: (path: string[], value: unknown, type: AvroType) => void bad.push(`${path.join('.') || '(root)'}: ${describe(value)} is not ${avroTypeName(type)}`) });
+    this.type.isValid(data, {
+      errorHook: (path: string[], value: unknown, type: AvroType) =>
+        void bad.push(`${path.join('.') || '(root)'}: ${describe(value)} is not ${avroTypeName(type)}`),
+    });
     return bad.length ? bad.slice(0, 5).join('; ') : undefined;
   }
 
@@ -143,7 +154,12 @@ export class AvroSerde<T> implements Serde<T> {
     }
     for (const id of missing) {
       const writer = await this.#registry.schemaById(id);
-      this.#readers.set(id, writer === undefined ? { kind: 'unknown', until: now + this.#unknownIdRetryMs } : this.#readerFor(id, writer));
+      this.#readers.set(
+        id,
+        writer === undefined
+          ? { kind: 'unknown', until: now + this.#unknownIdRetryMs }
+          : this.#readerFor(id, writer),
+      );
     }
   }
 
@@ -184,15 +200,27 @@ export class AvroSerde<T> implements Serde<T> {
     const reader = this.#readerOf(schemaId);
     const context = { topic, serde: this.name, schemaId };
     if (reader === undefined || reader.kind === 'unknown') {
-      throw new SerdeError('CTR_SERDE_UNKNOWN_SCHEMA', `${this.name} from ${topic}: schema id ${schemaId} is not known to ${this.#registry.name}`, context);
+      throw new SerdeError(
+        'CTR_SERDE_UNKNOWN_SCHEMA',
+        `${this.name} from ${topic}: schema id ${schemaId} is not known to ${this.#registry.name}`,
+        context,
+      );
     }
     if (reader.kind === 'incompatible') {
-      throw new SerdeError('CTR_SERDE_INCOMPATIBLE_SCHEMA', `${this.name} from ${topic}: writer schema id ${schemaId} cannot be read as ${avroTypeName(this.type)}: ${reader.reason}`, context);
+      throw new SerdeError(
+        'CTR_SERDE_INCOMPATIBLE_SCHEMA',
+        `${this.name} from ${topic}: writer schema id ${schemaId} cannot be read as ${avroTypeName(this.type)}: ${reader.reason}`,
+        context,
+      );
     }
     try {
       return this.type.fromBuffer(payload, reader.kind === 'resolve' ? reader.resolver : undefined) as T;
     } catch (error) {
-      throw new SerdeError('CTR_SERDE_DESERIALIZE', `${this.name} from ${topic}: ${payload.length} payload bytes with schema id ${schemaId} are not a valid ${reader.kind === 'resolve' ? reader.writer : avroTypeName(this.type)}: ${reasonOf(error)}`, { ...context, cause: error });
+      throw new SerdeError(
+        'CTR_SERDE_DESERIALIZE',
+        `${this.name} from ${topic}: ${payload.length} payload bytes with schema id ${schemaId} are not a valid ${reader.kind === 'resolve' ? reader.writer : avroTypeName(this.type)}: ${reasonOf(error)}`,
+        { ...context, cause: error },
+      );
     }
   }
 }
@@ -200,7 +228,8 @@ export class AvroSerde<T> implements Serde<T> {
 function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (Buffer.isBuffer(value)) return `Buffer(${value.length})`;
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'object') return Array.isArray(value) ? `array(${value.length})` : 'object';
   return `${typeof value} ${String(value)}`;
 }

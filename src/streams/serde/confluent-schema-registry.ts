@@ -7,7 +7,11 @@
  * encode/decode are async per record, and our serdes are synchronous so a
  * batch costs no promise per record.
  */
-import { COMPATIBILITY, SchemaRegistry as ClientSchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import {
+  COMPATIBILITY,
+  SchemaRegistry as ClientSchemaRegistry,
+  SchemaType,
+} from '@kafkajs/confluent-schema-registry';
 import type { AvroSchemaJson } from './avro-schema.ts';
 import { SerdeError, reasonOf } from './errors.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
@@ -33,7 +37,12 @@ export interface ConfluentSchemaRegistryOptions {
 function statusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown } | null)?.status;
   if (typeof status !== 'number') return undefined;
-  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|EPIPE|socket hang up|Timeout/i.test(reasonOf(error))) return undefined;
+  if (
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|EPIPE|socket hang up|Timeout/i.test(
+      reasonOf(error),
+    )
+  )
+    return undefined;
   return status;
 }
 
@@ -46,7 +55,11 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
 
   constructor(options: ConfluentSchemaRegistryOptions) {
     this.name = `confluent(${options.url})`;
-    this.#client = new ClientSchemaRegistry({ host: options.url.replace(/\/+$/, ''), clientId: 'ctr-streams', ...(options.auth ? { auth: options.auth } : {}) });
+    this.#client = new ClientSchemaRegistry({
+      host: options.url.replace(/\/+$/, ''),
+      clientId: 'ctr-streams',
+      ...(options.auth ? { auth: options.auth } : {}),
+    });
     this.#compatibility = COMPATIBILITY[options.compatibility ?? 'BACKWARD'];
   }
 
@@ -55,7 +68,10 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
     const known = this.#ids.get(`${subject}\u0000${text}`);
     if (known !== undefined) return known;
     try {
-      const { id } = await this.#client.register({ type: SchemaType.AVRO, schema: text }, { subject, compatibility: this.#compatibility, updateConfig: true });
+      const { id } = await this.#client.register(
+        { type: SchemaType.AVRO, schema: text },
+        { subject, compatibility: this.#compatibility, updateConfig: true },
+      );
       this.#ids.set(`${subject}\u0000${text}`, id);
       this.#schemas.set(id, schema);
       return id;
@@ -63,12 +79,22 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
       const status = statusOf(error);
       // 4xx: the registry answered and said no (409 incompatible, 422 invalid); anything else may pass on retry
       if (status !== undefined && status >= 400 && status < 500) {
-        throw new SerdeError('CTR_SERDE_SCHEMA', `${this.name} refused the schema for subject "${subject}" (HTTP ${status}): ${reasonOf(error)}`, { cause: error });
+        throw new SerdeError(
+          'CTR_SERDE_SCHEMA',
+          `${this.name} refused the schema for subject "${subject}" (HTTP ${status}): ${reasonOf(error)}`,
+          { cause: error },
+        );
       }
       if ((error as Error | null)?.name === 'ConfluentSchemaRegistryCompatibilityError') {
-        throw new SerdeError('CTR_SERDE_SCHEMA', `subject "${subject}" in ${this.name}: ${reasonOf(error)}`, { cause: error });
+        throw new SerdeError('CTR_SERDE_SCHEMA', `subject "${subject}" in ${this.name}: ${reasonOf(error)}`, {
+          cause: error,
+        });
       }
-      throw new SerdeError('CTR_SERDE_REGISTRY', `cannot register subject "${subject}" in ${this.name}: ${reasonOf(error)}`, { cause: error, retriable: true });
+      throw new SerdeError(
+        'CTR_SERDE_REGISTRY',
+        `cannot register subject "${subject}" in ${this.name}: ${reasonOf(error)}`,
+        { cause: error, retriable: true },
+      );
     }
   }
 
@@ -78,7 +104,9 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
     try {
       const type = (await this.#client.getSchema(id)) as { schema?: (opts?: unknown) => unknown };
       if (typeof type.schema !== 'function') {
-        throw new SerdeError('CTR_SERDE_SCHEMA', `schema id ${id} in ${this.name} is not an Avro schema`, { schemaId: id });
+        throw new SerdeError('CTR_SERDE_SCHEMA', `schema id ${id} in ${this.name} is not an Avro schema`, {
+          schemaId: id,
+        });
       }
       const schema = type.schema({ exportAttrs: true }) as AvroSchemaJson;
       this.#schemas.set(id, schema);
@@ -87,7 +115,11 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
       if (error instanceof SerdeError) throw error;
       const status = statusOf(error);
       if (status === 404) return undefined;
-      throw new SerdeError('CTR_SERDE_REGISTRY', `cannot fetch schema id ${id} from ${this.name}: ${reasonOf(error)}`, { cause: error, retriable: true, schemaId: id });
+      throw new SerdeError(
+        'CTR_SERDE_REGISTRY',
+        `cannot fetch schema id ${id} from ${this.name}: ${reasonOf(error)}`,
+        { cause: error, retriable: true, schemaId: id },
+      );
     }
   }
 

@@ -21,7 +21,10 @@ export function float32ToBuffer(vector: Float32Array): Buffer {
  */
 export function bufferToFloat32(bytes: Buffer, what = 'float32 vector'): Float32Array {
   if (bytes.length % 4 !== 0) {
-    throw new SerdeError('CTR_SERDE_DESERIALIZE', `${what}: ${bytes.length} bytes is not a whole number of float32 components`);
+    throw new SerdeError(
+      'CTR_SERDE_DESERIALIZE',
+      `${what}: ${bytes.length} bytes is not a whole number of float32 components`,
+    );
   }
   const out = new Float32Array(bytes.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
@@ -34,7 +37,10 @@ class Float32VectorSerde implements Serde<Float32Array> {
 
   constructor(dimension: number | undefined) {
     if (dimension !== undefined && (!Number.isInteger(dimension) || dimension <= 0)) {
-      throw new SerdeError('CTR_SERDE_SCHEMA', `float32 vector dimension must be a positive integer, got ${String(dimension)}`);
+      throw new SerdeError(
+        'CTR_SERDE_SCHEMA',
+        `float32 vector dimension must be a positive integer, got ${String(dimension)}`,
+      );
     }
     this.#dimension = dimension;
     this.name = dimension === undefined ? 'float32-vector' : `float32-vector(${dimension})`;
@@ -43,7 +49,11 @@ class Float32VectorSerde implements Serde<Float32Array> {
   serialize(topic: string, data: Float32Array | null): Buffer | null {
     if (data === null) return null;
     if (this.#dimension !== undefined && data.length !== this.#dimension) {
-      throw new SerdeError('CTR_SERDE_SERIALIZE', `cannot serialize a ${data.length}-dim vector for ${topic} as ${this.name}`, { topic, serde: this.name });
+      throw new SerdeError(
+        'CTR_SERDE_SERIALIZE',
+        `cannot serialize a ${data.length}-dim vector for ${topic} as ${this.name}`,
+        { topic, serde: this.name },
+      );
     }
     return float32ToBuffer(data);
   }
@@ -52,7 +62,11 @@ class Float32VectorSerde implements Serde<Float32Array> {
     if (data === null) return null;
     const vector = bufferToFloat32(data, `${this.name} from ${topic}`);
     if (this.#dimension !== undefined && vector.length !== this.#dimension) {
-      throw new SerdeError('CTR_SERDE_DESERIALIZE', `${this.name} from ${topic}: got ${vector.length} components`, { topic, serde: this.name });
+      throw new SerdeError(
+        'CTR_SERDE_DESERIALIZE',
+        `${this.name} from ${topic}: got ${vector.length} components`,
+        { topic, serde: this.name },
+      );
     }
     return vector;
   }

@@ -31,11 +31,19 @@ class JsonSerde<T> implements Serde<T> {
     try {
       text = JSON.stringify(data);
     } catch (error) {
-      throw new SerdeError('CTR_SERDE_SERIALIZE', `cannot serialize a value for ${topic} as ${this.name}: ${reasonOf(error)}`, { topic, serde: this.name, cause: error });
+      throw new SerdeError(
+        'CTR_SERDE_SERIALIZE',
+        `cannot serialize a value for ${topic} as ${this.name}: ${reasonOf(error)}`,
+        { topic, serde: this.name, cause: error },
+      );
     }
     // JSON.stringify returns undefined for undefined, functions and symbols: no JSON text exists for them
     if (text === undefined) {
-      throw new SerdeError('CTR_SERDE_SERIALIZE', `cannot serialize a value for ${topic} as ${this.name}: ${typeof data} has no JSON form`, { topic, serde: this.name });
+      throw new SerdeError(
+        'CTR_SERDE_SERIALIZE',
+        `cannot serialize a value for ${topic} as ${this.name}: ${typeof data} has no JSON form`,
+        { topic, serde: this.name },
+      );
     }
     return Buffer.from(text, 'utf8');
   }
@@ -46,13 +54,21 @@ class JsonSerde<T> implements Serde<T> {
     try {
       parsed = JSON.parse(data.toString('utf8'));
     } catch (error) {
-      throw new SerdeError('CTR_SERDE_DESERIALIZE', `cannot deserialize ${data.length} bytes from ${topic} as ${this.name}: ${reasonOf(error)}`, { topic, serde: this.name, cause: error });
+      throw new SerdeError(
+        'CTR_SERDE_DESERIALIZE',
+        `cannot deserialize ${data.length} bytes from ${topic} as ${this.name}: ${reasonOf(error)}`,
+        { topic, serde: this.name, cause: error },
+      );
     }
     if (!this.#validate) return parsed as T;
     try {
       return this.#validate(parsed);
     } catch (error) {
-      throw new SerdeError('CTR_SERDE_DESERIALIZE', `value from ${topic} is valid JSON but not a valid ${this.name}: ${reasonOf(error)}`, { topic, serde: this.name, cause: error });
+      throw new SerdeError(
+        'CTR_SERDE_DESERIALIZE',
+        `value from ${topic} is valid JSON but not a valid ${this.name}: ${reasonOf(error)}`,
+        { topic, serde: this.name, cause: error },
+      );
     }
   }
 }

@@ -20,14 +20,29 @@ class NonNullSerde<T> implements Serde<T> {
   }
 
   serialize(topic: string, data: T | null, headers?: Headers): Buffer | null {
-    if (data === null || data === undefined) throw new SerdeError('CTR_SERDE_SERIALIZE', `${this.name}: a null ${this.what} cannot be written to ${topic}`, { topic, serde: this.name });
+    if (data === null || data === undefined)
+      throw new SerdeError(
+        'CTR_SERDE_SERIALIZE',
+        `${this.name}: a null ${this.what} cannot be written to ${topic}`,
+        { topic, serde: this.name },
+      );
     return this.inner.serialize(topic, data, headers);
   }
 
   deserialize(topic: string, data: Buffer | null, headers?: Headers): T | null {
-    if (data === null) throw new SerdeError('CTR_SERDE_DESERIALIZE', `${this.name}: a null ${this.what} on ${topic}, where every record must have one`, { topic, serde: this.name });
+    if (data === null)
+      throw new SerdeError(
+        'CTR_SERDE_DESERIALIZE',
+        `${this.name}: a null ${this.what} on ${topic}, where every record must have one`,
+        { topic, serde: this.name },
+      );
     const value = this.inner.deserialize(topic, data, headers);
-    if (value === null) throw new SerdeError('CTR_SERDE_DESERIALIZE', `${this.name}: ${this.inner.name} decoded a null ${this.what} on ${topic}`, { topic, serde: this.name });
+    if (value === null)
+      throw new SerdeError(
+        'CTR_SERDE_DESERIALIZE',
+        `${this.name}: ${this.inner.name} decoded a null ${this.what} on ${topic}`,
+        { topic, serde: this.name },
+      );
     return value;
   }
 

@@ -10,13 +10,17 @@ import { LocalSchemaRegistry, type SchemaRegistry } from './schema-registry.ts';
  * @param config `schema.registry.url` (default env CTR_SCHEMA_REGISTRY_URL), `basic.auth.user.info` (`user:password`).
  * @returns a {@link ConfluentSchemaRegistry} when a URL is given, else a new {@link LocalSchemaRegistry}.
  */
-export function schemaRegistryFromConfig(config: { 'schema.registry.url'?: string; 'basic.auth.user.info'?: string } = {}): SchemaRegistry {
+export function schemaRegistryFromConfig(
+  config: { 'schema.registry.url'?: string; 'basic.auth.user.info'?: string } = {},
+): SchemaRegistry {
   const url = config['schema.registry.url'] ?? process.env.CTR_SCHEMA_REGISTRY_URL;
   if (!url) return new LocalSchemaRegistry();
   const userInfo = config['basic.auth.user.info'];
   const colon = userInfo?.indexOf(':') ?? -1;
   return new ConfluentSchemaRegistry({
     url,
-    ...(userInfo && colon > 0 ? { auth: { username: userInfo.slice(0, colon), password: userInfo.slice(colon + 1) } } : {}),
+    ...(userInfo && colon > 0
+      ? { auth: { username: userInfo.slice(0, colon), password: userInfo.slice(colon + 1) } }
+      : {}),
   });
 }

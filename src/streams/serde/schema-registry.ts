@@ -76,7 +76,11 @@ export class LocalSchemaRegistry implements SchemaRegistry {
     const id = createHash('sha256').update(canonical).digest().readUInt32BE(0) & 0x7fffffff;
     const known = this.#byId.get(id);
     if (known && known.canonical !== canonical) {
-      throw new SerdeError('CTR_SERDE_SCHEMA', `local schema id ${id} of subject "${subject}" collides with another schema; register through a schema registry instead`, { schemaId: id });
+      throw new SerdeError(
+        'CTR_SERDE_SCHEMA',
+        `local schema id ${id} of subject "${subject}" collides with another schema; register through a schema registry instead`,
+        { schemaId: id },
+      );
     }
     if (!known) this.#byId.set(id, { canonical, schema: JSON.parse(fullSchemaText(type)) as AvroSchemaJson });
     let ids = this.#subjects.get(subject);

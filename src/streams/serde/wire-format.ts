@@ -26,7 +26,10 @@ export interface Frame {
  */
 export function encodeFrame(schemaId: number, payload: Buffer): Buffer {
   if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > 0x7fffffff) {
-    throw new SerdeError('CTR_SERDE_SERIALIZE', `schema id must be an integer from 0 to 2^31-1, got ${String(schemaId)}`);
+    throw new SerdeError(
+      'CTR_SERDE_SERIALIZE',
+      `schema id must be an integer from 0 to 2^31-1, got ${String(schemaId)}`,
+    );
   }
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
   out[0] = MAGIC_BYTE;
@@ -48,10 +51,16 @@ export function peekSchemaId(data: Buffer): number | undefined {
  */
 export function decodeFrame(data: Buffer, where = 'value'): Frame {
   if (data.length < FRAME_HEADER_BYTES) {
-    throw new SerdeError('CTR_SERDE_WIRE_FORMAT', `${where}: ${data.length} bytes is shorter than the 5-byte Confluent frame header`);
+    throw new SerdeError(
+      'CTR_SERDE_WIRE_FORMAT',
+      `${where}: ${data.length} bytes is shorter than the 5-byte Confluent frame header`,
+    );
   }
   if (data[0] !== MAGIC_BYTE) {
-    throw new SerdeError('CTR_SERDE_WIRE_FORMAT', `${where}: magic byte is ${data[0]}, expected 0 (not a Confluent-framed record)`);
+    throw new SerdeError(
+      'CTR_SERDE_WIRE_FORMAT',
+      `${where}: magic byte is ${data[0]}, expected 0 (not a Confluent-framed record)`,
+    );
   }
   return { schemaId: data.readInt32BE(1), payload: data.subarray(FRAME_HEADER_BYTES) };
 }

@@ -17,7 +17,13 @@ import { DLQ_HEADERS, exceptionHandlersFromConfig } from '../../../src/streams/e
 import type { ProcessorContext } from '../../../src/streams/processor/processor.ts';
 import type { StreamRecord } from '../../../src/streams/processor/record.ts';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
-import { AvroSerde, ConfluentSchemaRegistry, loadAvroSchemaFile, nonNullSerde, stringSerde } from '../../../src/streams/serde/index.ts';
+import {
+  AvroSerde,
+  ConfluentSchemaRegistry,
+  loadAvroSchemaFile,
+  nonNullSerde,
+  stringSerde,
+} from '../../../src/streams/serde/index.ts';
 import { Topology } from '../../../src/streams/topology/topology.ts';
 import { createTopics, testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
 import { testSchemaRegistry } from '../../helpers/schema-registry.ts';
@@ -35,7 +41,17 @@ const VALID = 10_000;
 const BAD = 10_000;
 const PARTITIONS = 4;
 const BIG_VALUES = 3; // 1 MB each: enough to prove the path, small enough for CI
-const BAD_KINDS = ['random-bytes', 'empty', 'truncated-avro', 'wrong-magic', 'unknown-schema-id', 'null-key', 'null-value', 'json-instead-of-avro', 'wrong-record-type'] as const;
+const BAD_KINDS = [
+  'random-bytes',
+  'empty',
+  'truncated-avro',
+  'wrong-magic',
+  'unknown-schema-id',
+  'null-key',
+  'null-value',
+  'json-instead-of-avro',
+  'wrong-record-type',
+] as const;
 type BadKind = (typeof BAD_KINDS)[number] | 'one-megabyte';
 /** What the DLQ must say about each kind: the handler that caught it and the error code. */
 const EXPECTED_CODE: Record<BadKind, string> = {
@@ -72,7 +88,8 @@ function clickTopology(input: string, output: string, clicks: AvroSerde<Click>):
         let context!: ProcessorContext<string, string>;
         return {
           init: (c: ProcessorContext<string, string>) => void (context = c),
-          process: (records: ReadonlyArray<StreamRecord<string, Click>>) => context.forward(records.map((r) => ({ ...r, value: r.value.impressionId }))),
+          process: (records: ReadonlyArray<StreamRecord<string, Click>>) =>
+            context.forward(records.map((r) => ({ ...r, value: r.value.impressionId }))),
         };
       },
       'clicks-source',
@@ -103,37 +120,77 @@ describe('bad records on a real broker', () => {
     ]);
 
     // the producers' side: register the click schema under <input>-value, and an impression under another subject
-    const writer = new AvroSerde<Click>(clickSchema, { registry: new ConfluentSchemaRegistry({ url: registryUrl }) });
+    const writer = new AvroSerde<Click>(clickSchema, {
+      registry: new ConfluentSchemaRegistry({ url: registryUrl }),
+    });
     await writer.prepare(input, false);
-    const impressions = new AvroSerde(impressionSchema, { registry: new ConfluentSchemaRegistry({ url: registryUrl }) });
+    const impressions = new AvroSerde(impressionSchema, {
+      registry: new ConfluentSchemaRegistry({ url: registryUrl }),
+    });
     await impressions.prepare(`${input}-impressions`, false);
-    const validFrame = (i: number) => writer.serialize(input, { impressionId: `imp-${i}`, itemId: `item-${i % 97}`, timestamp: 1767225600000 + i })!;
+    const validFrame = (i: number) =>
+      writer.serialize(input, {
+        impressionId: `imp-${i}`,
+        itemId: `item-${i % 97}`,
+        timestamp: 1767225600000 + i,
+      })!;
 
     const random = rng(42);
     const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
     const records: Array<OutgoingRecord & { id: string }> = [];
-    for (let i = 0; i < VALID; i++) records.push({ id: `valid:${i}`, topic: input, key: `k-${i}`, value: validFrame(i) });
-    const kinds: BadKind[] = [...Array.from({ length: BIG_VALUES }, () => 'one-megabyte' as const), ...Array.from({ length: BAD - BIG_VALUES }, (_, i) => BAD_KINDS[i % BAD_KINDS.length]!)];
+    for (let i = 0; i < VALID; i++)
+      records.push({ id: `valid:${i}`, topic: input, key: `k-${i}`, value: validFrame(i) });
+    const kinds: BadKind[] = [
+      ...Array.from({ length: BIG_VALUES }, () => 'one-megabyte' as const),
+      ...Array.from({ length: BAD - BIG_VALUES }, (_, i) => BAD_KINDS[i % BAD_KINDS.length]!),
+    ];
     kinds.forEach((kind, i) => {
       const frame = validFrame(100_000 + i);
       let key: string | null = `bad-${i}`;
       let value: Buffer | null;
       switch (kind) {
-        case 'random-bytes': value = bytes(1 + Math.floor(random() * 300)); break;
-        case 'empty': value = Buffer.alloc(0); break;
-        case 'truncated-avro': value = frame.subarray(0, 5 + Math.floor(random() * (frame.length - 5))); break;
-        case 'wrong-magic': value = Buffer.from(frame); value[0] = 1 + Math.floor(random() * 255); break;
-        case 'unknown-schema-id': value = Buffer.from(frame); value.writeInt32BE(2_000_000_000 + (i % 5), 1); break;
-        case 'null-key': key = null; value = frame; break;
-        case 'null-value': value = null; break;
-        case 'json-instead-of-avro': value = Buffer.from(JSON.stringify({ impressionId: `imp-b${i}`, itemId: 'x', timestamp: 1 })); break;
+        case 'random-bytes':
+          value = bytes(1 + Math.floor(random() * 300));
+          break;
+        case 'empty':
+          value = Buffer.alloc(0);
+          break;
+        case 'truncated-avro':
+          value = frame.subarray(0, 5 + Math.floor(random() * (frame.length - 5)));
+          break;
+        case 'wrong-magic':
+          value = Buffer.from(frame);
+          value[0] = 1 + Math.floor(random() * 255);
+          break;
+        case 'unknown-schema-id':
+          value = Buffer.from(frame);
+          value.writeInt32BE(2_000_000_000 + (i % 5), 1);
+          break;
+        case 'null-key':
+          key = null;
+          value = frame;
+          break;
+        case 'null-value':
+          value = null;
+          break;
+        case 'json-instead-of-avro':
+          value = Buffer.from(JSON.stringify({ impressionId: `imp-b${i}`, itemId: 'x', timestamp: 1 }));
+          break;
         case 'wrong-record-type':
           value = impressions.serialize(`${input}-impressions`, {
-            impressionId: `imp-b${i}`, context: { contextId: 'c', publisher: 'p', placement: 's' }, userSegment: 's', device: 'd', country: 'SI',
-            pageDepth: null, items: [], timestamp: 1,
+            impressionId: `imp-b${i}`,
+            context: { contextId: 'c', publisher: 'p', placement: 's' },
+            userSegment: 's',
+            device: 'd',
+            country: 'SI',
+            pageDepth: null,
+            items: [],
+            timestamp: 1,
           })!;
           break;
-        case 'one-megabyte': value = Buffer.concat([Buffer.from([9]), bytes(1024 * 1024)]); break;
+        case 'one-megabyte':
+          value = Buffer.concat([Buffer.from([9]), bytes(1024 * 1024)]);
+          break;
       }
       records.push({ id: `${kind}:${i}`, topic: input, key, value });
     });
@@ -146,7 +203,13 @@ describe('bad records on a real broker', () => {
     await producer.connect();
     try {
       for (let i = 0; i < records.length; i += 2000) {
-        await producer.send(records.slice(i, i + 2000).map(({ id, ...r }) => ({ ...r, partition: Number.parseInt(id.split(':')[1]!, 10) % PARTITIONS, headers: { 'test.id': id } })));
+        await producer.send(
+          records.slice(i, i + 2000).map(({ id, ...r }) => ({
+            ...r,
+            partition: Number.parseInt(id.split(':')[1]!, 10) % PARTITIONS,
+            headers: { 'test.id': id },
+          })),
+        );
       }
     } finally {
       await producer.disconnect();
@@ -166,7 +229,9 @@ describe('bad records on a real broker', () => {
     });
     const built = exceptionHandlersFromConfig(config);
     assert.equal(built.deadLetterTopic, dlqTopic);
-    const reader = new AvroSerde<Click>(clickSchema, { registry: new ConfluentSchemaRegistry({ url: registryUrl }) });
+    const reader = new AvroSerde<Click>(clickSchema, {
+      registry: new ConfluentSchemaRegistry({ url: registryUrl }),
+    });
     const app = new KafkaStreams(clickTopology(input, output, reader), config, { handlers: built.handlers });
     const errors: Error[] = [];
     app.onError((e) => errors.push(e));
@@ -183,7 +248,8 @@ describe('bad records on a real broker', () => {
     const out = await readTopicToEnd(env.kafka, output);
     const processed = new Set(out.map((r) => r.key!.toString()));
     assert.equal(processed.size, VALID);
-    for (let i = 0; i < VALID; i++) assert.ok(processed.has(`k-${i}`), `valid record k-${i} was not processed`);
+    for (let i = 0; i < VALID; i++)
+      assert.ok(processed.has(`k-${i}`), `valid record k-${i} was not processed`);
     assert.ok(out.every((r) => r.value!.toString() === `imp-${r.key!.toString().slice(2)}`));
 
     // every bad record is in the DLQ, once per delivery, with its source coordinates and original bytes
@@ -201,14 +267,21 @@ describe('bad records on a real broker', () => {
         !original && 'not a produced record',
         kind === ('valid' as BadKind) && 'a valid record was dead-lettered',
         original && h(DLQ_HEADERS.topic) !== input && `topic ${h(DLQ_HEADERS.topic)}`,
-        original && h(DLQ_HEADERS.partition) !== String(original.partition) && `partition ${h(DLQ_HEADERS.partition)} != ${original.partition}`,
-        original && h(DLQ_HEADERS.offset) !== original.offset && `offset ${h(DLQ_HEADERS.offset)} != ${original.offset}`,
-        original && h(DLQ_HEADERS.timestamp) !== String(original.timestamp) && `timestamp ${h(DLQ_HEADERS.timestamp)}`,
+        original &&
+          h(DLQ_HEADERS.partition) !== String(original.partition) &&
+          `partition ${h(DLQ_HEADERS.partition)} != ${original.partition}`,
+        original &&
+          h(DLQ_HEADERS.offset) !== original.offset &&
+          `offset ${h(DLQ_HEADERS.offset)} != ${original.offset}`,
+        original &&
+          h(DLQ_HEADERS.timestamp) !== String(original.timestamp) &&
+          `timestamp ${h(DLQ_HEADERS.timestamp)}`,
         h(DLQ_HEADERS.handler) !== 'deserialization' && `handler ${h(DLQ_HEADERS.handler)}`,
         h(DLQ_HEADERS.processor) !== 'clicks-source' && `processor ${h(DLQ_HEADERS.processor)}`,
         h(DLQ_HEADERS.applicationId) !== applicationId && `application id ${h(DLQ_HEADERS.applicationId)}`,
         h(DLQ_HEADERS.exception) !== 'SerdeError' && `exception ${h(DLQ_HEADERS.exception)}`,
-        !EXPECTED_CODE[kind]?.split('|').includes(h(DLQ_HEADERS.code) ?? '') && `code ${h(DLQ_HEADERS.code)} for ${kind}`,
+        !EXPECTED_CODE[kind]?.split('|').includes(h(DLQ_HEADERS.code) ?? '') &&
+          `code ${h(DLQ_HEADERS.code)} for ${kind}`,
         !h(DLQ_HEADERS.message) && 'no message',
         original && !sameBytes(record.key, original.key) && 'key bytes differ',
         original && !sameBytes(record.value, original.value) && 'value bytes differ',

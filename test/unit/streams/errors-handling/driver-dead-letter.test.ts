@@ -7,7 +7,12 @@ import { describe, it } from 'node:test';
 import { DLQ_HEADERS, exceptionHandlersFromConfig } from '../../../../src/streams/errors-handling/index.ts';
 import type { ProcessorContext } from '../../../../src/streams/processor/processor.ts';
 import type { StreamRecord } from '../../../../src/streams/processor/record.ts';
-import { AvroSerde, LocalSchemaRegistry, loadAvroSchemaFile, stringSerde } from '../../../../src/streams/serde/index.ts';
+import {
+  AvroSerde,
+  LocalSchemaRegistry,
+  loadAvroSchemaFile,
+  stringSerde,
+} from '../../../../src/streams/serde/index.ts';
 import { TopologyTestDriver } from '../../../../src/streams/testing/index.ts';
 import { Topology } from '../../../../src/streams/topology/topology.ts';
 
@@ -29,7 +34,9 @@ function buildTopology(registry: LocalSchemaRegistry): Topology {
         return {
           init: (c: ProcessorContext<string, string>) => void (context = c),
           process(records: ReadonlyArray<StreamRecord<string, Click>>) {
-            for (const r of records) if (r.value.itemId === 'poison') throw new Error(`item id "poison" in click ${r.value.impressionId}`);
+            for (const r of records)
+              if (r.value.itemId === 'poison')
+                throw new Error(`item id "poison" in click ${r.value.impressionId}`);
             context.forward(records.map((r) => ({ ...r, value: r.value.itemId })));
           },
         };
@@ -48,10 +55,15 @@ describe('dead-letter handlers in a running task', () => {
       'default.production.exception.handler': 'dead-letter',
       'errors.dead.letter.queue.topic.name': 'dl-app-dlq',
     });
-    const driver = new TopologyTestDriver(buildTopology(registry), { applicationId: 'dl-app', handlers, maxBatchRecords: 1 });
+    const driver = new TopologyTestDriver(buildTopology(registry), {
+      applicationId: 'dl-app',
+      handlers,
+      maxBatchRecords: 1,
+    });
     try {
       const writer = new AvroSerde<Click>(clickSchema, { registry });
-      const good = (i: number) => writer.serialize('clicks', { impressionId: `imp-${i}`, itemId: `item-${i}`, timestamp: 1000 + i })!;
+      const good = (i: number) =>
+        writer.serialize('clicks', { impressionId: `imp-${i}`, itemId: `item-${i}`, timestamp: 1000 + i })!;
       const input = driver.createInputTopic<string, Buffer>('clicks', stringSerde, undefined);
       const output = driver.createOutputTopic<string, string>('clicked-items', stringSerde, stringSerde);
       const dlq = driver.createOutputTopic<Buffer | null, Buffer | null>('dl-app-dlq', undefined, undefined);
@@ -73,10 +85,19 @@ describe('dead-letter handlers in a running task', () => {
       ]);
       await driver.commit();
 
-      assert.deepEqual(output.readKeyValuesToList(), [['k0', 'item-0'], ['k3', 'item-3'], ['k7', 'item-7']]);
+      assert.deepEqual(output.readKeyValuesToList(), [
+        ['k0', 'item-0'],
+        ['k3', 'item-3'],
+        ['k7', 'item-7'],
+      ]);
       const dead = dlq.readRecordsToList();
       assert.deepEqual(
-        dead.map((r) => [r.key?.toString(), r.headers[DLQ_HEADERS.offset], r.headers[DLQ_HEADERS.handler], r.headers[DLQ_HEADERS.code] ?? r.headers[DLQ_HEADERS.exception]]),
+        dead.map((r) => [
+          r.key?.toString(),
+          r.headers[DLQ_HEADERS.offset],
+          r.headers[DLQ_HEADERS.handler],
+          r.headers[DLQ_HEADERS.code] ?? r.headers[DLQ_HEADERS.exception],
+        ]),
         [
           ['k1', '1', 'deserialization', 'CTR_SERDE_WIRE_FORMAT'],
           ['k2', '2', 'deserialization', 'CTR_SERDE_DESERIALIZE'],
@@ -86,7 +107,11 @@ describe('dead-letter handlers in a running task', () => {
         ],
       );
       assert.deepEqual(dead[1]!.value, truncated, 'the DLQ keeps the original value bytes');
-      assert.ok(dead.every((r) => r.headers[DLQ_HEADERS.topic] === 'clicks' && r.headers[DLQ_HEADERS.partition] === '0'));
+      assert.ok(
+        dead.every(
+          (r) => r.headers[DLQ_HEADERS.topic] === 'clicks' && r.headers[DLQ_HEADERS.partition] === '0',
+        ),
+      );
       assert.equal(dead[4]!.headers[DLQ_HEADERS.processor], 'check-item');
       assert.equal(driver.committedOffsets().get('clicks:0'), '8', 'every input offset is committed');
       assert.equal(stats.total({ action: 'dead-letter' }), 5);
@@ -106,7 +131,10 @@ describe('dead-letter handlers in a running task', () => {
     const driver = new TopologyTestDriver(buildTopology(registry), { applicationId: 'x', handlers });
     try {
       const input = driver.createInputTopic<string, Buffer>('clicks', stringSerde, undefined);
-      await assert.rejects(input.pipeInput('k', Buffer.from('garbage'), 1), (e: unknown) => (e as { code?: string }).code === 'CTR_RECORD_DESERIALIZATION');
+      await assert.rejects(
+        input.pipeInput('k', Buffer.from('garbage'), 1),
+        (e: unknown) => (e as { code?: string }).code === 'CTR_RECORD_DESERIALIZATION',
+      );
     } finally {
       await driver.close().catch(() => {});
     }

@@ -50,7 +50,10 @@ const RAW: RawRecord = {
   partition: 3,
   offset: '1042',
 };
-const WIRE_ERROR = new SerdeError('CTR_SERDE_WIRE_FORMAT', 'avro(Impression) from impressions: magic byte is 1, expected 0');
+const WIRE_ERROR = new SerdeError(
+  'CTR_SERDE_WIRE_FORMAT',
+  'avro(Impression) from impressions: magic byte is 1, expected 0',
+);
 
 describe('DeadLetterHandler', () => {
   it('sends an undeserializable record to <application.id>-dlq with its original bytes and every source header', () => {
@@ -80,7 +83,11 @@ describe('DeadLetterHandler', () => {
 
   it('keeps null keys and values null', () => {
     const collector = recordingCollector();
-    new DeadLetterHandler({ topic: 'my-dlq' }).handle(contextWith(collector), { ...RAW, key: null, value: null }, new TypeError('null value'));
+    new DeadLetterHandler({ topic: 'my-dlq' }).handle(
+      contextWith(collector),
+      { ...RAW, key: null, value: null },
+      new TypeError('null value'),
+    );
     assert.equal(collector.sent[0]!.topic, 'my-dlq');
     assert.equal(collector.sent[0]!.key, null);
     assert.equal(collector.sent[0]!.value, null);
@@ -92,10 +99,29 @@ describe('DeadLetterHandler', () => {
     const collector = recordingCollector();
     const stats = new HandlerStats();
     const records = [
-      { key: 'imp-1', value: { score: 0.5 }, timestamp: 5, headers: {}, origin: { topic: 'impressions', partition: 0, offset: '10' } },
-      { key: 'imp-2', value: Buffer.from([7]), timestamp: 6, headers: {}, origin: { topic: 'impressions', partition: 0, offset: '11' } },
+      {
+        key: 'imp-1',
+        value: { score: 0.5 },
+        timestamp: 5,
+        headers: {},
+        origin: { topic: 'impressions', partition: 0, offset: '10' },
+      },
+      {
+        key: 'imp-2',
+        value: Buffer.from([7]),
+        timestamp: 6,
+        headers: {},
+        origin: { topic: 'impressions', partition: 0, offset: '11' },
+      },
     ];
-    assert.equal(new DeadLetterHandler({ stats }).handle(contextWith(collector, 'scorer'), records, new RangeError('bad score')), 'continue');
+    assert.equal(
+      new DeadLetterHandler({ stats }).handle(
+        contextWith(collector, 'scorer'),
+        records,
+        new RangeError('bad score'),
+      ),
+      'continue',
+    );
     assert.equal(collector.sent.length, 2);
     assert.equal(collector.sent[0]!.value!.toString(), '{"score":0.5}');
     assert.equal(collector.sent[0]!.headers[DLQ_HEADERS.payload], 'json');
@@ -109,8 +135,19 @@ describe('DeadLetterHandler', () => {
 
   it('names the sink topic of a record that could not be serialized', () => {
     const collector = recordingCollector();
-    const record = { key: 'c', value: { n: 1 }, timestamp: 5, headers: {}, origin: { topic: 'in', partition: 1, offset: '3' } };
-    new DeadLetterHandler().handleSerializationException(contextWith(collector, 'to-recs'), record, 'recommendations', new SerdeError('CTR_SERDE_SERIALIZE', 'bad'));
+    const record = {
+      key: 'c',
+      value: { n: 1 },
+      timestamp: 5,
+      headers: {},
+      origin: { topic: 'in', partition: 1, offset: '3' },
+    };
+    new DeadLetterHandler().handleSerializationException(
+      contextWith(collector, 'to-recs'),
+      record,
+      'recommendations',
+      new SerdeError('CTR_SERDE_SERIALIZE', 'bad'),
+    );
     assert.equal(collector.sent[0]!.headers[DLQ_HEADERS.sinkTopic], 'recommendations');
     assert.equal(collector.sent[0]!.headers[DLQ_HEADERS.handler], 'production');
     assert.equal(collector.sent[0]!.headers[DLQ_HEADERS.topic], 'in');
@@ -118,15 +155,35 @@ describe('DeadLetterHandler', () => {
 
   it('fails instead of looping when the DLQ itself refuses a record', () => {
     const collector = recordingCollector();
-    const produced = { topic: 'ctr-app-dlq', partition: undefined, key: null, value: Buffer.alloc(1), headers: {}, timestamp: 1 };
-    assert.equal(new DeadLetterHandler().handle(contextWith(collector), produced, new Error('too large')), 'fail');
+    const produced = {
+      topic: 'ctr-app-dlq',
+      partition: undefined,
+      key: null,
+      value: Buffer.alloc(1),
+      headers: {},
+      timestamp: 1,
+    };
+    assert.equal(
+      new DeadLetterHandler().handle(contextWith(collector), produced, new Error('too large')),
+      'fail',
+    );
     assert.equal(collector.sent.length, 0);
   });
 
   it('sends a record the producer refused to the DLQ with its bytes', () => {
     const collector = recordingCollector();
-    const produced = { topic: 'recommendations', partition: 2, key: Buffer.from('k'), value: Buffer.alloc(3), headers: {}, timestamp: 1 };
-    assert.equal(new DeadLetterHandler().handle(contextWith(collector), produced, new Error('MESSAGE_TOO_LARGE')), 'continue');
+    const produced = {
+      topic: 'recommendations',
+      partition: 2,
+      key: Buffer.from('k'),
+      value: Buffer.alloc(3),
+      headers: {},
+      timestamp: 1,
+    };
+    assert.equal(
+      new DeadLetterHandler().handle(contextWith(collector), produced, new Error('MESSAGE_TOO_LARGE')),
+      'continue',
+    );
     assert.deepEqual(collector.sent[0]!.value, Buffer.alloc(3));
     assert.equal(collector.sent[0]!.headers[DLQ_HEADERS.sinkTopic], 'recommendations');
   });
@@ -136,7 +193,8 @@ describe('LogAndContinueHandler and FailHandler', () => {
   it('log-and-continue skips without sending and counts per code', () => {
     const collector = recordingCollector();
     const handler = new LogAndContinueHandler();
-    for (let i = 0; i < 3; i++) assert.equal(handler.handle(contextWith(collector), RAW, WIRE_ERROR), 'continue');
+    for (let i = 0; i < 3; i++)
+      assert.equal(handler.handle(contextWith(collector), RAW, WIRE_ERROR), 'continue');
     assert.equal(collector.sent.length, 0);
     assert.deepEqual(handler.stats.snapshot(), { 'deserialization/continue/CTR_SERDE_WIRE_FORMAT': 3 });
   });
@@ -163,7 +221,15 @@ describe('exceptionHandlersFromConfig', () => {
     const collector = recordingCollector();
     assert.equal(built.handlers.onDeserializationError!(contextWith(collector), RAW, WIRE_ERROR), 'continue');
     assert.equal(built.handlers.onProcessingError!(contextWith(collector), [], new Error('x')), 'continue');
-    assert.equal(built.handlers.onSerializationError!(contextWith(collector), { key: 1, value: 2, timestamp: 0, headers: {} }, 't', new Error('y')), 'fail');
+    assert.equal(
+      built.handlers.onSerializationError!(
+        contextWith(collector),
+        { key: 1, value: 2, timestamp: 0, headers: {} },
+        't',
+        new Error('y'),
+      ),
+      'fail',
+    );
     assert.equal(collector.sent.length, 1);
     assert.equal(collector.sent[0]!.topic, 'app-dlq');
     assert.equal(built.stats.total(), 3);

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bufferToFloat32, bytesSerde, float32ToBuffer, float32VectorSerde, jsonSerde, nonNullSerde, SerdeError, stringSerde } from '../../../../src/streams/serde/index.ts';
+import {
+  bufferToFloat32,
+  bytesSerde,
+  float32ToBuffer,
+  float32VectorSerde,
+  jsonSerde,
+  nonNullSerde,
+  SerdeError,
+  stringSerde,
+} from '../../../../src/streams/serde/index.ts';
 
 describe('string serde', () => {
   it('round-trips UTF-8 and keeps null a tombstone', () => {
@@ -28,23 +37,39 @@ describe('json serde', () => {
   });
 
   it('throws CTR_SERDE_DESERIALIZE naming the topic on bad JSON', () => {
-    assert.throws(() => jsonSerde().deserialize('events', Buffer.from('{nope')), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_DESERIALIZE' && /events/.test(e.message));
+    assert.throws(
+      () => jsonSerde().deserialize('events', Buffer.from('{nope')),
+      (e: unknown) =>
+        e instanceof SerdeError && e.code === 'CTR_SERDE_DESERIALIZE' && /events/.test(e.message),
+    );
   });
 
   it('rejects well-formed JSON of the wrong shape through validate', () => {
-    const serde = jsonSerde<number>({ name: 'json(count)', validate: (v) => {
-      if (typeof v !== 'number') throw new TypeError(`expected a number, got ${typeof v}`);
-      return v;
-    } });
+    const serde = jsonSerde<number>({
+      name: 'json(count)',
+      validate: (v) => {
+        if (typeof v !== 'number') throw new TypeError(`expected a number, got ${typeof v}`);
+        return v;
+      },
+    });
     assert.equal(serde.deserialize('t', Buffer.from('3')), 3);
-    assert.throws(() => serde.deserialize('t', Buffer.from('"3"')), (e: unknown) => e instanceof SerdeError && /json\(count\).*expected a number/.test(e.message));
+    assert.throws(
+      () => serde.deserialize('t', Buffer.from('"3"')),
+      (e: unknown) => e instanceof SerdeError && /json\(count\).*expected a number/.test(e.message),
+    );
   });
 
   it('throws CTR_SERDE_SERIALIZE for values with no JSON form', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    assert.throws(() => jsonSerde().serialize('t', cyclic), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE');
-    assert.throws(() => jsonSerde().serialize('t', undefined), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE');
+    assert.throws(
+      () => jsonSerde().serialize('t', cyclic),
+      (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE',
+    );
+    assert.throws(
+      () => jsonSerde().serialize('t', undefined),
+      (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE',
+    );
   });
 });
 
@@ -61,9 +86,19 @@ describe('float32 vector serde', () => {
   });
 
   it('rejects a length that is not a multiple of 4, and a wrong dimension', () => {
-    assert.throws(() => bufferToFloat32(Buffer.alloc(6)), (e: unknown) => e instanceof SerdeError && /6 bytes/.test(e.message));
-    assert.throws(() => float32VectorSerde(3).deserialize('emb', Buffer.alloc(8)), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_DESERIALIZE' && /2 components/.test(e.message));
-    assert.throws(() => float32VectorSerde(3).serialize('emb', new Float32Array(2)), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE');
+    assert.throws(
+      () => bufferToFloat32(Buffer.alloc(6)),
+      (e: unknown) => e instanceof SerdeError && /6 bytes/.test(e.message),
+    );
+    assert.throws(
+      () => float32VectorSerde(3).deserialize('emb', Buffer.alloc(8)),
+      (e: unknown) =>
+        e instanceof SerdeError && e.code === 'CTR_SERDE_DESERIALIZE' && /2 components/.test(e.message),
+    );
+    assert.throws(
+      () => float32VectorSerde(3).serialize('emb', new Float32Array(2)),
+      (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE',
+    );
   });
 });
 
@@ -71,8 +106,15 @@ describe('nonNullSerde', () => {
   it('refuses a null key or value with CTR_SERDE_DESERIALIZE and passes others to the inner serde', () => {
     const keys = nonNullSerde(stringSerde, 'key');
     assert.equal(keys.deserialize('t', Buffer.from('k')), 'k');
-    assert.throws(() => keys.deserialize('clicks', null), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_DESERIALIZE' && /null key on clicks/.test(e.message));
-    assert.throws(() => nonNullSerde(stringSerde).serialize('t', null), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE');
+    assert.throws(
+      () => keys.deserialize('clicks', null),
+      (e: unknown) =>
+        e instanceof SerdeError && e.code === 'CTR_SERDE_DESERIALIZE' && /null key on clicks/.test(e.message),
+    );
+    assert.throws(
+      () => nonNullSerde(stringSerde).serialize('t', null),
+      (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE',
+    );
     assert.equal(nonNullSerde(stringSerde).name, 'non-null(string)');
   });
 });

@@ -1,13 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AvroSerde, LocalSchemaRegistry, decodeFrame, encodeFrame, loadAvroSchemaFile, peekSchemaId, SerdeError, type SchemaRegistry, type AvroSchemaJson } from '../../../../src/streams/serde/index.ts';
+import {
+  AvroSerde,
+  LocalSchemaRegistry,
+  decodeFrame,
+  encodeFrame,
+  loadAvroSchemaFile,
+  peekSchemaId,
+  SerdeError,
+  type SchemaRegistry,
+  type AvroSchemaJson,
+} from '../../../../src/streams/serde/index.ts';
 
 const clickSchema = loadAvroSchemaFile(new URL('../../../../schemas/click.avsc', import.meta.url));
 
 /** A registry that hands out fixed ids, so the vector's id is known. */
 class FixedIdRegistry implements SchemaRegistry {
   readonly name = 'fixed';
-  constructor(private readonly id: number, private readonly schema: AvroSchemaJson) {}
+  constructor(
+    private readonly id: number,
+    private readonly schema: AvroSchemaJson,
+  ) {}
   register(): Promise<number> {
     return Promise.resolve(this.id);
   }
@@ -22,18 +35,28 @@ class FixedIdRegistry implements SchemaRegistry {
 //   10 "imp-0001"        string: length 8 -> zig-zag 16 = 0x10, then UTF-8
 //   0e "item-42"         length 7 -> 0x0e
 //   f6 a1 d5 ed ee 66    long 1767225600123 -> zig-zag 3534451200246 as a varint
-const VECTOR = '000000002a' + '10' + Buffer.from('imp-0001').toString('hex') + '0e' + Buffer.from('item-42').toString('hex') + 'f6a1d5edee66';
+const VECTOR =
+  '000000002a' +
+  '10' +
+  Buffer.from('imp-0001').toString('hex') +
+  '0e' +
+  Buffer.from('item-42').toString('hex') +
+  'f6a1d5edee66';
 const CLICK = { impressionId: 'imp-0001', itemId: 'item-42', timestamp: 1767225600123 };
 
 describe('Confluent wire format', () => {
   it('encodes a known click with schema id 42 to exactly the expected bytes', async () => {
-    const serde = new AvroSerde<typeof CLICK>(clickSchema, { registry: new FixedIdRegistry(42, clickSchema) });
+    const serde = new AvroSerde<typeof CLICK>(clickSchema, {
+      registry: new FixedIdRegistry(42, clickSchema),
+    });
     await serde.prepare('clicks', false);
     assert.equal(serde.serialize('clicks', CLICK)!.toString('hex'), VECTOR);
   });
 
   it('decodes the expected bytes back to the same click', async () => {
-    const serde = new AvroSerde<typeof CLICK>(clickSchema, { registry: new FixedIdRegistry(42, clickSchema) });
+    const serde = new AvroSerde<typeof CLICK>(clickSchema, {
+      registry: new FixedIdRegistry(42, clickSchema),
+    });
     await serde.resolve('clicks', [Buffer.from(VECTOR, 'hex')]);
     assert.deepEqual({ ...serde.deserialize('clicks', Buffer.from(VECTOR, 'hex')) }, CLICK);
   });
@@ -48,13 +71,26 @@ describe('Confluent wire format', () => {
   });
 
   it('refuses a wrong magic byte and a frame shorter than 5 bytes with CTR_SERDE_WIRE_FORMAT', () => {
-    assert.throws(() => decodeFrame(Buffer.from([1, 0, 0, 0, 42, 0]), 'clicks[0]@7'), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_WIRE_FORMAT' && /clicks\[0\]@7: magic byte is 1/.test(e.message));
-    assert.throws(() => decodeFrame(Buffer.from([0, 0, 0])), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_WIRE_FORMAT' && /3 bytes/.test(e.message));
+    assert.throws(
+      () => decodeFrame(Buffer.from([1, 0, 0, 0, 42, 0]), 'clicks[0]@7'),
+      (e: unknown) =>
+        e instanceof SerdeError &&
+        e.code === 'CTR_SERDE_WIRE_FORMAT' &&
+        /clicks\[0\]@7: magic byte is 1/.test(e.message),
+    );
+    assert.throws(
+      () => decodeFrame(Buffer.from([0, 0, 0])),
+      (e: unknown) =>
+        e instanceof SerdeError && e.code === 'CTR_SERDE_WIRE_FORMAT' && /3 bytes/.test(e.message),
+    );
     assert.equal(peekSchemaId(Buffer.from('{"json":1}')), undefined);
   });
 
   it('refuses ids outside 0..2^31-1', () => {
-    assert.throws(() => encodeFrame(-1, Buffer.alloc(0)), (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE');
+    assert.throws(
+      () => encodeFrame(-1, Buffer.alloc(0)),
+      (e: unknown) => e instanceof SerdeError && e.code === 'CTR_SERDE_SERIALIZE',
+    );
     assert.throws(() => encodeFrame(2 ** 31, Buffer.alloc(0)), SerdeError);
   });
 
