@@ -179,6 +179,8 @@ export class KafkaStreams {
   private closing: Promise<void> | undefined;
   private generation = 0;
   private signalHandler: (() => void) | undefined;
+  /** When a task loop last came back from yielding to the event loop (performance.now() ms). */
+  private lastTurnMs = performance.now();
 
   /**
    * @param topology the compiled sub-topologies (Topology from src/streams/topology, or an array)
@@ -219,6 +221,11 @@ export class KafkaStreams {
   /** Ids of the tasks this instance runs now (restoring or running), sorted. */
   activeTaskIds(): string[] {
     return [...this.tasks.keys()].sort();
+  }
+
+  /** How many group assignments this instance has applied (1 after the first join; each rejoin adds one). */
+  get assignmentsApplied(): number {
+    return this.generation;
   }
 
   /** Every store restore this instance did, in order. */
@@ -470,7 +477,6 @@ export class KafkaStreams {
     const limit = this.config['buffered.records.per.partition'];
     const yieldAfter = this.config['task.yield.interval.ms'];
     const commitEveryBatch = this.config['commit.interval.ms'] === 0;
-    let busySince = performance.now();
     while (handle.phase === 'running' && !this.fatal) {
       if (this.rebalancing) {
         await handle.waitForWork();
@@ -481,10 +487,18 @@ export class KafkaStreams {
         await this.commitTasks([handle]);
         continue;
       }
+      if (performance.now() - this.lastTurnMs > yieldAfter) {
+        // the event loop has not had a turn for a while (this or another task kept it busy):
+        // let heartbeats, fetches and timers run before the next batch. The mark is shared by
+        // all task loops, so two CPU-heavy tasks cannot run their batches back to back.
+        await yieldToEventLoop();
+        this.lastTurnMs = performance.now();
+        continue;
+      }
       const next = handle.takeNext();
       if (!next) {
         await handle.waitForWork();
-        busySince = performance.now();
+        this.lastTurnMs = performance.now();
         continue;
       }
       await handle.mutex.run(async () => {
@@ -496,11 +510,6 @@ export class KafkaStreams {
       if (commitEveryBatch) handle.commitDue = true;
       // bound what the producer holds for this task: wait for in-flight sends when they pile up
       if (handle.collector.unackedRecords() > 4 * limit) await handle.collector.drainInFlight();
-      if (performance.now() - busySince > yieldAfter) {
-        // let heartbeats, fetches and other tasks run (CPU-heavy processors would starve them)
-        await yieldToEventLoop();
-        busySince = performance.now();
-      }
     }
   }
 

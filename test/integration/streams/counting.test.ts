@@ -34,6 +34,8 @@ describe('KafkaStreams counting topology on a real broker', () => {
       'bootstrap.servers': env.bootstrap,
       'state.dir': stateDir,
       'commit.interval.ms': 500,
+      'session.timeout.ms': 6000,
+      'heartbeat.interval.ms': 1000,
     });
     app.onStateChange((s) => states.push(s));
     try {

@@ -47,6 +47,9 @@ describe('KafkaStreams store restore from the changelog', () => {
       'bootstrap.servers': env.bootstrap,
       'state.dir': stateDir,
       'commit.interval.ms': 300,
+      // a member that failed to leave would hold the next run's join for a whole session
+      'session.timeout.ms': 6000,
+      'heartbeat.interval.ms': 1000,
     });
     const run = async (stateDir: string, check: (app: KafkaStreams) => Promise<void>): Promise<KafkaStreams> => {
       const app = new KafkaStreams(countingTopology({ input }), config(stateDir));
