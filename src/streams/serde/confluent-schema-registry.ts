@@ -15,14 +15,19 @@ import {
 import type { AvroSchemaJson } from './avro-schema.ts';
 import { SerdeError, reasonOf } from './errors.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
+import { createLogger } from '../../telemetry/logger.ts';
+
+const log = createLogger('schema-registry');
 
 export interface ConfluentSchemaRegistryOptions {
   /** Base URL, e.g. `http://127.0.0.1:8081` or Apicurio's `http://127.0.0.1:8080/apis/ccompat/v7` (`schema.registry.url`). */
   url: string;
   /**
-   * The compatibility level this app expects of its subjects; a subject set
-   * to another level is refused at registration, so an operator notices.
-   * Set on subjects registered for the first time. Default BACKWARD (Confluent's default).
+   * The compatibility level set on subjects this app registers first.
+   * Default BACKWARD (Confluent's default). When given explicitly, a subject
+   * already set to another level is refused at registration (so an operator
+   * notices); when defaulted, such a subject is accepted as it is (another
+   * team's producer may own it) and a warning is logged.
    */
   compatibility?: keyof typeof COMPATIBILITY;
   /** Basic auth (`basic.auth.user.info`), if the registry wants it. */
@@ -50,6 +55,9 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
   readonly name: string;
   readonly #client: ClientSchemaRegistry;
   readonly #compatibility: COMPATIBILITY;
+  readonly #strictCompatibility: boolean;
+  readonly #url: string;
+  readonly #auth: { username: string; password: string } | undefined;
   readonly #schemas = new Map<number, AvroSchemaJson>();
   readonly #ids = new Map<string, number>();
 
@@ -61,6 +69,49 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
       ...(options.auth ? { auth: options.auth } : {}),
     });
     this.#compatibility = COMPATIBILITY[options.compatibility ?? 'BACKWARD'];
+    this.#strictCompatibility = options.compatibility !== undefined;
+    this.#url = options.url.replace(/\/+$/, '');
+    this.#auth = options.auth;
+  }
+
+  /**
+   * Registers without the client's compatibility-level check: the client
+   * refuses any subject whose level differs from the one it expects, which
+   * would stop this app on a subject another producer registered first.
+   * The registry still enforces the subject's own level.
+   */
+  async #registerAsIs(subject: string, text: string): Promise<number> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/vnd.schemaregistry.v1+json' };
+    if (this.#auth)
+      headers.Authorization = `Basic ${Buffer.from(`${this.#auth.username}:${this.#auth.password}`).toString('base64')}`;
+    let response: Response;
+    try {
+      response = await fetch(`${this.#url}/subjects/${encodeURIComponent(subject)}/versions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ schema: text }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      throw new SerdeError(
+        'CTR_SERDE_REGISTRY',
+        `cannot register subject "${subject}" in ${this.name}: ${reasonOf(error)}`,
+        { cause: error, retriable: true },
+      );
+    }
+    const body = (await response.json().catch(() => ({}))) as { id?: unknown; message?: unknown };
+    if (response.ok && typeof body.id === 'number') return body.id;
+    const why = `HTTP ${response.status}${typeof body.message === 'string' ? `: ${body.message}` : ''}`;
+    if (response.status >= 400 && response.status < 500)
+      throw new SerdeError(
+        'CTR_SERDE_SCHEMA',
+        `${this.name} refused the schema for subject "${subject}" (${why})`,
+      );
+    throw new SerdeError(
+      'CTR_SERDE_REGISTRY',
+      `cannot register subject "${subject}" in ${this.name} (${why})`,
+      { retriable: true },
+    );
   }
 
   async register(subject: string, schema: AvroSchemaJson): Promise<number> {
@@ -86,9 +137,23 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
         );
       }
       if ((error as Error | null)?.name === 'ConfluentSchemaRegistryCompatibilityError') {
-        throw new SerdeError('CTR_SERDE_SCHEMA', `subject "${subject}" in ${this.name}: ${reasonOf(error)}`, {
-          cause: error,
-        });
+        if (this.#strictCompatibility) {
+          throw new SerdeError(
+            'CTR_SERDE_SCHEMA',
+            `subject "${subject}" in ${this.name}: ${reasonOf(error)}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        log.warn(
+          { subject, registry: this.name },
+          `subject "${subject}" has another compatibility level than ${this.#compatibility}: registering under the subject's own level (${reasonOf(error)})`,
+        );
+        const id = await this.#registerAsIs(subject, text);
+        this.#ids.set(`${subject}\u0000${text}`, id);
+        this.#schemas.set(id, schema);
+        return id;
       }
       throw new SerdeError(
         'CTR_SERDE_REGISTRY',

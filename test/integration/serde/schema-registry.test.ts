@@ -109,6 +109,30 @@ describe('AvroSerde with a real schema registry', () => {
     );
   });
 
+  it('joins a subject another producer registered first, and refuses it only when a level was demanded', async () => {
+    const topic = topicName('clicks');
+    // another team's producer registered the subject without setting a compatibility level
+    const response = await fetch(`${url}/subjects/${topic}-value/versions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schema: JSON.stringify(clickSchema) }),
+    });
+    const { id } = (await response.json()) as { id: number };
+    const joining = new AvroSerde(clickSchema as AvroSchemaJson, {
+      registry: new ConfluentSchemaRegistry({ url }),
+    });
+    await joining.prepare(topic, false);
+    assert.equal(joining.schemaIdFor(topic), id);
+    const demanding = new AvroSerde(clickSchema as AvroSchemaJson, {
+      registry: new ConfluentSchemaRegistry({ url, compatibility: 'FULL' }),
+    });
+    await assert.rejects(
+      demanding.prepare(topic, false),
+      (e: unknown) =>
+        e instanceof SerdeError && e.code === 'CTR_SERDE_SCHEMA' && /Compatibility/i.test(e.message),
+    );
+  });
+
   it('reports an id the registry does not know as CTR_SERDE_UNKNOWN_SCHEMA', async () => {
     const topic = topicName('clicks');
     const serde = new AvroSerde(clickSchema as AvroSchemaJson, {
