@@ -11,3 +11,5 @@ export { Grouped } from './grouped.ts';
 export { Materialized, type StoreType } from './materialized.ts';
 export { Named } from './named.ts';
 export { countSerde } from './count-serde.ts';
+export { addRepartition, type RepartitionSpec } from './repartition.ts';
+export { InternalStreamsBuilder } from './internal-streams-builder.ts';

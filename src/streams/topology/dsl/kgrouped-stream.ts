@@ -8,7 +8,6 @@
  * every update. Records with a null key or value are skipped (and logged),
  * as in Kafka Streams.
  */
-import { TopologyError } from '../../errors.ts';
 import type { Serde } from '../../serde/serde.ts';
 import { countSerde } from './count-serde.ts';
 import type { InternalStreamsBuilder } from './internal-streams-builder.ts';
@@ -16,17 +15,22 @@ import { KTable } from './ktable.ts';
 import type { Materialized } from './materialized.ts';
 import type { Named } from './named.ts';
 import { storeUpdateProcessor } from './stateful-processors.ts';
-import { filterProcessor } from './stateless-processors.ts';
+import { addRepartition } from './repartition.ts';
 
 export class KGroupedStream<K, V> {
   /** @internal use KStream.groupByKey */
   constructor(
-    private readonly builder: InternalStreamsBuilder,
-    private readonly nodeName: string,
+    /** @internal */ readonly builder: InternalStreamsBuilder,
+    /** The node whose output is grouped. */
+    readonly nodeName: string,
     readonly keySerde: Serde<K> | undefined,
     readonly valueSerde: Serde<V> | undefined,
-    /** Set when the key changed upstream: the aggregation reads through a repartition topic. */
-    private readonly repartition: { name: string | undefined } | undefined,
+    /**
+     * Set when the key changed upstream: a stateful operator must read
+     * through a repartition topic (see `addRepartition`), named after
+     * `name` (Grouped) or else after its store.
+     */
+    readonly repartition: { name: string | undefined } | undefined,
   ) {}
 
   /** Counts records per key. Results are numbers (serde: a 64-bit long by default). */
@@ -96,7 +100,15 @@ export class KGroupedStream<K, V> {
       operator,
     );
     const parent = this.repartition
-      ? this.addRepartition(this.repartition.name ?? storeName, this.repartition.name !== undefined)
+      ? addRepartition({
+          builder: this.builder,
+          parent: this.nodeName,
+          base: this.repartition.name ?? storeName,
+          named: this.repartition.name !== undefined,
+          keySerde: this.keySerde,
+          valueSerde: this.valueSerde,
+          operator: 'grouping',
+        })
       : this.nodeName;
     const name = named?.name ?? this.builder.newName(prefix);
     const keySerde = (materialized?.keySerde ?? this.keySerde)!;
@@ -120,34 +132,5 @@ export class KGroupedStream<K, V> {
       materialized?.valueSerde ?? defaultValueSerde,
       storeName,
     );
-  }
-
-  /**
-   * filter (drop null keys) -> sink to `<base>-repartition` -> source from it;
-   * returns the source's name. Kafka Streams' names: `<name>-repartition-*`
-   * for a named grouping, generated ones otherwise.
-   */
-  private addRepartition(base: string, named: boolean): string {
-    if (this.keySerde === undefined || this.valueSerde === undefined) {
-      throw new TopologyError(
-        `grouping after a key change needs a ${this.keySerde === undefined ? 'key' : 'value'} serde for the repartition topic "${base}-repartition": ` +
-          'pass Grouped.with(keySerde, valueSerde) to groupByKey',
-      );
-    }
-    const topology = this.builder.topology;
-    const topic = `${base}-repartition`;
-    const filterName = named ? `${base}-repartition-filter` : this.builder.newName('KSTREAM-FILTER-');
-    const sinkName = named ? `${base}-repartition-sink` : this.builder.newName('KSTREAM-SINK-');
-    const sourceName = named ? `${base}-repartition-source` : this.builder.newName('KSTREAM-SOURCE-');
-    topology.markInternalTopic(topic);
-    // a record without a key cannot be grouped: drop it before it costs a round trip through Kafka
-    topology.addProcessor(
-      filterName,
-      filterProcessor((key: unknown) => key !== null && key !== undefined, true),
-      this.nodeName,
-    );
-    topology.addSink(sinkName, topic, this.keySerde, this.valueSerde, filterName);
-    topology.addSource(sourceName, topic, this.keySerde, this.valueSerde);
-    return sourceName;
   }
 }

@@ -18,6 +18,10 @@ import { BranchedKStream } from './branched-kstream.ts';
 import type { Grouped } from './grouped.ts';
 import type { InternalStreamsBuilder } from './internal-streams-builder.ts';
 import { KGroupedStream } from './kgrouped-stream.ts';
+import { KTable } from './ktable.ts';
+import type { Materialized } from './materialized.ts';
+import { addRepartition } from './repartition.ts';
+import { storeUpdateProcessor } from './stateful-processors.ts';
 import type { Named } from './named.ts';
 import type { Produced } from './produced.ts';
 import {
@@ -189,6 +193,54 @@ export class KStream<K, V> {
     if (!this.repartitionRequired)
       return new KGroupedStream(this.builder, this.nodeName, keySerde, valueSerde, undefined);
     return new KGroupedStream(this.builder, this.nodeName, keySerde, valueSerde, { name: grouped?.name });
+  }
+
+  /**
+   * Groups by a new key (`selectKey` then `groupByKey`): the records go
+   * through a repartition topic, so `grouped` must give the serdes unless
+   * the stream still has them (the value serde is kept, the key's is not).
+   */
+  groupBy<KR>(selector: (key: K, value: V) => KR, grouped?: Grouped<KR, V>): KGroupedStream<KR, V> {
+    return this.selectKey(selector).groupByKey(grouped);
+  }
+
+  /**
+   * The stream read as a table: the latest value per key (null deletes),
+   * kept in a store. After a key change the records are repartitioned first.
+   * @throws TopologyError when serdes are missing for the store (or the repartition topic).
+   */
+  toTable(named?: Named, materialized?: Materialized<K, V>): KTable<K, V> {
+    const builder = this.builder;
+    const storeName = materialized?.storeName ?? builder.newStoreName('KSTREAM-TOTABLE-');
+    const keySerde = materialized?.keySerde ?? this.keySerde;
+    const valueSerde = materialized?.valueSerde ?? this.valueSerde;
+    const storeBuilder = builder.storeBuilder(storeName, materialized, keySerde, valueSerde, 'toTable');
+    const parent = this.repartitionRequired
+      ? addRepartition({
+          builder,
+          parent: this.nodeName,
+          base: named?.name ?? storeName,
+          named: named !== undefined,
+          keySerde,
+          valueSerde,
+          operator: 'toTable',
+        })
+      : this.nodeName;
+    const name = named?.name ?? builder.newName('KSTREAM-TOTABLE-');
+    builder.topology.addProcessor(
+      name,
+      storeUpdateProcessor<K, V, V>({
+        storeName,
+        keySerde: keySerde!,
+        step: (_key, value) => value,
+        skipNullValues: false,
+        coalesce: storeBuilder.cachingEnabled,
+        operator: `toTable "${name}"`,
+      }),
+      parent,
+    );
+    builder.topology.addStateStore(storeBuilder, name);
+    return new KTable<K, V>(builder, name, keySerde, valueSerde, storeName);
   }
 
   private stateless<KR, VR>(

@@ -233,6 +233,51 @@ describe('KGroupedStream aggregations', () => {
   });
 });
 
+describe('KStream.groupBy and toTable', () => {
+  it('groupBy regroups by the selected key through a repartition topic', async () => {
+    const builder = new StreamsBuilder();
+    builder
+      .stream('views', S)
+      .groupBy((_user, item) => item, Grouped.with(stringSerde, stringSerde))
+      .count(Materialized.as<string, number>('per-item').withCachingDisabled())
+      .toStream()
+      .to('out', Produced.with(stringSerde, countSerde));
+    driver = new TopologyTestDriver(builder.build(), { applicationId: 'g' });
+    const views = driver.createInputTopic('views', stringSerde, stringSerde, { partitions: 3 });
+    for (let u = 0; u < 9; u++) await views.pipeInput(`user-${u}`, `item-${u % 3}`);
+    assert.deepEqual(
+      driver.createOutputTopic('out', stringSerde, countSerde).readKeyValuesToMap(),
+      new Map([
+        ['item-0', 3],
+        ['item-1', 3],
+        ['item-2', 3],
+      ]),
+    );
+    assert.ok(driver.producedTopicNames().includes('g-per-item-repartition'));
+  });
+
+  it('toTable keeps the latest value per key and emits the updates', async () => {
+    const builder = new StreamsBuilder();
+    builder
+      .stream('in', S)
+      .toTable(Named.as('latest'), Materialized.as<string, string>('latest-store').withCachingDisabled())
+      .toStream()
+      .to('out', Produced.with(stringSerde, stringSerde));
+    driver = new TopologyTestDriver(builder.build());
+    const input = driver.createInputTopic('in', stringSerde, stringSerde);
+    await input.pipeInput('a', '1');
+    await input.pipeInput('a', '2');
+    await input.pipeInput('b', '3');
+    assert.deepEqual(driver.createOutputTopic('out', stringSerde, stringSerde).readKeyValuesToList(), [
+      ['a', '1'],
+      ['a', '2'],
+      ['b', '3'],
+    ]);
+    const store = await driver.getKeyValueStore<string, string>('latest-store');
+    assert.equal(await store.get('a'), '2');
+  });
+});
+
 describe('DSL naming', () => {
   it('generates Kafka Streams-style names and describes the topology like Kafka Streams', () => {
     const builder = new StreamsBuilder();
