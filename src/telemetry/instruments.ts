@@ -2,12 +2,13 @@
  * Instruments made from the catalogue (`metric-names.ts`), through
  * @opentelemetry/api only.
  *
- * Why lazy: the OpenTelemetry metrics API has no proxy provider (unlike the
- * trace API). An instrument created before the SDK is registered stays a
- * no-op forever, and engine modules are imported long before the CLI calls
- * `startTelemetry()`. These wrappers resolve their real instrument on first
- * use after each (re)registration, so a module may create them at load time.
- * The check is one integer comparison per call.
+ * Why lazy: the OpenTelemetry metrics API has no proxy provider of its own
+ * (unlike the trace API), so an instrument created before an SDK is
+ * registered would stay a no-op. Our global proxy (meter-proxy.ts) already
+ * fixes that for every `metrics.getMeter()` user; these wrappers add a second
+ * line of defence for the case where another MeterProvider took the global
+ * slot first: they resolve their instrument again after each
+ * `startTelemetry()`/`shutdown()`. The check is one integer comparison per call.
  */
 import { metrics, type Attributes, type Meter } from '@opentelemetry/api';
 import type { MetricDefinition } from './metric-names.ts';

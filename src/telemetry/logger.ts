@@ -4,6 +4,9 @@
  * (`CTR_LOG_LEVEL`, default `info`; `silent` in tests unless asked).
  */
 import { pino, destination, stdTimeFunctions, type Logger as PinoLogger } from 'pino';
+// Side effect: registers the global proxy MeterProvider before any module that logs creates
+// instruments at load time (see meter-proxy.ts).
+import './meter-proxy.ts';
 
 export type Logger = PinoLogger;
 

@@ -30,6 +30,7 @@ import { TelemetryConfigError, TelemetryError } from './errors.ts';
 import { HealthRegistry } from './health.ts';
 import { meterProviderChanged, METER_NAME } from './instruments.ts';
 import { createLogger } from './logger.ts';
+import { globalProxyMeterProvider } from './meter-proxy.ts';
 import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
 import { TelemetryServer } from './telemetry-server.ts';
 
@@ -122,9 +123,10 @@ function validate(options: TelemetryOptions): void {
  * Starts the OpenTelemetry SDK for this process and serves `/metrics`,
  * `/health` and `/health/ready`.
  *
- * Call it before building topologies: instruments created straight from
- * `metrics.getMeter()` before this call stay no-ops (the metrics API has no
- * proxy); the catalogue instruments of `instruments.ts` do not have that problem.
+ * Instruments created before this call (at module load, through
+ * `metrics.getMeter()` or the catalogue helpers) record from this call on:
+ * the global MeterProvider is a proxy registered when our code is loaded
+ * (meter-proxy.ts), and this call gives it the SDK.
  *
  * @throws TelemetryConfigError (`CTR_TELEMETRY_CONFIG`) listing every invalid option.
  * @throws TelemetryError `CTR_TELEMETRY_ALREADY_STARTED` when telemetry already runs in this process,
@@ -164,17 +166,32 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     spanProcessors: options.spanProcessors ?? [],
   });
 
+  // Metrics go through the global proxy (meter-proxy.ts), registered when our code was
+  // loaded, so that instruments created before this call record from now on.
+  const proxy = globalProxyMeterProvider();
   const contextManager = new AsyncLocalStorageContextManager().enable();
-  const registered = [
-    context.setGlobalContextManager(contextManager),
-    propagation.setGlobalPropagator(
-      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-    ),
-    trace.setGlobalTracerProvider(tracerProvider),
-    metrics.setGlobalMeterProvider(meterProvider),
-  ];
-  if (registered.includes(false)) {
-    // Someone registered an SDK before us (the API logs which one); ours would be ignored. Undo and fail loudly.
+  const proxyIsGlobal = metrics.getMeterProvider() === proxy && proxy.getDelegate() === undefined;
+  // Register one by one and remember what we set: on failure only our own registrations are undone.
+  const undo: Array<() => void> = [];
+  const register = (ok: boolean, disable: () => void) => {
+    if (ok) undo.push(disable);
+    return ok;
+  };
+  const registered =
+    proxyIsGlobal &&
+    register(context.setGlobalContextManager(contextManager), () => context.disable()) &&
+    register(
+      propagation.setGlobalPropagator(
+        new CompositePropagator({
+          propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+        }),
+      ),
+      () => propagation.disable(),
+    ) &&
+    register(trace.setGlobalTracerProvider(tracerProvider), () => trace.disable());
+  if (!registered) {
+    // Another OpenTelemetry SDK is registered (the API logs which part); ours would be ignored.
+    for (const disable of undo) disable();
     await Promise.allSettled([meterProvider.shutdown(), tracerProvider.shutdown()]);
     contextManager.disable();
     throw new TelemetryError(
@@ -182,6 +199,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       'an OpenTelemetry SDK is already registered in this process (global meter/tracer provider, propagator or context manager)',
     );
   }
+  proxy.setDelegate(meterProvider);
   meterProviderChanged();
 
   const processMetrics: ProcessMetrics | undefined =
@@ -237,8 +255,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
 
 async function unregister(meterProvider: MeterProvider, tracerProvider: BasicTracerProvider): Promise<void> {
   // Flush spans before the providers go away; errors here must not block a process shutdown.
+  globalProxyMeterProvider().setDelegate(undefined);
   await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
-  metrics.disable();
   trace.disable();
   propagation.disable();
   context.disable();
