@@ -217,8 +217,9 @@ export class HeadKernels {
 
   /** Item parts of rows [from, to) of a packed batch (context side ignored): (to-from) x partSize floats. */
   itemParts(rows: PackedRows, from = 0, to = rows.size, out = new Float32Array((to - from) * this.partSize)): Float32Array {
-    checkRows(this.config.spec, rows);
     const spec = this.config.spec;
+    // only the item side is read: callers may pass rows without context arrays
+    checkRows({ ...spec, contextFields: [], contextNumeric: [] }, { ...rows, contextCats: new Int32Array(0), contextNums: new Float32Array(0) });
     const k = this.k;
     const h0 = this.h0;
     const fi = spec.itemFields.length;

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CtrModel } from './ctr-model.ts';
 import { crossLogitsTf, toTfParams, type TfParams } from './ctr-head-tf.ts';
-import { allocateRows, type PackedRows } from './feature-spec.ts';
+import type { PackedRows } from './feature-spec.ts';
 import { ShapeError } from './errors.ts';
 
 /** One list request: one context, `count` candidate items. */
@@ -79,7 +79,7 @@ export class Scorer {
         itemParts.set(r.itemParts.parts, o * P);
         computed.push(undefined);
       } else {
-        const rows: PackedRows = { ...allocateRows({ ...spec, contextFields: [], contextNumeric: [] }, 0), size: cnt, itemCats: r.items.cats, itemNums: r.items.nums, embeddings: r.items.embeddings };
+        const rows: PackedRows = { size: cnt, contextCats: new Int32Array(0), contextNums: new Float32Array(0), itemCats: r.items.cats, itemNums: r.items.nums, embeddings: r.items.embeddings };
         const parts = itemParts.subarray(o * P, (o + cnt) * P);
         head.itemParts(rows, 0, cnt, parts);
         computed.push(parts.slice());

@@ -44,10 +44,18 @@ interface Slot {
   dead: boolean;
 }
 
-/** Where the worker module lives: next to this file, .ts under tsx, .js when built. */
-function workerUrl(): URL {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return new URL(`./scoring-worker${ext}`, import.meta.url);
+/**
+ * Starts the worker module that sits next to this file: .js when built;
+ * under tsx (tests, benchmarks, `npm run` scripts) the .ts source, through a
+ * small bootstrap that registers tsx in the worker first, because loader
+ * hooks given with --import do not reach worker threads.
+ */
+function startWorker(workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./scoring-worker.js', import.meta.url), { workerData });
+  const target = new URL('./scoring-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
+  return new Worker(code, { eval: true, workerData });
 }
 
 export class ScoringPool {
@@ -67,7 +75,7 @@ export class ScoringPool {
   }
 
   private spawn(index: number): Slot {
-    const worker = new Worker(workerUrl(), { workerData: { backend: this.options.backend, engine: this.options.engine } });
+    const worker = startWorker({ backend: this.options.backend, engine: this.options.engine });
     const slot: Slot = { worker, inFlight: 0, pending: new Map(), dead: false };
     worker.on('message', (m: { id: number; ok: boolean; error?: { code: string; message: string } }) => {
       const p = slot.pending.get(m.id);
