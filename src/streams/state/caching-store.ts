@@ -17,7 +17,7 @@ import { counter } from '../../telemetry/instruments.ts';
 import { METRICS } from '../../telemetry/metric-names.ts';
 import type { BytesStore } from './bytes-store.ts';
 import { StoreClosedError } from './errors.ts';
-import { aboveLower, boundsAfter, isEmptyRange, type KeyBounds } from './key-bounds.ts';
+import { aboveLower, boundsAfter, compareBytes, isEmptyRange, type KeyBounds } from './key-bounds.ts';
 import { SharedCacheBudget, type CacheEntry, type CacheOwner } from './shared-cache-budget.ts';
 import { SortedBytesMap } from './sorted-bytes-map.ts';
 import type { StateStoreContext } from './state-store.ts';
@@ -283,10 +283,11 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
         let value: Buffer | null;
         if (
           cacheHead !== undefined &&
-          (belowHead === undefined || Buffer.compare(cacheHead[0], belowHead[0]) <= 0)
+          (belowHead === undefined || compareBytes(cacheHead[0], belowHead[0]) <= 0)
         ) {
           // the cache is newer than the store below: on equal keys it wins
-          if (belowHead !== undefined && cacheHead[0].equals(belowHead[0])) belowHead = undefined;
+          if (belowHead !== undefined && compareBytes(cacheHead[0], belowHead[0]) === 0)
+            belowHead = undefined;
           cachePos++;
           key = cacheHead[0];
           value = cacheHead[1].value;

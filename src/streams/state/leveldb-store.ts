@@ -23,7 +23,14 @@ import { Level } from 'level';
 import { IllegalStateError } from '../errors.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { StoreClosedError, StoreCorruptedError, StoreIoError, StoreLockedError } from './errors.ts';
-import { boundsAfter, isEmptyRange, prefixBounds, rangeBounds, type KeyBounds } from './key-bounds.ts';
+import {
+  boundsAfter,
+  compareBytes,
+  isEmptyRange,
+  prefixBounds,
+  rangeBounds,
+  type KeyBounds,
+} from './key-bounds.ts';
 import { SortedBytesMap } from './sorted-bytes-map.ts';
 import type { BytesStore } from './bytes-store.ts';
 import type { StateStoreContext } from './state-store.ts';
@@ -376,9 +383,9 @@ export class LevelDbKeyValueStore implements BytesStore {
         const dbKey = dbHead?.[0].subarray(1);
         let key: Buffer;
         let value: Buffer | null;
-        if (bufHead !== undefined && (dbKey === undefined || Buffer.compare(bufHead[0], dbKey) <= 0)) {
+        if (bufHead !== undefined && (dbKey === undefined || compareBytes(bufHead[0], dbKey) <= 0)) {
           // the buffer is newer than the database: on equal keys it wins
-          if (dbKey !== undefined && bufHead[0].equals(dbKey)) dbPos++;
+          if (dbKey !== undefined && compareBytes(bufHead[0], dbKey) === 0) dbPos++;
           bufPos++;
           [key, value] = bufHead;
         } else {
@@ -386,7 +393,7 @@ export class LevelDbKeyValueStore implements BytesStore {
           key = dbKey!;
           value = dbHead![1];
         }
-        if (last !== undefined && Buffer.compare(key, last) <= 0) continue;
+        if (last !== undefined && compareBytes(key, last) <= 0) continue;
         last = key;
         if (value !== null) yield [key, value] as const;
       }

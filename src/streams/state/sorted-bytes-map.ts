@@ -13,7 +13,7 @@
  * Keys and values are stored by reference: callers must not mutate them after
  * handing them over.
  */
-import { aboveLower, belowUpper, isEmptyRange, type KeyBounds } from './key-bounds.ts';
+import { aboveLower, belowUpper, compareBytes, isEmptyRange, type KeyBounds } from './key-bounds.ts';
 
 const MAX_CHUNK = 512;
 
@@ -28,7 +28,7 @@ function lowerBound(keys: readonly Buffer[], key: Buffer, strict: boolean): numb
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const cmp = Buffer.compare(keys[mid]!, key);
+    const cmp = compareBytes(keys[mid]!, key);
     if (cmp < 0 || (strict && cmp === 0)) lo = mid + 1;
     else hi = mid;
   }
@@ -51,7 +51,7 @@ export class SortedBytesMap<V> {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const keys = this.chunks[mid]!.keys;
-      const cmp = Buffer.compare(keys[keys.length - 1]!, key);
+      const cmp = compareBytes(keys[keys.length - 1]!, key);
       if (cmp < 0 || (strict && cmp === 0)) lo = mid + 1;
       else hi = mid;
     }
@@ -63,7 +63,7 @@ export class SortedBytesMap<V> {
     if (c === this.chunks.length) return false;
     const chunk = this.chunks[c]!;
     const i = lowerBound(chunk.keys, key, false);
-    return i < chunk.keys.length && chunk.keys[i]!.equals(key);
+    return i < chunk.keys.length && compareBytes(chunk.keys[i]!, key) === 0;
   }
 
   /** The value, or undefined when the key is absent. */
@@ -72,7 +72,7 @@ export class SortedBytesMap<V> {
     if (c === this.chunks.length) return undefined;
     const chunk = this.chunks[c]!;
     const i = lowerBound(chunk.keys, key, false);
-    if (i < chunk.keys.length && chunk.keys[i]!.equals(key)) return chunk.values[i];
+    if (i < chunk.keys.length && compareBytes(chunk.keys[i]!, key) === 0) return chunk.values[i];
     return undefined;
   }
 
@@ -91,7 +91,7 @@ export class SortedBytesMap<V> {
     if (c === this.chunks.length) c--;
     const chunk = this.chunks[c]!;
     const i = lowerBound(chunk.keys, key, false);
-    if (i < chunk.keys.length && chunk.keys[i]!.equals(key)) {
+    if (i < chunk.keys.length && compareBytes(chunk.keys[i]!, key) === 0) {
       const previous = chunk.values[i];
       chunk.values[i] = value;
       return previous;
@@ -112,7 +112,7 @@ export class SortedBytesMap<V> {
     if (c === this.chunks.length) return false;
     const chunk = this.chunks[c]!;
     const i = lowerBound(chunk.keys, key, false);
-    if (i === chunk.keys.length || !chunk.keys[i]!.equals(key)) return false;
+    if (i === chunk.keys.length || compareBytes(chunk.keys[i]!, key) !== 0) return false;
     chunk.keys.splice(i, 1);
     chunk.values.splice(i, 1);
     this.count--;
