@@ -96,6 +96,24 @@ describe('Stores', () => {
     await unlogged.close();
   });
 
+  it('should expose the LevelDB write buffer size through every layer, so the runtime can commit early', async () => {
+    const store = Stores.keyValueStoreBuilder(
+      Stores.persistentKeyValueStore('buffered'),
+      stringSerde,
+      stringSerde,
+    )
+      .withCachingEnabled()
+      .build();
+    await store.init(makeContext({ taskDir: dir }));
+    await store.put('key', 'value');
+    assert.equal(store.uncommittedBytes(), 0, 'still in the cache');
+    await store.flush();
+    assert.equal(store.uncommittedBytes(), 8, '3 key bytes + 5 value bytes in the write buffer');
+    await store.commit('1');
+    assert.equal(store.uncommittedBytes(), 0);
+    await store.close();
+  });
+
   it('should reject store names that cannot be a directory or part of a topic name', () => {
     for (const name of ['', 'a/b', '..', 'has space', 'x'.repeat(201)]) {
       assert.throws(() => Stores.persistentKeyValueStore(name), TopologyError, name);
