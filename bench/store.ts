@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/store.ts              # 1,000,000 entries of ~200 bytes, batches of 500
  *   BENCH_ENTRIES=200000 node --import tsx bench/store.ts
+ *   BENCH_WRITE_BUFFER_MB=16 node --import tsx bench/store.ts   # LevelDB memtable size (default 4 MiB)
  *
  * Each phase runs on the same data set in a temp dir (removed at the end):
  *  - put:          putAll(500 entries) + commit(position) per batch: one LevelDB batch per 500 records
@@ -30,6 +31,8 @@ const BATCH = 500;
 const VALUE_BYTES = 200;
 const GET_SINGLE = Math.min(ENTRIES, 100_000);
 const RANGE_CALLS = 2_000;
+const WRITE_BUFFER_MB = Number(process.env.BENCH_WRITE_BUFFER_MB ?? 4);
+const levelOptions = { writeBufferSize: WRITE_BUFFER_MB * 1024 * 1024 };
 
 interface Row {
   phase: string;
@@ -100,7 +103,7 @@ try {
   );
 
   // ---- put --------------------------------------------------------------------------------
-  const store = new LevelDbKeyValueStore('bench');
+  const store = new LevelDbKeyValueStore('bench', levelOptions);
   await store.init(context(join(root, 'a')));
   let start = process.hrtime.bigint();
   for (let offset = 0; offset < ENTRIES; offset += BATCH) {
@@ -148,7 +151,7 @@ try {
 
   // ---- restore ----------------------------------------------------------------------------
   // the records a changelog would hold, grouped as the restorer hands them over
-  const restored = new LevelDbKeyValueStore('bench');
+  const restored = new LevelDbKeyValueStore('bench', levelOptions);
   await restored.init(context(join(root, 'b')));
   start = process.hrtime.bigint();
   for (let offset = 0; offset < ENTRIES; offset += BATCH) {
@@ -166,7 +169,7 @@ try {
   // ---- put through the whole stack ----------------------------------------------------------
   const stackEntries = Math.min(ENTRIES, 200_000);
   const stacked = Stores.keyValueStoreBuilder(
-    Stores.persistentKeyValueStore('stacked'),
+    Stores.persistentKeyValueStore('stacked', levelOptions),
     bytesSerde,
     bytesSerde,
   )
@@ -196,7 +199,7 @@ try {
     `LevelDB store benchmark: classic-level ${levelVersion} (LevelDB), Node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
   );
   console.log(
-    `${ENTRIES.toLocaleString('en-US')} entries, key ${keyBytes} B + value ${VALUE_BYTES} B, batches of ${BATCH}; on-disk size ${(diskBytes / 2 ** 20).toFixed(0)} MiB; load average at end ${loadavg()
+    `${ENTRIES.toLocaleString('en-US')} entries, key ${keyBytes} B + value ${VALUE_BYTES} B, batches of ${BATCH}, LevelDB write buffer ${WRITE_BUFFER_MB} MiB; on-disk size ${(diskBytes / 2 ** 20).toFixed(0)} MiB; load average at end ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
