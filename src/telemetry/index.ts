@@ -14,6 +14,7 @@ export {
   METRIC_ATTRIBUTES,
   allMetricDefinitions,
   prometheusName,
+  renderMetricCatalogue,
   STORE_LATENCY_BUCKETS,
   BATCH_LATENCY_BUCKETS,
   RESTORE_DURATION_BUCKETS,

@@ -93,6 +93,14 @@ export const METRICS = {
     description: 'Records fetched from a source topic and handed to a task.',
     attributes: [A.topic],
   },
+  lateRecordsDropped: {
+    name: 'ctr.streams.window.late.records.dropped',
+    kind: 'counter',
+    unit: '{record}',
+    description:
+      'Records a windowed operator (aggregation, session, stream-stream join) dropped because their window had closed (stream time past window end + grace).',
+    attributes: [A.store],
+  },
   recordsProduced: {
     name: 'ctr.streams.records.produced',
     kind: 'counter',
@@ -336,4 +344,22 @@ export function allMetricDefinitions(): MetricDefinition[] {
 export function prometheusName(definition: Pick<MetricDefinition, 'name' | 'kind'>): string {
   const base = definition.name.replace(/[^a-zA-Z0-9_:]/g, '_');
   return definition.kind === 'counter' && !base.endsWith('_total') ? `${base}_total` : base;
+}
+
+/**
+ * The catalogue as a Markdown table (Prometheus name, kind, unit, labels,
+ * description), for docs/operations.md's metric reference. A unit test keeps
+ * the doc equal to this output.
+ */
+export function renderMetricCatalogue(): string {
+  const rows = allMetricDefinitions().map((d) => {
+    const labels = d.attributes.map((a) => `\`${a.replace(/\./g, '_')}\``).join(', ');
+    const description = d.description.replace(/\|/g, '\\|');
+    return `| \`${prometheusName(d)}\` | ${d.kind} | \`${d.unit}\` | ${labels} | ${description} |`;
+  });
+  return [
+    '| Prometheus name | kind | unit | labels | description |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
