@@ -171,7 +171,9 @@ class NodeContext implements ProcessorContext {
 
   getStateStore<S extends StateStore = StateStore>(name: string): S {
     const node = this.node;
-    const store = node.storeNames.has(name) ? this.host.store(name) : undefined;
+    // a connected store of the task first, else a global store (readable by every processor)
+    const store =
+      (node.storeNames.has(name) ? this.host.store(name) : undefined) ?? this.host.globalStore(name);
     if (store === undefined) {
       throw new TopologyError(
         `processor "${node.name}" has no access to store "${name}"; connect it with Topology.addStateStore(builder, "${node.name}") ` +

@@ -60,7 +60,8 @@ export interface ProcessorContext<KForward = unknown, VForward = unknown> {
   ): void;
   /**
    * A state store connected to this processor (Topology.addStateStore or the
-   * supplier's `stores()`), as the store builder built it: for key-value
+   * supplier's `stores()`), or any global store (Topology.addGlobalStore;
+   * read it, never write it), as the store builder built it: for key-value
    * stores the typed {@link KeyValueStore}.
    * @throws TopologyError when no store of that name is connected to this processor.
    */

@@ -56,6 +56,12 @@ export interface StreamTaskOptions {
   time?: () => number;
   /** Error policies; absent hooks mean fail. */
   handlers?: TaskExceptionHandlers;
+  /**
+   * The instance's global stores (Topology.addGlobalStore), by name: every
+   * processor of the task may read them through `getStateStore`. The task
+   * neither builds, flushes, commits nor closes them; their owner does.
+   */
+  globalStores?: ReadonlyMap<string, StateStore>;
 }
 
 const log = createLogger('task');
@@ -413,6 +419,7 @@ export class StreamTask {
       collector: this.options.collector,
       handlers: this.options.handlers ?? {},
       store: (name) => this.storeMap.get(name),
+      globalStore: (name) => this.options.globalStores?.get(name),
       addSchedule: (schedule) => {
         (schedule.type === 'STREAM_TIME' ? this.streamTimeQueue : this.wallClockQueue).add(schedule);
       },

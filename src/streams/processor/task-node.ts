@@ -23,7 +23,10 @@ export interface NodeHost {
   wallClockMs(): number;
   collector: RecordCollector;
   handlers: TaskExceptionHandlers;
+  /** A store of this task (connected or not: the node checks the connection). */
   store(name: string): StateStore | undefined;
+  /** A global store of the instance, readable by every processor. */
+  globalStore(name: string): StateStore | undefined;
   addSchedule(schedule: PunctuationSchedule): void;
   requestCommit(): void;
 }

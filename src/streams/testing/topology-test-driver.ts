@@ -125,8 +125,11 @@ export class TopologyTestDriver {
   private readonly declaredPartitions = new Map<string, number>();
   /** Next offset to process, per `"topic:partition"` the topology reads. */
   private readonly positions = new Map<string, number>();
-  /** Task per `"<subtopology>_<partition>"`. */
+  /** Task per `"<subtopology>_<partition>"` (the global task, when there is one, included). */
   private readonly tasks = new Map<string, StreamTask>();
+  /** Runs every global store's source and updater, fed from all partitions of the global topics. */
+  private globalTask: StreamTask | undefined;
+  private globalStores: Map<string, StateStore> | undefined;
   private readonly committed = new Map<string, string>();
   private wallClockMs: number;
   private internalTopicSpecs: InternalTopicSpec[] | undefined;
@@ -252,6 +255,8 @@ export class TopologyTestDriver {
   async getStateStore(name: string, partition = 0): Promise<StateStore> {
     return this.serialised(async () => {
       await this.ensureTasks();
+      const global = this.globalStores?.get(name);
+      if (global !== undefined) return global;
       const sub = this.topology.subtopologies().find((s) => s.stores.includes(name));
       if (sub === undefined) {
         throw new TopologyError(
@@ -379,27 +384,52 @@ export class TopologyTestDriver {
   }
 
   private async ensureTasks(): Promise<void> {
+    if (this.globalStores === undefined) {
+      // the global task first: every other task reads its stores
+      const global = this.topology.globalSubtopology(this.applicationId);
+      if (global !== undefined) {
+        const task = this.newTask(global, 0, undefined);
+        await task.initialize();
+        await task.completeRestoration();
+        this.globalTask = task;
+        this.tasks.set(task.id, task);
+      }
+      this.globalStores = new Map((this.globalTask?.stores() ?? []).map((s) => [s.name, s]));
+    }
     for (const sub of this.topology.subtopologies()) {
       const count = this.subtopologyPartitions(sub.id);
       for (let partition = 0; partition < count; partition++) {
         const id = `${sub.id}_${partition}`;
         if (this.tasks.has(id)) continue;
-        const task = new StreamTask({
-          applicationId: this.applicationId,
-          topology: this.withStoreType(this.topology.subtopology(sub.id, this.applicationId)),
+        const task = this.newTask(
+          this.topology.subtopology(sub.id, this.applicationId),
           partition,
-          collector: this.collector,
-          appStateDir: join(this.stateDir, this.applicationId),
-          cacheBudget: this.cacheBudget,
-          time: () => this.wallClockMs,
-          handlers: this.handlers,
-        });
+          this.globalStores,
+        );
         await task.initialize();
         // nothing to restore: the driver's changelogs start empty
         await task.completeRestoration();
         this.tasks.set(id, task);
       }
     }
+  }
+
+  private newTask(
+    topology: ProcessorTopology,
+    partition: number,
+    globalStores: ReadonlyMap<string, StateStore> | undefined,
+  ): StreamTask {
+    return new StreamTask({
+      applicationId: this.applicationId,
+      topology: this.withStoreType(topology),
+      partition,
+      collector: this.collector,
+      appStateDir: join(this.stateDir, this.applicationId),
+      cacheBudget: this.cacheBudget,
+      time: () => this.wallClockMs,
+      handlers: this.handlers,
+      ...(globalStores && globalStores.size > 0 ? { globalStores } : {}),
+    });
   }
 
   /** Swaps persistent key-value stores for in-memory ones with the same layers, unless persistent stores are asked for. */
@@ -451,9 +481,12 @@ export class TopologyTestDriver {
    */
   private async runUntilIdle(): Promise<void> {
     for (;;) {
+      // global topics first: processors must see the global stores up to date
+      if (this.globalTask !== undefined && (await this.processGlobalRecords(this.globalTask))) continue;
       let best:
         { log: TopicLog; partition: number; sub: number; position: number; headTs: number } | undefined;
       for (const log of this.logs.values()) {
+        if (this.topology.isGlobalTopic(log.name)) continue;
         const sub = this.topology.subtopologyForTopic(log.name, this.applicationId);
         if (sub === undefined) continue;
         for (let p = 0; p < log.partitionCount; p++) {
@@ -479,6 +512,23 @@ export class TopologyTestDriver {
       await task.process(batch);
       if (task.commitRequested) this.committedFrom(await task.commit());
     }
+  }
+
+  /** Feeds the global task one pending batch of a global topic; false when none is pending. */
+  private async processGlobalRecords(task: StreamTask): Promise<boolean> {
+    for (const log of this.logs.values()) {
+      if (!this.topology.isGlobalTopic(log.name)) continue;
+      for (let p = 0; p < log.partitionCount; p++) {
+        const key = `${log.name}:${p}`;
+        const position = this.positions.get(key) ?? 0;
+        if (position >= log.endOffset(p)) continue;
+        const batch = log.partitions[p]!.slice(position, position + this.maxBatchRecords);
+        this.positions.set(key, position + batch.length);
+        await task.process(batch);
+        return true;
+      }
+    }
+    return false;
   }
 
   private async commitAll(): Promise<void> {

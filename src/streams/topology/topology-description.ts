@@ -38,6 +38,8 @@ export type NodeDescriptionUnion = SourceDescription | ProcessorDescription | Si
 
 export interface SubtopologyDescription {
   readonly id: number;
+  /** True for a global store's sub-topology (it generates no tasks). */
+  readonly global: boolean;
   /** In Kafka Streams' print order: larger sub-trees first, ties by name. */
   readonly nodes: readonly NodeDescriptionUnion[];
   toString(): string;
@@ -60,17 +62,21 @@ interface NodeView {
 
 export function buildDescription(
   subtopologies: readonly SubtopologyInfo[],
+  globals: readonly SubtopologyInfo[],
   view: (name: string) => NodeView,
 ): TopologyDescription {
-  const subs = subtopologies.map((info) => describeSubtopology(info, view));
+  const subs = [
+    ...subtopologies.map((info) => describeSubtopology(info, view, false)),
+    ...globals.map((info) => describeSubtopology(info, view, true)),
+  ];
   return {
     subtopologies: subs,
     toString() {
-      // Kafka Streams: "Topologies:\n " then "  " + each sub-topology
+      // Kafka Streams: "Topologies:\n " then "  " + each sub-topology, global stores last
       return 'Topologies:\n ' + subs.map((s) => '  ' + s.toString()).join('');
     },
     toJSON() {
-      return { subtopologies: subs.map((s) => ({ id: s.id, nodes: s.nodes })) };
+      return { subtopologies: subs.map((s) => ({ id: s.id, global: s.global, nodes: s.nodes })) };
     },
   };
 }
@@ -78,6 +84,7 @@ export function buildDescription(
 function describeSubtopology(
   info: SubtopologyInfo,
   view: (name: string) => NodeView,
+  global: boolean,
 ): SubtopologyDescription {
   // sub-tree size as Kafka Streams' AbstractNode.size: 1 + sizes of successors
   const sizes = new Map<string, number>();
@@ -99,9 +106,14 @@ function describeSubtopology(
   });
   return {
     id: info.id,
+    global,
     nodes,
     toString() {
-      return `Sub-topology: ${info.id}\n` + nodes.map((n) => `    ${nodeText(n)}\n`).join('') + '\n';
+      const body = nodes.map((n) => `    ${nodeText(n)}\n`).join('');
+      // Kafka Streams' GlobalStore.toString has no blank line after it
+      return global
+        ? `Sub-topology: ${info.id} for global store (will not generate tasks)\n` + body
+        : `Sub-topology: ${info.id}\n` + body + '\n';
     },
   };
 }

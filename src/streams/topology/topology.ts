@@ -67,7 +67,10 @@ export class Topology {
   private readonly topicToSource = new Map<string, string>();
   /** Topics the app owns (repartition topics): prefixed with `<application.id>-` at run time. */
   private readonly internalTopicNames = new Set<string>();
+  /** Stores filled from a whole topic by every instance (addGlobalStore), by name -> their source and updater. */
+  private readonly globalStores = new Map<string, { source: string; processor: string; topic: string }>();
   private cachedSubtopologies: SubtopologyInfo[] | undefined;
+  private cachedGlobals: SubtopologyInfo[] | undefined;
 
   /**
    * Adds a source that reads `topics` (or every topic matching a pattern).
@@ -250,6 +253,88 @@ export class Topology {
   }
 
   /**
+   * Adds a global store: EVERY instance fills it from ALL partitions of
+   * `topic`, through `stateUpdateSupplier`'s processor (which writes the
+   * store and forwards nothing). Any processor of the topology may read it
+   * with `context.getStateStore(name)` without connecting it; none may write
+   * it. The topic is the store's changelog, so the builder must have logging
+   * disabled. The source and updater form a global sub-topology that
+   * generates no tasks; the runtime runs it apart and bootstraps it before
+   * tasks start (Kafka Streams' Topology.addGlobalStore).
+   * @throws TopologyError when a name is taken, the topic is read elsewhere, or logging is enabled.
+   */
+  addGlobalStore<K, V>(
+    storeBuilder: StoreBuilder<StateStore>,
+    sourceName: string,
+    keySerde: Serde<K> | undefined,
+    valueSerde: Serde<V> | undefined,
+    topic: string,
+    processorName: string,
+    stateUpdateSupplier: ProcessorSupplier<K, V, never, never>,
+    options: SourceOptions = {},
+  ): this {
+    if (storeBuilder.loggingEnabled) {
+      throw new TopologyError(
+        `global store "${storeBuilder.name}" must have logging disabled: its topic "${topic}" is its changelog (withLoggingDisabled())`,
+        { store: storeBuilder.name, topic },
+      );
+    }
+    if (sourceName === processorName) {
+      throw new TopologyError(
+        `global store "${storeBuilder.name}" needs distinct source and processor names, got "${sourceName}" twice`,
+      );
+    }
+    if (this.storeBuilders.has(storeBuilder.name)) {
+      throw new TopologyError(`store "${storeBuilder.name}" is already added; store names must be unique`, {
+        store: storeBuilder.name,
+      });
+    }
+    this.checkNewName(processorName);
+    this.addSource(sourceName, topic, keySerde, valueSerde, options);
+    this.addProcessor(processorName, stateUpdateSupplier, sourceName);
+    this.addStateStore(storeBuilder, processorName);
+    this.globalStores.set(storeBuilder.name, { source: sourceName, processor: processorName, topic });
+    return this;
+  }
+
+  /** Names of the global stores (addGlobalStore). */
+  globalStoreNames(): string[] {
+    return [...this.globalStores.keys()];
+  }
+
+  /** True when `topic` feeds a global store (the runtime reads it whole, outside the consumer group). */
+  isGlobalTopic(topic: string): boolean {
+    for (const g of this.globalStores.values()) if (g.topic === topic) return true;
+    return false;
+  }
+
+  /**
+   * The global sub-topologies (one per global store, plus anything attached
+   * to their nodes), numbered after the task sub-topologies. They generate no tasks.
+   */
+  globalSubtopologies(): readonly SubtopologyInfo[] {
+    this.subtopologies();
+    return this.cachedGlobals!;
+  }
+
+  /**
+   * The compiled graph of every global store at once, for the one global
+   * task an instance runs (its id is the first global sub-topology's id;
+   * undefined when there is no global store).
+   */
+  globalSubtopology(applicationId: string): ProcessorTopology | undefined {
+    const globals = this.globalSubtopologies();
+    if (globals.length === 0) return undefined;
+    const nodes = new Map<string, NodeDef>();
+    const storeBuilders = new Map<string, StoreBuilder<StateStore>>();
+    for (const info of globals) {
+      for (const [name, def] of this.compileNodes(info, applicationId)) nodes.set(name, def);
+      for (const s of info.stores) storeBuilders.set(s, this.storeBuilders.get(s)!);
+    }
+    return { id: globals[0]!.id, nodes, storeBuilders };
+  }
+
+  /**
    * Declares `topic` an internal topic (a repartition topic the app creates
    * and owns). Sources and sinks name it without prefix; at run time it is
    * `<application.id>-<topic>`.
@@ -312,7 +397,9 @@ export class Topology {
     };
     for (const name of this.nodes.keys()) parent.set(name, name);
     for (const [name, node] of this.nodes) for (const c of node.children) union(name, c);
-    for (const users of this.storeUsers.values()) {
+    for (const [store, users] of this.storeUsers) {
+      // any processor may read a global store: reading one does not join its sub-topology
+      if (this.globalStores.has(store)) continue;
       const [first, ...others] = [...users];
       for (const o of others) union(first!, o);
     }
@@ -323,29 +410,61 @@ export class Topology {
       if (list === undefined) groups.set(root, (list = []));
       list.push(name);
     }
+    const globalSources = new Set([...this.globalStores.values()].map((g) => g.source));
     const result: SubtopologyInfo[] = [];
+    const globalGroups: string[][] = [];
     for (const names of groups.values()) {
-      const topics: string[] = [];
-      const patterns: RegExp[] = [];
-      const stores = new Set<string>();
-      for (const n of names) {
-        const node = this.nodes.get(n)!;
-        if (node.def.kind === 'source') {
-          if (node.def.topics) topics.push(...node.def.topics);
-          if (node.def.pattern) patterns.push(node.def.pattern);
-        }
-        for (const s of node.stores) stores.add(s);
-      }
-      result.push({
-        id: result.length,
-        nodes: names,
-        sourceTopics: topics,
-        sourcePatterns: patterns,
-        stores: [...stores],
-      });
+      if (names.some((n) => globalSources.has(n))) globalGroups.push(names);
+      else result.push(this.subtopologyInfo(result.length, names, false));
     }
+    this.cachedGlobals = globalGroups.map((names, i) => this.subtopologyInfo(result.length + i, names, true));
     this.cachedSubtopologies = result;
     return result;
+  }
+
+  private subtopologyInfo(id: number, names: string[], global: boolean): SubtopologyInfo {
+    const topics: string[] = [];
+    const patterns: RegExp[] = [];
+    const stores = new Set<string>();
+    for (const n of names) {
+      const node = this.nodes.get(n)!;
+      if (node.def.kind === 'source') {
+        if (node.def.topics) topics.push(...node.def.topics);
+        if (node.def.pattern) patterns.push(node.def.pattern);
+      }
+      // a task sub-topology builds its own stores only; global ones come from the global task
+      for (const s of node.stores) if (global === this.globalStores.has(s)) stores.add(s);
+    }
+    return { id, nodes: names, sourceTopics: topics, sourcePatterns: patterns, stores: [...stores] };
+  }
+
+  /** Node definitions of a sub-topology with run-time topic names and only its own stores per processor. */
+  private compileNodes(info: SubtopologyInfo, applicationId: string): Map<string, NodeDef> {
+    const own = new Set(info.stores);
+    const nodes = new Map<string, NodeDef>();
+    for (const name of info.nodes) {
+      const node = this.nodes.get(name)!;
+      const def = node.def;
+      if (def.kind === 'source') {
+        nodes.set(name, {
+          ...def,
+          topics: def.topics?.map((t) => this.resolveTopic(t, applicationId)),
+          children: [...node.children],
+        });
+      } else if (def.kind === 'processor') {
+        nodes.set(name, {
+          ...def,
+          stores: [...node.stores].filter((s) => own.has(s)),
+          children: [...node.children],
+        });
+      } else {
+        nodes.set(name, {
+          ...def,
+          topic: typeof def.topic === 'string' ? this.resolveTopic(def.topic, applicationId) : def.topic,
+        });
+      }
+    }
+    return nodes;
   }
 
   /**
@@ -359,25 +478,7 @@ export class Topology {
       throw new TopologyError(
         `there is no sub-topology ${id} (the topology has ${this.subtopologies().length})`,
       );
-    const nodes = new Map<string, NodeDef>();
-    for (const name of info.nodes) {
-      const node = this.nodes.get(name)!;
-      const def = node.def;
-      if (def.kind === 'source') {
-        nodes.set(name, {
-          ...def,
-          topics: def.topics?.map((t) => this.resolveTopic(t, applicationId)),
-          children: [...node.children],
-        });
-      } else if (def.kind === 'processor') {
-        nodes.set(name, { ...def, stores: [...node.stores], children: [...node.children] });
-      } else {
-        nodes.set(name, {
-          ...def,
-          topic: typeof def.topic === 'string' ? this.resolveTopic(def.topic, applicationId) : def.topic,
-        });
-      }
-    }
+    const nodes = this.compileNodes(info, applicationId);
     const storeBuilders = new Map<string, StoreBuilder<StateStore>>();
     for (const s of info.stores) storeBuilders.set(s, this.storeBuilders.get(s)!);
     return { id, nodes, storeBuilders };
@@ -453,7 +554,7 @@ export class Topology {
 
   /** A description like Kafka Streams' (sub-topologies, nodes, stores, topics); `toString()` prints its text form. */
   describe(): TopologyDescription {
-    return buildDescription(this.subtopologies(), (name) => {
+    return buildDescription(this.subtopologies(), this.globalSubtopologies(), (name) => {
       const n = this.nodes.get(name)!;
       return { def: n.def, parents: n.parents, children: n.children, stores: [...n.stores] };
     });
