@@ -1,0 +1,203 @@
+/**
+ * The model as the pipeline's processors see it: embed items with the
+ * current version's towers, score list requests with its head, and know the
+ * version's OOV vector. Two implementations:
+ *
+ * - {@link InProcessModelRunner}: the model on this thread (unit tests, small
+ *   tools). Embedding needs an initialised tfjs backend (initBackend).
+ * - {@link PooledModelRunner}: the production path. Worker threads
+ *   (ScoringPool, one model copy each) follow the registry's LATEST (hot
+ *   reload); scoring requests from every task go through one Autobatcher, so
+ *   a cycle's requests become a few large model calls and model math never
+ *   blocks the event loop that heartbeats the consumer group.
+ */
+import {
+  Autobatcher,
+  CtrModel,
+  ModelRegistry,
+  ScoringPool,
+  requestRows,
+  type BackendChoice,
+  type FeatureSpec,
+  type HeadEngine,
+  type ItemContent,
+  type ScoreRequest,
+  type ScoreResult,
+  Scorer,
+  initBackend,
+  RegistryError,
+  ClosedError,
+} from '../src/ml/index.ts';
+
+/** What a cycle needs to pack its inputs for one model version. */
+export interface ModelSnapshot {
+  version: string;
+  /** The version's learned OOV item embedding (spec.embeddingDim floats). */
+  oov: Float32Array;
+  spec: FeatureSpec;
+  /** Side of the square RGB image the image tower reads, pixels. */
+  imageSize: number;
+}
+
+export interface ModelRunner {
+  /** The version new calls use; undefined before a model is loaded. */
+  readonly version: string | undefined;
+  /** The tensor backend that runs the model (e.g. `wasm`), for logs and the demo. */
+  readonly backend: string;
+  /** The current version's snapshot, or undefined before a model is loaded. */
+  snapshot(): Promise<ModelSnapshot | undefined>;
+  /**
+   * Embeds items with the current version's towers.
+   * @returns items.length x spec.embeddingDim floats and the version that computed them.
+   * @throws ClosedError (src/ml) when no model is loaded yet.
+   */
+  embed(items: ItemContent[]): Promise<{ version: string; embeddings: Float32Array }>;
+  /**
+   * Scores list requests; each result names the version that scored it (it
+   * may be newer than the snapshot the caller packed with: callers check).
+   */
+  score(requests: ScoreRequest[]): Promise<ScoreResult[]>;
+  close(): Promise<void>;
+}
+
+/** A model on the calling thread; `setModel` switches versions (as a registry promotion would). */
+export class InProcessModelRunner implements ModelRunner {
+  private model: CtrModel | undefined;
+  private current: string | undefined;
+  private scorer: Scorer | undefined;
+  private readonly engine: HeadEngine;
+  backend = 'js';
+
+  constructor(model?: CtrModel, version?: string, engine: HeadEngine = 'js') {
+    this.engine = engine;
+    if (model && version) this.setModel(model, version);
+  }
+
+  get version(): string | undefined {
+    return this.current;
+  }
+
+  setModel(model: CtrModel, version: string): void {
+    // not dispose(): that would also free the previous model's tower tensors, which tests may still hold
+    this.scorer = undefined;
+    this.model = model;
+    this.current = version;
+    this.scorer = undefined;
+  }
+
+  private getScorer(): Scorer {
+    if (!this.model || !this.current) throw new ClosedError('no model loaded yet');
+    this.scorer ??= new Scorer(this.model, this.current, this.engine);
+    return this.scorer;
+  }
+
+  async snapshot(): Promise<ModelSnapshot | undefined> {
+    if (!this.model || !this.current) return undefined;
+    return { version: this.current, oov: this.model.oovEmbedding, spec: this.model.config.spec, imageSize: this.model.config.towers.image.size };
+  }
+
+  async embed(items: ItemContent[]): Promise<{ version: string; embeddings: Float32Array }> {
+    if (!this.model || !this.current) throw new ClosedError('no model loaded yet');
+    this.backend = await initBackend();
+    return { version: this.current, embeddings: this.model.embed(items).slice() };
+  }
+
+  async score(requests: ScoreRequest[]): Promise<ScoreResult[]> {
+    return this.getScorer().score(requests);
+  }
+
+  async close(): Promise<void> {
+    this.scorer?.dispose();
+  }
+}
+
+export interface PooledModelRunnerOptions {
+  /** Worker threads. Default 2. */
+  workers?: number;
+  backend?: BackendChoice;
+  engine?: HeadEngine;
+  /** Rows per model call (the autobatcher's maxBatchSize). Default 16384. */
+  maxBatchRows?: number;
+  /** Longest a scoring request waits for its batch to fill, ms. Default 5. */
+  maxWaitMs?: number;
+  /** How often the registry's LATEST is polled, ms. Default 1000. */
+  pollMs?: number;
+}
+
+/** Worker threads following a model registry, scoring through one autobatcher. */
+export class PooledModelRunner implements ModelRunner {
+  readonly pool: ScoringPool;
+  readonly batcher: Autobatcher<ScoreRequest, ScoreResult>;
+  private readonly registry: ModelRegistry;
+  private readonly snapshots = new Map<string, Promise<ModelSnapshot>>();
+
+  private constructor(registry: ModelRegistry, o: PooledModelRunnerOptions) {
+    this.registry = registry;
+    const workers = o.workers ?? 2;
+    this.pool = new ScoringPool({ workers, backend: o.backend ?? 'auto', engine: o.engine ?? 'tfjs', model: 'ctr' });
+    this.batcher = new Autobatcher<ScoreRequest, ScoreResult>({
+      run: (batch) => this.pool.score(batch),
+      rows: requestRows,
+      maxBatchSize: o.maxBatchRows ?? 16_384,
+      maxWaitMs: o.maxWaitMs ?? 5,
+      concurrency: workers,
+      maxQueueRows: 64 * (o.maxBatchRows ?? 16_384),
+      maxQueueWaitMs: 60_000,
+      model: 'ctr',
+    });
+  }
+
+  /**
+   * Starts the workers and waits until they hold the registry's latest version.
+   * @throws RegistryError when the registry has no version yet.
+   */
+  static async start(registry: ModelRegistry, o: PooledModelRunnerOptions = {}): Promise<PooledModelRunner> {
+    const latest = await registry.latest();
+    if (latest === undefined) {
+      throw new RegistryError(`model registry ${registry.root} has no version yet: train one first`);
+    }
+    const runner = new PooledModelRunner(registry, o);
+    await runner.pool.follow(registry, o.pollMs ?? 1000);
+    return runner;
+  }
+
+  get version(): string | undefined {
+    return this.pool.version;
+  }
+
+  get backend(): string {
+    return this.pool.backend ?? 'unknown';
+  }
+
+  snapshot(): Promise<ModelSnapshot | undefined> {
+    const version = this.pool.version;
+    if (version === undefined) return Promise.resolve(undefined);
+    let s = this.snapshots.get(version);
+    if (!s) {
+      // the OOV vector lives in the model file: read it once per version on this thread
+      s = this.registry.load(version).then((m) => ({ version, oov: m.oovEmbedding.slice(), spec: m.config.spec, imageSize: m.config.towers.image.size }));
+      s.catch(() => this.snapshots.delete(version));
+      this.snapshots.set(version, s);
+    }
+    return s;
+  }
+
+  embed(items: ItemContent[]): Promise<{ version: string; embeddings: Float32Array }> {
+    return this.pool.embed(items);
+  }
+
+  async score(requests: ScoreRequest[]): Promise<ScoreResult[]> {
+    // one submit per request: the autobatcher joins them (with other tasks' requests) into model calls
+    const out: Promise<ScoreResult>[] = [];
+    for (const r of requests) {
+      if (r.items.count <= this.batcher.maxBatchSize) out.push(this.batcher.submit(r));
+      else throw new RangeError(`a list request of ${r.items.count} candidates exceeds the batch size ${this.batcher.maxBatchSize}`);
+    }
+    return Promise.all(out);
+  }
+
+  async close(): Promise<void> {
+    await this.batcher.close();
+    await this.pool.close();
+  }
+}
