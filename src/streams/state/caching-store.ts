@@ -134,10 +134,17 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
     }
     this.misses++;
     lookups.add(1, this.missAttributes);
+    const generation = this.generation;
     const value = await this.inner.get(key);
     const raced = this.map.get(key);
     if (raced !== undefined) return raced.value ?? undefined;
-    if (value !== undefined && this.budget !== undefined && this.cacheClean(budget, key, value))
+    // cache what was read only if no write went down meanwhile: it could be older than that write
+    if (
+      value !== undefined &&
+      generation === this.generation &&
+      this.budget !== undefined &&
+      this.cacheClean(budget, key, value)
+    )
       await budget.evict();
     return value;
   }
@@ -161,7 +168,9 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
     if (hits > 0) lookups.add(hits, this.hitAttributes);
     if (missing.length === 0) return out;
     lookups.add(missing.length, this.missAttributes);
+    const generation = this.generation;
     const found = await this.inner.getMany(missing.map((i) => keys[i]!));
+    const cacheable = generation === this.generation;
     let cached = false;
     for (let j = 0; j < missing.length; j++) {
       const i = missing[j]!;
@@ -172,7 +181,7 @@ export class CachingKeyValueStore extends WrappedBytesStore implements CacheOwne
       }
       const value = found[j];
       out[i] = value;
-      if (value !== undefined && this.budget !== undefined)
+      if (value !== undefined && cacheable && this.budget !== undefined)
         cached = this.cacheClean(budget, keys[i]!, value) || cached;
     }
     if (cached) await budget.evict();

@@ -7,6 +7,7 @@ import {
   CACHE_ENTRY_OVERHEAD_BYTES,
 } from '../../../../src/streams/state/shared-cache-budget.ts';
 import type { BytesStore } from '../../../../src/streams/state/bytes-store.ts';
+import { InMemoryKeyValueStore } from '../../../../src/streams/state/in-memory-store.ts';
 import { INNER_STORES, RecordingCollector, b, entries, makeContext, removeDir, tempDir } from './helpers.ts';
 
 /** A byte store wrapper counting the calls the cache makes below it. */
@@ -201,6 +202,40 @@ for (const { kind, make } of INNER_STORES) {
     });
   });
 }
+
+describe('caching layer under concurrent reads and writes', () => {
+  it('should not cache a value read before a write to the same key went down', async () => {
+    const dir = await tempDir();
+    const inner = new InMemoryKeyValueStore('racy');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let slowReads = 0;
+    const slow = new Proxy(inner, {
+      get(target, property) {
+        const member = Reflect.get(target, property, target) as unknown;
+        if (property === 'get') {
+          return async (key: Buffer) => {
+            const value = await target.get(key);
+            if (slowReads++ === 0) await gate; // the first read returns late, with what it read before
+            return value;
+          };
+        }
+        return typeof member === 'function' ? (member as (...a: unknown[]) => unknown).bind(target) : member;
+      },
+    });
+    const cache = new CachingKeyValueStore(new ChangeLoggingKeyValueStore(slow));
+    await cache.init(makeContext({ taskDir: dir, cacheBudget: new SharedCacheBudget(1 << 20) }));
+    await inner.put(b('k'), b('old'));
+    const read = cache.get(b('k'));
+    await cache.put(b('k'), null);
+    await cache.flush();
+    release();
+    assert.equal((await read)?.toString(), 'old', 'the slow read answers what it read');
+    assert.equal(await cache.get(b('k')), undefined, 'but did not cache it over the delete');
+    await cache.close();
+    await removeDir(dir);
+  });
+});
 
 describe('SharedCacheBudget', () => {
   it('rejects a negative bound', () => {
