@@ -268,7 +268,17 @@ describe('deploy/docker/Dockerfile', () => {
     assert.ok(ignore.includes('**/node_modules'));
     assert.ok(ignore.includes('/.git'));
     for (const pattern of ignore) {
-      for (const kept of ['src', 'src/streams/state', 'schemas', 'bin', 'package.json', 'tsconfig.json']) {
+      for (const kept of [
+        'src',
+        'src/streams/state',
+        'topologies',
+        'schemas',
+        'bin',
+        'deploy',
+        'package.json',
+        'package-lock.json',
+        'tsconfig.json',
+      ]) {
         const bare = pattern.replace(/^\/|^\*\*\//g, '');
         assert.ok(!(bare === kept || bare === kept.split('/').pop()), `"${pattern}" would drop ${kept}`);
       }
