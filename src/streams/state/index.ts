@@ -38,3 +38,15 @@ export {
   StoreIoError,
   StoreRestoreError,
 } from './errors.ts';
+export type { TimeWindow, Windowed, WindowStore, SessionStore, WindowBytesStore } from './window-store.ts';
+export {
+  WindowStores,
+  WindowStoreBuilder,
+  SessionStoreBuilder,
+  type WindowStoreOptions,
+  type SessionStoreOptions,
+} from './window-store-builder.ts';
+export { MeteredWindowStore } from './window-metered-store.ts';
+export { MeteredSessionStore } from './session-store.ts';
+export { SegmentedWindowBytesStore, defaultSegmentInterval, type SegmentedStoreOptions } from './window-segmented-store.ts';
+export { ChangeLoggingWindowBytesStore } from './window-change-logging-store.ts';

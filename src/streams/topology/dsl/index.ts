@@ -13,3 +13,8 @@ export { Named } from './named.ts';
 export { countSerde } from './count-serde.ts';
 export { addRepartition, type RepartitionSpec } from './repartition.ts';
 export { InternalStreamsBuilder } from './internal-streams-builder.ts';
+export { TimeWindows, SlidingWindows, SessionWindows, JoinWindows } from './windows.ts';
+export { TimeWindowedKStream, SessionWindowedKStream } from './windowed-kstream.ts';
+export { WindowedKTable } from './windowed-ktable.ts';
+export { Suppressed } from './suppressed.ts';
+export { timeWindowedSerde, sessionWindowedSerde } from './windowed-serde.ts';

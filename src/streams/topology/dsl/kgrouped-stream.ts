@@ -15,6 +15,8 @@ import { KTable } from './ktable.ts';
 import type { Materialized } from './materialized.ts';
 import type { Named } from './named.ts';
 import { storeUpdateProcessor } from './stateful-processors.ts';
+import { SessionWindowedKStream, TimeWindowedKStream } from './windowed-kstream.ts';
+import { SessionWindows, type TimeWindows } from './windows.ts';
 import { addRepartition } from './repartition.ts';
 
 export class KGroupedStream<K, V> {
@@ -81,6 +83,31 @@ export class KGroupedStream<K, V> {
       this.valueSerde,
       (_key, value: V, current: V | undefined) => (current === undefined ? value : reducer(current, value)),
     );
+  }
+
+  /**
+   * Windows the grouped stream for a windowed aggregation: time windows
+   * (tumbling/hopping) or session windows. Goes through the repartition topic
+   * like any aggregation when the key changed upstream.
+   */
+  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
+  windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    const parent = (storeName: string): string =>
+      this.repartition
+        ? addRepartition({
+            builder: this.builder,
+            parent: this.nodeName,
+            base: this.repartition.name ?? storeName,
+            named: this.repartition.name !== undefined,
+            keySerde: this.keySerde,
+            valueSerde: this.valueSerde,
+            operator: 'windowed grouping',
+          })
+        : this.nodeName;
+    return windows instanceof SessionWindows
+      ? new SessionWindowedKStream<K, V>(this.builder, parent, this.keySerde, this.valueSerde, windows)
+      : new TimeWindowedKStream<K, V>(this.builder, parent, this.keySerde, this.valueSerde, windows);
   }
 
   private build<VA>(
