@@ -228,6 +228,11 @@ export class KafkaStreams {
     return this.generation;
   }
 
+  /** Records fetched but not yet processed, per task id (bounded by buffered.records.per.partition plus one fetch). */
+  bufferedRecords(): Map<string, number> {
+    return new Map([...this.tasks].map(([id, h]) => [id, h.totalBuffered()]));
+  }
+
   /** Every store restore this instance did, in order. */
   restores(): readonly RestoreResult[] {
     return this.restoreResults;
