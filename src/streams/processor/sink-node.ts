@@ -46,9 +46,19 @@ export class SinkNode implements TaskNode {
         const value = this.valueSerde
           ? this.valueSerde.serialize(topic, record.value as never, record.headers)
           : asBytes(record.value, 'value');
-        const partition = this.partitioner
-          ? this.partitioner(topic, record.key, record.value, await collector.partitionsFor(topic))
-          : undefined;
+        let partition: number | undefined;
+        if (this.partitioner) {
+          const count = await collector.partitionsFor(topic);
+          partition = this.partitioner(topic, record.key, record.value, count);
+          if (
+            partition !== undefined &&
+            !(Number.isInteger(partition) && partition >= 0 && partition < count)
+          ) {
+            throw new RangeError(
+              `the partitioner chose partition ${partition}; "${topic}" has ${count} partition(s)`,
+            );
+          }
+        }
         collector.sendRecord(topic, partition, key, value, record.headers, record.timestamp);
       } catch (error) {
         await this.onError(record, topic ?? String(this.topic), error);

@@ -398,6 +398,83 @@ describe('StreamTask processing', () => {
   });
 });
 
+describe('StreamTask sinks', () => {
+  it('fails a record whose partitioner picks a partition the topic does not have, naming sink and topic', async () => {
+    const topology = new Topology()
+      .addSource('src', 'in', stringSerde, stringSerde)
+      .addSink('out', 'o', stringSerde, stringSerde, () => 9, 'src');
+    const task = makeTask(topology, new RecordingCollector([]));
+    await task.initialize();
+    await task.completeRestoration();
+    await assert.rejects(task.process([raw(5, 'k', 'v')]), (e: StreamsError) => {
+      assert.equal(e.code, 'CTR_RECORD_SERIALIZATION');
+      assert.match(
+        e.message,
+        /sink "out" of task 0_2 cannot write a record to "o" \(from in\[2\] offset 5\): the partitioner chose partition 9; "o" has 4 partition\(s\)/,
+      );
+      return true;
+    });
+    await task.closeDirty();
+  });
+
+  it('writes raw Buffers and strings without serdes and rejects other types', async () => {
+    const collector = new RecordingCollector([]);
+    const topology = new Topology()
+      .addSource('src', 'in')
+      .addProcessor(
+        'p',
+        () => {
+          let ctx: ProcessorContext;
+          return {
+            init: (c: ProcessorContext) => void (ctx = c),
+            process: (records) =>
+              ctx.forward(
+                records.map((r) => ({
+                  ...r,
+                  key: r.key === null ? null : (r.key as Buffer).toString(),
+                  value: r.value,
+                })),
+              ),
+          };
+        },
+        'src',
+      )
+      .addSink('out', 'o', undefined, undefined, 'p');
+    const task = makeTask(topology, collector);
+    await task.initialize();
+    await task.completeRestoration();
+    await task.process([raw(0, 'k', 'v')]);
+    assert.deepEqual(
+      collector.sent.map((s) => [s.key!.toString(), s.value!.toString()]),
+      [['k', 'v']],
+    );
+    await task.closeClean();
+
+    const numbers = new Topology()
+      .addSource('src', 'in')
+      .addProcessor(
+        'p',
+        () => {
+          let ctx: ProcessorContext;
+          return {
+            init: (c: ProcessorContext) => void (ctx = c),
+            process: (records) => ctx.forward(records.map((r) => ({ ...r, value: 42 }))),
+          };
+        },
+        'src',
+      )
+      .addSink('out', 'o', undefined, undefined, 'p');
+    const failing = makeTask(numbers, new RecordingCollector([]));
+    await failing.initialize();
+    await failing.completeRestoration();
+    await assert.rejects(
+      failing.process([raw(0, 'k', 'v')]),
+      /the value is a number, not bytes; give the sink a value serde/,
+    );
+    await failing.closeDirty();
+  });
+});
+
 describe('StreamTask punctuation', () => {
   it('splits a batch where a STREAM_TIME punctuator becomes due, so it sees exactly the records before it', async () => {
     const log: string[] = [];
