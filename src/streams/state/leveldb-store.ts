@@ -92,6 +92,13 @@ export interface LevelDbStoreOptions {
   cacheSize?: number;
   /** Snappy-compress blocks (default true). */
   compression?: boolean;
+  /**
+   * Most files LevelDB keeps open (default 1000, LevelDB's). Lower it when an instance holds many
+   * stores and the process's file descriptor limit is tight: each store may use up to this many.
+   */
+  maxOpenFiles?: number;
+  /** Size of an SST file before LevelDB starts a new one, in bytes (default 2 MiB). */
+  maxFileSize?: number;
 }
 
 export class LevelDbKeyValueStore implements BytesStore {
@@ -158,6 +165,8 @@ export class LevelDbKeyValueStore implements BytesStore {
       writeBufferSize: this.options.writeBufferSize ?? 4 * 1024 * 1024,
       cacheSize: this.options.cacheSize ?? 8 * 1024 * 1024,
       compression: this.options.compression ?? true,
+      ...(this.options.maxOpenFiles !== undefined ? { maxOpenFiles: this.options.maxOpenFiles } : {}),
+      ...(this.options.maxFileSize !== undefined ? { maxFileSize: this.options.maxFileSize } : {}),
     } as ConstructorParameters<typeof Level<Buffer, Buffer>>[1]);
     try {
       await db.open();
