@@ -147,13 +147,13 @@ function names(list: readonly string[]): string {
 function nodeText(n: NodeDescriptionUnion): string {
   switch (n.type) {
     case 'source': {
-      const what = n.topics ? `topics: [${n.topics.join(', ')}]` : `topic pattern: ${n.topicPattern}`;
+      const what = n.topics ? `topics: [${n.topics.join(', ')}]` : `topics: ${n.topicPattern}`; // Kafka Streams prints the pattern in place of the list
       return `Source: ${n.name} (${what})\n      --> ${names(n.successors)}`;
     }
     case 'processor':
       return `Processor: ${n.name} (stores: [${n.stores.join(', ')}])\n      --> ${names(n.successors)}\n      <-- ${names(n.predecessors)}`;
     case 'sink': {
-      const what = n.topic !== undefined ? `topic: ${n.topic}` : `extractor: ${n.topicExtractor}`;
+      const what = n.topic !== undefined ? `topic: ${n.topic}` : `extractor class: ${n.topicExtractor}`;
       return `Sink: ${n.name} (${what})\n      <-- ${names(n.predecessors)}`;
     }
   }

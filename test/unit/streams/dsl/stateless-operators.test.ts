@@ -124,6 +124,32 @@ describe('KStream stateless operators', () => {
   });
 });
 
+describe('Consumed options', () => {
+  it('takes record timestamps from the timestamp extractor and drops records it gives a negative time', async () => {
+    const builder = new StreamsBuilder();
+    builder
+      .stream(
+        'in',
+        S.withTimestampExtractor((r) => Number(String(r.value).split('@')[1] ?? -1)),
+      )
+      .to('out', OUT);
+    driver = new TopologyTestDriver(builder.build());
+    await driver.createInputTopic('in', stringSerde, stringSerde).pipeKeyValueList([
+      ['a', 'x@5000'],
+      ['b', 'no time'],
+      ['c', 'y@7000'],
+    ]);
+    const records = driver.createOutputTopic('out', stringSerde, stringSerde).readRecordsToList();
+    assert.deepEqual(
+      records.map((r) => [r.key, r.timestamp]),
+      [
+        ['a', 5000],
+        ['c', 7000],
+      ],
+    );
+  });
+});
+
 describe('KStream split and merge', () => {
   it('sends each record to the first matching branch and the rest to the default branch', async () => {
     const builder = new StreamsBuilder();

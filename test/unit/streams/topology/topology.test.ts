@@ -81,7 +81,7 @@ describe('Topology builder', () => {
       0,
       'a /g pattern must not keep lastIndex between topics',
     );
-    assert.match(t.describe().toString(), /Source: s \(topic pattern: \^events-\.\*\)/);
+    assert.match(t.describe().toString(), /Source: s \(topics: \^events-\.\*\)/);
   });
 });
 
@@ -129,6 +129,14 @@ describe('Topology.describe', () => {
       ['s', 'p1', 'p2', 'm'],
     );
     assert.equal(JSON.parse(JSON.stringify(t.describe())).subtopologies[0].nodes.length, 4);
+  });
+});
+
+describe('Topology sinks with a topic extractor', () => {
+  it('describes the extractor by name and routes each record to the topic it picks', () => {
+    const byRegion = (key: unknown) => `events-${String(key).split(':')[0]}`;
+    const t = new Topology().addSource('s', 'in').addSink('route', byRegion, undefined, undefined, 's');
+    assert.match(t.describe().toString(), /Sink: route \(extractor class: byRegion\)/);
   });
 });
 
