@@ -9,8 +9,9 @@ export const STATE_ERROR_CODES = [
   'CTR_STORE_CORRUPTED',
   'CTR_STORE_LOCKED',
   'CTR_STORE_IO',
-  'CTR_STORE_RESTORE',
 ] as const;
+// Restore failures (reading the changelog, applying a batch) are the runtime's RestoreError
+// (CTR_RESTORE, runtime/errors.ts): the restore loop lives there.
 export type StateErrorCode = (typeof STATE_ERROR_CODES)[number];
 
 /** A store used before `init`, after `close`, or while it is being wiped. */
@@ -56,17 +57,5 @@ export class StoreIoError extends StreamsError {
   constructor(message: string, path: string | undefined, context: StreamsErrorContext = {}) {
     super(StoreIoError.code, message, context);
     this.path = path;
-  }
-}
-
-/**
- * Restoring a store from its changelog failed. Carries the changelog topic,
- * partition and offset where it failed. Thrown by the restore path (runtime),
- * declared here with the other store errors.
- */
-export class StoreRestoreError extends StreamsError {
-  static readonly code = 'CTR_STORE_RESTORE';
-  constructor(message: string, context: StreamsErrorContext = {}) {
-    super(StoreRestoreError.code, message, context);
   }
 }

@@ -36,7 +36,6 @@ export {
   StoreCorruptedError,
   StoreLockedError,
   StoreIoError,
-  StoreRestoreError,
 } from './errors.ts';
 export type { TimeWindow, Windowed, WindowStore, SessionStore, WindowBytesStore } from './window-store.ts';
 export {
