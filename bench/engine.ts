@@ -13,7 +13,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKafka, KafkaAdmin, KafkaProducer, rawPipe, type Kafka, type OutgoingRecord } from '../src/kafka/index.ts';
+import {
+  createKafka,
+  KafkaAdmin,
+  KafkaProducer,
+  rawPipe,
+  type Kafka,
+  type OutgoingRecord,
+} from '../src/kafka/index.ts';
 import type { Processor, ProcessorContext, StreamRecord } from '../src/streams/processor/index.ts';
 import { KafkaStreams } from '../src/streams/runtime/index.ts';
 import { bytesSerde } from '../src/streams/serde/index.ts';
@@ -44,7 +51,9 @@ async function withAdmin<T>(fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
 }
 
 async function topicSize(topic: string): Promise<number> {
-  return withAdmin(async (admin) => (await admin.topicOffsets(topic)).reduce((n, o) => n + Number(o.high) - Number(o.low), 0));
+  return withAdmin(async (admin) =>
+    (await admin.topicOffsets(topic)).reduce((n, o) => n + Number(o.high) - Number(o.low), 0),
+  );
 }
 
 async function waitForSize(topic: string, n: number, timeoutMs = 600_000): Promise<void> {
@@ -61,9 +70,10 @@ async function produceInput(k: Kafka, topic: string): Promise<number> {
   const value = Buffer.alloc(VALUE_BYTES - 24, 'x');
   const started = performance.now();
   const inFlight: Promise<unknown>[] = [];
-  for (let i = 0; i < RECORDS; ) {
+  for (let i = 0; i < RECORDS;) {
     const chunk: OutgoingRecord[] = [];
-    for (let j = 0; j < 10_000 && i < RECORDS; j++, i++) chunk.push({ topic, key: `key-${String(i).padStart(12, '0')}`, value });
+    for (let j = 0; j < 10_000 && i < RECORDS; j++, i++)
+      chunk.push({ topic, key: `key-${String(i).padStart(12, '0')}`, value });
     inFlight.push(producer.send(chunk));
     if (inFlight.length >= 4) await inFlight.shift();
   }
@@ -95,7 +105,12 @@ function engineConfig(applicationId: string, stateDir: string) {
   };
 }
 
-async function runEngine(topology: Topology, applicationId: string, output: string, stateDir: string): Promise<{ seconds: number; app: KafkaStreams }> {
+async function runEngine(
+  topology: Topology,
+  applicationId: string,
+  output: string,
+  stateDir: string,
+): Promise<{ seconds: number; app: KafkaStreams }> {
   const app = new KafkaStreams(topology, engineConfig(applicationId, stateDir), { kafka });
   await app.start();
   const started = performance.now();
@@ -106,19 +121,31 @@ async function runEngine(topology: Topology, applicationId: string, output: stri
 async function main(): Promise<void> {
   const input = `${RUN}-in`;
   const outs = { a: `${RUN}-out-a`, b: `${RUN}-out-b`, c: `${RUN}-out-c` };
-  await withAdmin((admin) => admin.createTopics([input, ...Object.values(outs)].map((name) => ({ name, partitions: PARTITIONS }))));
-  process.stderr.write(`producing ${RECORDS} records of ~${VALUE_BYTES} bytes over ${PARTITIONS} partitions...\n`);
+  await withAdmin((admin) =>
+    admin.createTopics([input, ...Object.values(outs)].map((name) => ({ name, partitions: PARTITIONS }))),
+  );
+  process.stderr.write(
+    `producing ${RECORDS} records of ~${VALUE_BYTES} bytes over ${PARTITIONS} partitions...\n`,
+  );
   const produceRate = await produceInput(kafka, input);
   const stateDir = mkdtempSync(join(tmpdir(), 'ctr-bench-engine-'));
   const rows: Array<[string, number, number]> = [];
   try {
     process.stderr.write('(a) raw kafkajs consume -> produce...\n');
-    const a = await rawPipe(kafka, { from: input, to: outs.a, groupId: `${RUN}-raw`, records: RECORDS, timeoutMs: 600_000 });
+    const a = await rawPipe(kafka, {
+      from: input,
+      to: outs.a,
+      groupId: `${RUN}-raw`,
+      records: RECORDS,
+      timeoutMs: 600_000,
+    });
     await waitForSize(outs.a, RECORDS);
     rows.push(['(a) raw kafkajs consume -> produce', RECORDS / a.seconds, a.seconds]);
 
     process.stderr.write('(b) engine, stateless source -> sink...\n');
-    const stateless = new Topology().addSource('in', input).addSink('out', outs.b, undefined, undefined, 'in');
+    const stateless = new Topology()
+      .addSource('in', input)
+      .addSink('out', outs.b, undefined, undefined, 'in');
     const b = await runEngine(stateless, `${RUN}-stateless`, outs.b, stateDir);
     await b.app.close();
     rows.push(['(b) engine stateless (source -> sink)', RECORDS / b.seconds, b.seconds]);
@@ -128,7 +155,10 @@ async function main(): Promise<void> {
       new Topology()
         .addSource('in', input, bytesSerde, bytesSerde)
         .addProcessor('put', () => new PutAllProcessor(), 'in')
-        .addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore('bench-store'), bytesSerde, bytesSerde), 'put')
+        .addStateStore(
+          Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore('bench-store'), bytesSerde, bytesSerde),
+          'put',
+        )
         .addSink('out', outs.c, bytesSerde, bytesSerde, 'put');
     const c = await runEngine(stateful(), `${RUN}-stateful`, outs.c, stateDir);
     await c.app.close();
@@ -151,7 +181,9 @@ async function main(): Promise<void> {
       '',
       '| run | records/s | seconds |',
       '|---|---:|---:|',
-      ...rows.map(([name, rate, s]) => `| ${name} | ${Math.round(rate).toLocaleString('en-US')} | ${s.toFixed(1)} |`),
+      ...rows.map(
+        ([name, rate, s]) => `| ${name} | ${Math.round(rate).toLocaleString('en-US')} | ${s.toFixed(1)} |`,
+      ),
       '',
       `b/a = ${(rows[1]![1] / rows[0]![1]).toFixed(2)} (target 0.8), c/a = ${(rows[2]![1] / rows[0]![1]).toFixed(2)} (target 0.5)`,
       `restore: ${restored.toLocaleString('en-US')} changelog records into ${PARTITIONS} LevelDB stores in ${restoreSeconds.toFixed(1)} s ` +
@@ -160,7 +192,9 @@ async function main(): Promise<void> {
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
-    await withAdmin((admin) => admin.deleteTopics([input, ...Object.values(outs), `${RUN}-stateful-bench-store-changelog`])).catch(() => undefined);
+    await withAdmin((admin) =>
+      admin.deleteTopics([input, ...Object.values(outs), `${RUN}-stateful-bench-store-changelog`]),
+    ).catch(() => undefined);
   }
 }
 

@@ -46,7 +46,13 @@ export interface ConsumerOptions {
 export function isRebalancingError(error: unknown): boolean {
   const type = (error as { type?: string } | undefined)?.type;
   const cause = (error as { cause?: unknown } | undefined)?.cause;
-  if (type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID') return true;
+  if (
+    type === 'REBALANCE_IN_PROGRESS' ||
+    type === 'NOT_COORDINATOR_FOR_GROUP' ||
+    type === 'ILLEGAL_GENERATION' ||
+    type === 'UNKNOWN_MEMBER_ID'
+  )
+    return true;
   return cause !== undefined && cause !== error && isRebalancingError(cause);
 }
 
@@ -83,7 +89,11 @@ export interface RunOptions {
   partitionsConsumedConcurrently?: number;
 }
 
-function toRecord(topic: string, partition: number, m: EachBatchPayload['batch']['messages'][number]): ConsumedRecord {
+function toRecord(
+  topic: string,
+  partition: number,
+  m: EachBatchPayload['batch']['messages'][number],
+): ConsumedRecord {
   const headers: ConsumedRecord['headers'] = {};
   for (const [name, value] of Object.entries(m.headers ?? {})) {
     if (value === undefined) continue;
@@ -91,7 +101,15 @@ function toRecord(topic: string, partition: number, m: EachBatchPayload['batch']
     const last = Array.isArray(value) ? value[value.length - 1] : value;
     headers[name] = last === undefined ? undefined : Buffer.isBuffer(last) ? last : Buffer.from(String(last));
   }
-  return { topic, partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers };
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    timestamp: Number(m.timestamp),
+    headers,
+  };
 }
 
 export class KafkaConsumer {
@@ -113,12 +131,17 @@ export class KafkaConsumer {
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
       readUncommitted: !(options.readCommitted ?? true),
       allowAutoTopicCreation: false,
-      ...(options.ownedPartitions ? { partitionAssigners: [createPartitionGroupAssigner(options.ownedPartitions)] } : {}),
+      ...(options.ownedPartitions
+        ? { partitionAssigners: [createPartitionGroupAssigner(options.ownedPartitions)] }
+        : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       const assignment: Assignment = new Map();
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
-        assignment.set(topic, [...partitions].sort((a, b) => a - b));
+        assignment.set(
+          topic,
+          [...partitions].sort((a, b) => a - b),
+        );
       }
       for (const listener of this.assignedListeners) listener(assignment);
     });
@@ -149,16 +172,23 @@ export class KafkaConsumer {
     try {
       await this.consumer.connect();
     } catch (error) {
-      throw new KafkaError('CTR_KAFKA_CONNECT', `cannot connect consumer of group "${this.groupId}": ${describeError(error)}`, {
-        cause: error,
-        retriable: true,
-      });
+      throw new KafkaError(
+        'CTR_KAFKA_CONNECT',
+        `cannot connect consumer of group "${this.groupId}": ${describeError(error)}`,
+        {
+          cause: error,
+          retriable: true,
+        },
+      );
     }
   }
 
   /** Subscribes to topics; `fromBeginning` applies to partitions the group has no committed offset for. */
   async subscribe(topics: readonly string[] | RegExp, fromBeginning = true): Promise<void> {
-    await this.consumer.subscribe({ topics: topics instanceof RegExp ? [topics] : [...topics], fromBeginning });
+    await this.consumer.subscribe({
+      topics: topics instanceof RegExp ? [topics] : [...topics],
+      fromBeginning,
+    });
   }
 
   /** Starts the fetch loop. Offsets are never committed automatically: call `commit`. */
@@ -192,15 +222,23 @@ export class KafkaConsumer {
    */
   async commit(offsets: readonly { topic: string; partition: number; offset: string }[]): Promise<void> {
     if (offsets.length === 0) return;
-    const payload: TopicPartitionOffsetAndMetadata[] = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }));
+    const payload: TopicPartitionOffsetAndMetadata[] = offsets.map((o) => ({
+      topic: o.topic,
+      partition: o.partition,
+      offset: o.offset,
+    }));
     try {
       await this.consumer.commitOffsets(payload);
     } catch (error) {
       const where = offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`).join(', ');
-      throw new KafkaError('CTR_KAFKA_COMMIT', `cannot commit offsets of group "${this.groupId}" (${where}): ${describeError(error)}`, {
-        cause: error,
-        retriable: (error as { retriable?: boolean }).retriable ?? false,
-      });
+      throw new KafkaError(
+        'CTR_KAFKA_COMMIT',
+        `cannot commit offsets of group "${this.groupId}" (${where}): ${describeError(error)}`,
+        {
+          cause: error,
+          retriable: (error as { retriable?: boolean }).retriable ?? false,
+        },
+      );
     }
   }
 

@@ -40,7 +40,10 @@ function decodeUserData(data: Buffer | null | undefined): number[] {
  * @param members member id -> partition numbers it owns now.
  * @returns member id -> partition numbers, every number in [0, partitionCount) exactly once.
  */
-export function assignPartitionGroups(partitionCount: number, members: ReadonlyMap<string, readonly number[]>): Map<string, number[]> {
+export function assignPartitionGroups(
+  partitionCount: number,
+  members: ReadonlyMap<string, readonly number[]>,
+): Map<string, number[]> {
   const ids = [...members.keys()].sort();
   const result = new Map<string, number[]>(ids.map((id) => [id, []]));
   if (ids.length === 0) return result;
@@ -58,12 +61,17 @@ export function assignPartitionGroups(partitionCount: number, members: ReadonlyM
   // the rest to the least loaded, then even out: kept partitions may leave a newcomer with nothing
   for (let p = 0; p < partitionCount; p++) {
     if (taken.has(p)) continue;
-    const target = ids.reduce((best, id) => (result.get(id)!.length < result.get(best)!.length ? id : best), ids[0]!);
+    const target = ids.reduce(
+      (best, id) => (result.get(id)!.length < result.get(best)!.length ? id : best),
+      ids[0]!,
+    );
     result.get(target)!.push(p);
     taken.add(p);
   }
   for (;;) {
-    const byLoad = [...ids].sort((x, y) => result.get(x)!.length - result.get(y)!.length || x.localeCompare(y));
+    const byLoad = [...ids].sort(
+      (x, y) => result.get(x)!.length - result.get(y)!.length || x.localeCompare(y),
+    );
     const least = result.get(byLoad[0]!)!;
     const most = result.get(byLoad[byLoad.length - 1]!)!;
     if (most.length <= least.length + 1) break;
@@ -101,13 +109,24 @@ export function createPartitionGroupAssigner(owned: () => readonly number[]): Pa
           const mine = numbers.filter((p) => partitions.includes(p));
           if (mine.length > 0) assignment[topic] = mine;
         }
-        return { memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment, userData: Buffer.alloc(0) }) };
+        return {
+          memberId,
+          memberAssignment: AssignerProtocol.MemberAssignment.encode({
+            version: 1,
+            assignment,
+            userData: Buffer.alloc(0),
+          }),
+        };
       });
     },
     protocol({ topics }) {
       return {
         name: PARTITION_GROUP_ASSIGNER,
-        metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: encodeUserData(owned()) }),
+        metadata: AssignerProtocol.MemberMetadata.encode({
+          version: 1,
+          topics,
+          userData: encodeUserData(owned()),
+        }),
       };
     },
   });

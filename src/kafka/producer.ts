@@ -5,7 +5,14 @@
  * report, per topic-partition, the next offset after the records it wrote:
  * the engine stores that position as a changelog checkpoint.
  */
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import {
+  CompressionTypes,
+  Partitioners,
+  type Kafka,
+  type Message,
+  type Producer,
+  type TopicMessages,
+} from 'kafkajs';
 import { describeError, KafkaError } from './errors.ts';
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
@@ -75,7 +82,10 @@ export class KafkaProducer {
     try {
       await this.producer.connect();
     } catch (error) {
-      throw new KafkaError('CTR_KAFKA_CONNECT', `cannot connect the producer: ${describeError(error)}`, { cause: error, retriable: true });
+      throw new KafkaError('CTR_KAFKA_CONNECT', `cannot connect the producer: ${describeError(error)}`, {
+        cause: error,
+        retriable: true,
+      });
     }
   }
 
@@ -88,7 +98,11 @@ export class KafkaProducer {
     const count = await this.partitionCount(topic);
     if (key === null) return this.roundRobin++ % count;
     const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-      partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0],
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
     }));
     return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
   }
@@ -109,12 +123,16 @@ export class KafkaProducer {
     try {
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
       const count = metadata.topics[0]?.partitions.length ?? 0;
-      if (count === 0) throw new KafkaError('CTR_KAFKA_PRODUCE', `topic "${topic}" has no partitions`, { topic });
+      if (count === 0)
+        throw new KafkaError('CTR_KAFKA_PRODUCE', `topic "${topic}" has no partitions`, { topic });
       this.partitionCounts.set(topic, count);
       return count;
     } catch (error) {
       if (error instanceof KafkaError) throw error;
-      throw new KafkaError('CTR_KAFKA_PRODUCE', `cannot produce to "${topic}": ${describeError(error)}`, { cause: error, topic });
+      throw new KafkaError('CTR_KAFKA_PRODUCE', `cannot produce to "${topic}": ${describeError(error)}`, {
+        cause: error,
+        topic,
+      });
     } finally {
       await admin.disconnect();
     }
@@ -148,14 +166,23 @@ export class KafkaProducer {
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     let metadata;
     try {
-      metadata = await this.producer.sendBatch({ topicMessages, acks: -1, timeout: this.timeoutMs, compression: this.compression });
+      metadata = await this.producer.sendBatch({
+        topicMessages,
+        acks: -1,
+        timeout: this.timeoutMs,
+        compression: this.compression,
+      });
     } catch (error) {
       const topics = [...byTopic.keys()].map((t) => `"${t}"`).join(', ');
-      throw new KafkaError('CTR_KAFKA_PRODUCE', `cannot send ${records.length} records to ${topics}: ${describeError(error)}`, {
-        cause: error,
-        retriable: (error as { retriable?: boolean }).retriable ?? false,
-        ...(byTopic.size === 1 ? { topic: [...byTopic.keys()][0] } : {}),
-      });
+      throw new KafkaError(
+        'CTR_KAFKA_PRODUCE',
+        `cannot send ${records.length} records to ${topics}: ${describeError(error)}`,
+        {
+          cause: error,
+          retriable: (error as { retriable?: boolean }).retriable ?? false,
+          ...(byTopic.size === 1 ? { topic: [...byTopic.keys()][0] } : {}),
+        },
+      );
     }
     // kafkajs reports one base offset per topic-partition of the request
     const next: NextOffsets = new Map();

@@ -31,8 +31,16 @@ export interface RawPipeResult {
  * @throws KafkaError CTR_KAFKA_CONSUME when the records do not arrive within timeoutMs
  */
 export async function rawPipe(kafka: Kafka, options: RawPipeOptions): Promise<RawPipeResult> {
-  const consumer = kafka.consumer({ groupId: options.groupId, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 100 });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    maxBytesPerPartition: 1024 * 1024,
+    maxWaitTimeInMs: 100,
+  });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
   await Promise.all([consumer.connect(), producer.connect()]);
   let piped = 0;
   let first = 0;
@@ -42,7 +50,13 @@ export async function rawPipe(kafka: Kafka, options: RawPipeOptions): Promise<Ra
     await consumer.subscribe({ topics: [options.from], fromBeginning: true });
     const done = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new KafkaError('CTR_KAFKA_CONSUME', `raw pipe ${options.from} -> ${options.to}: ${piped}/${options.records} records after ${options.timeoutMs ?? 120_000} ms`)),
+        () =>
+          reject(
+            new KafkaError(
+              'CTR_KAFKA_CONSUME',
+              `raw pipe ${options.from} -> ${options.to}: ${piped}/${options.records} records after ${options.timeoutMs ?? 120_000} ms`,
+            ),
+          ),
         options.timeoutMs ?? 120_000,
       );
       consumer
@@ -50,13 +64,27 @@ export async function rawPipe(kafka: Kafka, options: RawPipeOptions): Promise<Ra
           autoCommit: false,
           eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
             if (first === 0) first = performance.now();
-            const messages = batch.messages.map((m) => ({ key: m.key, value: m.value, partition: batch.partition, timestamp: m.timestamp }));
+            const messages = batch.messages.map((m) => ({
+              key: m.key,
+              value: m.value,
+              partition: batch.partition,
+              timestamp: m.timestamp,
+            }));
             await producer.send({ topic: options.to, messages, acks: -1 });
             resolveOffset(batch.lastOffset());
             piped += messages.length;
             if (Date.now() - lastCommit >= interval) {
               lastCommit = Date.now();
-              await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }] }] });
+              await commitOffsetsIfNecessary({
+                topics: [
+                  {
+                    topic: batch.topic,
+                    partitions: [
+                      { partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
+                    ],
+                  },
+                ],
+              });
             }
             if (piped >= options.records) {
               clearTimeout(timer);
@@ -70,7 +98,11 @@ export async function rawPipe(kafka: Kafka, options: RawPipeOptions): Promise<Ra
     return { records: piped, seconds: (end - first) / 1000 };
   } catch (error) {
     if (error instanceof KafkaError) throw error;
-    throw new KafkaError('CTR_KAFKA_CONSUME', `raw pipe ${options.from} -> ${options.to} failed: ${describeError(error)}`, { cause: error });
+    throw new KafkaError(
+      'CTR_KAFKA_CONSUME',
+      `raw pipe ${options.from} -> ${options.to} failed: ${describeError(error)}`,
+      { cause: error },
+    );
   } finally {
     await consumer.disconnect();
     await producer.disconnect();

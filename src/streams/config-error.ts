@@ -25,7 +25,10 @@ export class ConfigError extends StreamsError {
 
   constructor(problems: readonly ConfigProblem[]) {
     const lines = problems.map((p) => `  ${p.name}: ${p.message}${p.source ? ` (from ${p.source})` : ''}`);
-    super('CTR_CONFIG', `invalid streams configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
+    super(
+      'CTR_CONFIG',
+      `invalid streams configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+    );
     this.problems = problems;
   }
 }

@@ -87,20 +87,24 @@ export class ConfigInvalid {
   constructor(readonly message: string) {}
 }
 
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const show = (v: unknown): string =>
+  typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 function intValidator(min: number, max = Number.MAX_SAFE_INTEGER, what = 'integer') {
   return (v: unknown): number | ConfigInvalid => {
-    const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+    const n =
+      typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
-    if (!Number.isSafeInteger(n) || n < min || n > max) return new ConfigInvalid(`expected ${what} ${range}, got ${show(v)}`);
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      return new ConfigInvalid(`expected ${what} ${range}, got ${show(v)}`);
     return n;
   };
 }
 
 function stringValidator(pattern?: RegExp, patternDoc?: string) {
   return (v: unknown): string | ConfigInvalid => {
-    if (typeof v !== 'string' || v.trim() === '') return new ConfigInvalid(`expected a non-empty string, got ${show(v)}`);
+    if (typeof v !== 'string' || v.trim() === '')
+      return new ConfigInvalid(`expected a non-empty string, got ${show(v)}`);
     const s = v.trim();
     if (pattern && !pattern.test(s)) return new ConfigInvalid(`expected ${patternDoc}, got ${show(v)}`);
     return s;
@@ -139,61 +143,103 @@ function def<K extends StreamsConfigName>(d: ConfigDef<K>): ConfigDef<K> {
  */
 export const STREAMS_CONFIG_TABLE: readonly ConfigDef[] = [
   def({
-    name: 'application.id', type: 'string', default: undefined, importance: 'high',
+    name: 'application.id',
+    type: 'string',
+    default: undefined,
+    importance: 'high',
     doc: 'Identifies the application: the consumer group id, the prefix of internal topics (`<application.id>-<store>-changelog`) and the state directory sub-folder. Instances with the same id share the work.',
-    validate: stringValidator(TOPIC_SAFE, 'letters, digits, ".", "_" or "-" (at most 200; it prefixes topic names)'),
+    validate: stringValidator(
+      TOPIC_SAFE,
+      'letters, digits, ".", "_" or "-" (at most 200; it prefixes topic names)',
+    ),
   }),
   def({
-    name: 'bootstrap.servers', type: 'list', default: undefined, importance: 'high',
+    name: 'bootstrap.servers',
+    type: 'list',
+    default: undefined,
+    importance: 'high',
     doc: 'Kafka brokers to bootstrap from, `host:port` comma-separated.',
     validate: hostListValidator,
   }),
   def({
-    name: 'state.dir', type: 'string', default: join(tmpdir(), 'ctr-streams'), importance: 'high',
+    name: 'state.dir',
+    type: 'string',
+    default: join(tmpdir(), 'ctr-streams'),
+    importance: 'high',
     doc: 'Directory of the local state stores: `<state.dir>/<application.id>/<task>/<store>`. Must be on persistent storage in production (a PVC per pod) or every start restores from the changelogs.',
     validate: stringValidator(),
   }),
   def({
-    name: 'processing.guarantee', type: 'enum', default: 'at_least_once', importance: 'medium',
-    doc: '`at_least_once`: every record\'s effect is present at least once after any crash; records processed after the last commit may be applied twice. `exactly_once_v2` is reserved (transactional producer per task) and rejected for now.',
+    name: 'processing.guarantee',
+    type: 'enum',
+    default: 'at_least_once',
+    importance: 'medium',
+    doc: "`at_least_once`: every record's effect is present at least once after any crash; records processed after the last commit may be applied twice. `exactly_once_v2` is reserved (transactional producer per task) and rejected for now.",
     validate: (v) => {
       const r = enumValidator(PROCESSING_GUARANTEES)(v);
-      if (r === 'exactly_once_v2') return new ConfigInvalid('exactly_once_v2 is reserved and not implemented yet; use at_least_once');
+      if (r === 'exactly_once_v2')
+        return new ConfigInvalid('exactly_once_v2 is reserved and not implemented yet; use at_least_once');
       return r;
     },
   }),
   def({
-    name: 'commit.interval.ms', type: 'long', default: 30_000, unit: 'ms', importance: 'high',
+    name: 'commit.interval.ms',
+    type: 'long',
+    default: 30_000,
+    unit: 'ms',
+    importance: 'high',
     doc: 'How often each task commits: flush caches, send changelog records and outputs, await acks, write store positions, commit consumer offsets. Smaller means fewer duplicates after a crash and more commit cost. 0 commits after every batch.',
     validate: intValidator(0),
   }),
   def({
-    name: 'statestore.cache.max.bytes', type: 'long', default: 10 * 1024 * 1024, unit: 'bytes', importance: 'medium',
+    name: 'statestore.cache.max.bytes',
+    type: 'long',
+    default: 10 * 1024 * 1024,
+    unit: 'bytes',
+    importance: 'medium',
     doc: 'Memory for the write-back caches of ALL stores of this instance together; least-recently-used entries are evicted (dirty ones written down) above it. 0 disables caching.',
     validate: intValidator(0),
   }),
   def({
-    name: 'statestore.uncommitted.max.bytes', type: 'long', default: 64 * 1024 * 1024, unit: 'bytes', importance: 'medium',
-    doc: 'Upper bound of the writes a persistent store holds uncommitted in memory between commits (KIP-892); when a task\'s stores exceed it, the task commits early.',
+    name: 'statestore.uncommitted.max.bytes',
+    type: 'long',
+    default: 64 * 1024 * 1024,
+    unit: 'bytes',
+    importance: 'medium',
+    doc: "Upper bound of the writes a persistent store holds uncommitted in memory between commits (KIP-892); when a task's stores exceed it, the task commits early.",
     validate: intValidator(0),
   }),
   def({
-    name: 'client.id', type: 'string', default: (c) => `${c['application.id'] ?? 'ctr-streams'}-${process.pid}`, importance: 'medium',
+    name: 'client.id',
+    type: 'string',
+    default: (c) => `${c['application.id'] ?? 'ctr-streams'}-${process.pid}`,
+    importance: 'medium',
     doc: 'Client id prefix sent to the brokers (logs, quotas). Default `<application.id>-<pid>`.',
     validate: stringValidator(),
   }),
   def({
-    name: 'num.stream.threads', type: 'int', default: 1, importance: 'low',
-    notApplicable: 'Node runs JavaScript on one thread: an instance runs all its tasks on its event loop (async I/O overlaps). Scale out with more instances of the same application.id, and put CPU-heavy model work in worker threads.',
+    name: 'num.stream.threads',
+    type: 'int',
+    default: 1,
+    importance: 'low',
+    notApplicable:
+      'Node runs JavaScript on one thread: an instance runs all its tasks on its event loop (async I/O overlaps). Scale out with more instances of the same application.id, and put CPU-heavy model work in worker threads.',
     doc: 'Not applicable: only 1 is accepted.',
     validate: (v) => {
       const n = intValidator(1)(v);
       if (n instanceof ConfigInvalid) return n;
-      return n === 1 ? 1 : new ConfigInvalid(`not applicable (one event loop per process): run more instances instead; got ${show(v)}`);
+      return n === 1
+        ? 1
+        : new ConfigInvalid(
+            `not applicable (one event loop per process): run more instances instead; got ${show(v)}`,
+          );
     },
   }),
   def({
-    name: 'num.standby.replicas', type: 'int', default: 0, importance: 'low',
+    name: 'num.standby.replicas',
+    type: 'int',
+    default: 0,
+    importance: 'low',
     notApplicable: 'Standby tasks are not implemented: a moved task restores from its changelog.',
     doc: 'Not applicable yet: only 0 is accepted.',
     validate: (v) => {
@@ -203,8 +249,11 @@ export const STREAMS_CONFIG_TABLE: readonly ConfigDef[] = [
     },
   }),
   def({
-    name: 'replication.factor', type: 'int', default: -1, importance: 'medium',
-    doc: 'Replication factor of the internal topics the app creates (changelogs, DLQ). -1 takes the broker\'s default.replication.factor.',
+    name: 'replication.factor',
+    type: 'int',
+    default: -1,
+    importance: 'medium',
+    doc: "Replication factor of the internal topics the app creates (changelogs, DLQ). -1 takes the broker's default.replication.factor.",
     validate: (v) => {
       const n = intValidator(-1, 32767)(v);
       if (n === 0) return new ConfigInvalid(`expected -1 or an integer >= 1, got ${show(v)}`);
@@ -212,92 +261,158 @@ export const STREAMS_CONFIG_TABLE: readonly ConfigDef[] = [
     },
   }),
   def({
-    name: 'default.key.serde', type: 'string', default: 'bytes', importance: 'medium',
+    name: 'default.key.serde',
+    type: 'string',
+    default: 'bytes',
+    importance: 'medium',
     doc: 'Serde name for keys where the topology names none (`bytes`, `string`, `json`, ...: resolved by the serde registry).',
     validate: stringValidator(),
   }),
   def({
-    name: 'default.value.serde', type: 'string', default: 'bytes', importance: 'medium',
+    name: 'default.value.serde',
+    type: 'string',
+    default: 'bytes',
+    importance: 'medium',
     doc: 'Serde name for values where the topology names none.',
     validate: stringValidator(),
   }),
   def({
-    name: 'max.poll.records', type: 'int', default: 1000, unit: 'records', importance: 'medium',
+    name: 'max.poll.records',
+    type: 'int',
+    default: 1000,
+    unit: 'records',
+    importance: 'medium',
     doc: 'Largest batch handed to one task.process call: a fetched batch is cut into chunks of at most this many records, so one call stays short and heartbeats keep flowing between chunks.',
     validate: intValidator(1),
   }),
   def({
-    name: 'fetch.max.bytes', type: 'int', default: 50 * 1024 * 1024, unit: 'bytes', importance: 'low',
+    name: 'fetch.max.bytes',
+    type: 'int',
+    default: 50 * 1024 * 1024,
+    unit: 'bytes',
+    importance: 'low',
     doc: 'Most bytes one fetch request returns across partitions.',
     validate: intValidator(1),
   }),
   def({
-    name: 'max.partition.fetch.bytes', type: 'int', default: 1024 * 1024, unit: 'bytes', importance: 'low',
+    name: 'max.partition.fetch.bytes',
+    type: 'int',
+    default: 1024 * 1024,
+    unit: 'bytes',
+    importance: 'low',
     doc: 'Most bytes one fetch returns per partition.',
     validate: intValidator(1),
   }),
   def({
-    name: 'fetch.max.wait.ms', type: 'int', default: 500, unit: 'ms', importance: 'low',
+    name: 'fetch.max.wait.ms',
+    type: 'int',
+    default: 500,
+    unit: 'ms',
+    importance: 'low',
     doc: 'How long the broker may hold a fetch waiting for data. Also bounds how quickly an idle consumer notices a rebalance.',
     validate: intValidator(0),
   }),
   def({
-    name: 'buffered.records.per.partition', type: 'int', default: 1000, unit: 'records', importance: 'medium',
+    name: 'buffered.records.per.partition',
+    type: 'int',
+    default: 1000,
+    unit: 'records',
+    importance: 'medium',
     doc: 'Backpressure: when a partition has more records fetched but not yet processed, fetching from it pauses until its task catches up.',
     validate: intValidator(1),
   }),
   def({
-    name: 'session.timeout.ms', type: 'int', default: 45_000, unit: 'ms', importance: 'medium',
+    name: 'session.timeout.ms',
+    type: 'int',
+    default: 45_000,
+    unit: 'ms',
+    importance: 'medium',
     doc: 'The group drops a member that sends no heartbeat for this long. Heartbeats share the event loop with processing: no single processor step may block it this long (see heartbeat guidance in docs).',
     validate: intValidator(1000),
   }),
   def({
-    name: 'heartbeat.interval.ms', type: 'int', default: 3000, unit: 'ms', importance: 'low',
+    name: 'heartbeat.interval.ms',
+    type: 'int',
+    default: 3000,
+    unit: 'ms',
+    importance: 'low',
     doc: 'Expected time between heartbeats; must be lower than session.timeout.ms (a third of it or less).',
     validate: intValidator(1),
   }),
   def({
-    name: 'max.poll.interval.ms', type: 'int', default: 300_000, unit: 'ms', importance: 'low',
+    name: 'max.poll.interval.ms',
+    type: 'int',
+    default: 300_000,
+    unit: 'ms',
+    importance: 'low',
     doc: 'Rebalance timeout: how long the group waits for members to rejoin during a rebalance.',
     validate: intValidator(1000),
   }),
   def({
-    name: 'restore.batch.max.records', type: 'int', default: 10_000, unit: 'records', importance: 'low',
+    name: 'restore.batch.max.records',
+    type: 'int',
+    default: 10_000,
+    unit: 'records',
+    importance: 'low',
     doc: 'Most changelog records written to a store in one restoreBatch call (one LevelDB batch).',
     validate: intValidator(1),
   }),
   def({
-    name: 'punctuation.interval.ms', type: 'int', default: 100, unit: 'ms', importance: 'low',
+    name: 'punctuation.interval.ms',
+    type: 'int',
+    default: 100,
+    unit: 'ms',
+    importance: 'low',
     doc: 'How often the runtime asks each running task to fire its due wall-clock punctuators (the resolution of WALL_CLOCK_TIME schedules).',
     validate: intValidator(1),
   }),
   def({
-    name: 'task.yield.interval.ms', type: 'int', default: 50, unit: 'ms', importance: 'low',
+    name: 'task.yield.interval.ms',
+    type: 'int',
+    default: 50,
+    unit: 'ms',
+    importance: 'low',
     doc: 'A task loop that has been busy this long yields to the event loop (setImmediate) before its next batch, so consumer heartbeats and other tasks get a turn.',
     validate: intValidator(0),
   }),
   def({
-    name: 'shutdown.timeout.ms', type: 'int', default: 30_000, unit: 'ms', importance: 'low',
+    name: 'shutdown.timeout.ms',
+    type: 'int',
+    default: 30_000,
+    unit: 'ms',
+    importance: 'low',
     doc: 'How long close() waits for in-flight batches and the final commit before closing dirty.',
     validate: intValidator(0),
   }),
   def({
-    name: 'default.deserialization.exception.handler', type: 'enum', default: 'fail', importance: 'medium',
+    name: 'default.deserialization.exception.handler',
+    type: 'enum',
+    default: 'fail',
+    importance: 'medium',
     doc: 'What a record that cannot be deserialized does: `fail` stops the app, `log-and-continue` skips it (counted), `dead-letter` sends its bytes to errors.dead.letter.queue.topic.name.',
     validate: enumValidator(EXCEPTION_HANDLER_NAMES),
   }),
   def({
-    name: 'processing.exception.handler', type: 'enum', default: 'fail', importance: 'medium',
+    name: 'processing.exception.handler',
+    type: 'enum',
+    default: 'fail',
+    importance: 'medium',
     doc: 'What a processor that throws on a record does (KIP-1033): `fail`, `log-and-continue` or `dead-letter`.',
     validate: enumValidator(EXCEPTION_HANDLER_NAMES),
   }),
   def({
-    name: 'default.production.exception.handler', type: 'enum', default: 'fail', importance: 'medium',
+    name: 'default.production.exception.handler',
+    type: 'enum',
+    default: 'fail',
+    importance: 'medium',
     doc: 'What a record the producer cannot send does (e.g. too large): `fail`, `log-and-continue` or `dead-letter`.',
     validate: enumValidator(EXCEPTION_HANDLER_NAMES),
   }),
   def({
-    name: 'errors.dead.letter.queue.topic.name', type: 'string', default: (c) => `${c['application.id'] ?? 'app'}-dlq`, importance: 'low',
+    name: 'errors.dead.letter.queue.topic.name',
+    type: 'string',
+    default: (c) => `${c['application.id'] ?? 'app'}-dlq`,
+    importance: 'low',
     doc: 'The dead-letter topic (KIP-1034). Default `<application.id>-dlq`.',
     validate: stringValidator(TOPIC_SAFE, 'a valid topic name'),
   }),
@@ -331,14 +446,18 @@ export function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError([{ name: '(file)', message: `cannot read config file ${path}: ${(error as Error).message}` }]);
+    throw new ConfigError([
+      { name: '(file)', message: `cannot read config file ${path}: ${(error as Error).message}` },
+    ]);
   }
   if (path.endsWith('.json')) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new ConfigError([{ name: '(file)', message: `${path} is not valid JSON: ${(error as Error).message}` }]);
+      throw new ConfigError([
+        { name: '(file)', message: `${path} is not valid JSON: ${(error as Error).message}` },
+      ]);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new ConfigError([{ name: '(file)', message: `${path} must hold a JSON object of settings` }]);
@@ -394,31 +513,43 @@ export function loadStreamsConfig(options: LoadConfigOptions = {}): StreamsConfi
       continue;
     }
     const result = def.validate(given.value);
-    if (result instanceof ConfigInvalid) problems.push({ name: def.name, message: result.message, source: given.source });
+    if (result instanceof ConfigInvalid)
+      problems.push({ name: def.name, message: result.message, source: given.source });
     else (out as Record<string, unknown>)[def.name] = result;
   }
   // derived defaults read other settings, so they are computed after all of those are parsed
-  for (const def of derived) (out as Record<string, unknown>)[def.name] = (def.default as (c: Partial<StreamsConfig>) => unknown)(out);
+  for (const def of derived)
+    (out as Record<string, unknown>)[def.name] = (def.default as (c: Partial<StreamsConfig>) => unknown)(out);
 
   // cross-field rules, as StreamsConfig's postProcessParsedConfig does
   const session = out['session.timeout.ms'];
   const heartbeat = out['heartbeat.interval.ms'];
   if (session !== undefined && heartbeat !== undefined && heartbeat >= session) {
-    problems.push({ name: 'heartbeat.interval.ms', message: `must be lower than session.timeout.ms (${session}), got ${heartbeat}` });
+    problems.push({
+      name: 'heartbeat.interval.ms',
+      message: `must be lower than session.timeout.ms (${session}), got ${heartbeat}`,
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as StreamsConfig;
 }
 
 function suggest(name: string): string {
-  const near = STREAMS_CONFIG_TABLE.map((d) => d.name).find((n) => n.replace(/[._-]/g, '') === name.toLowerCase().replace(/[._-]/g, ''));
+  const near = STREAMS_CONFIG_TABLE.map((d) => d.name).find(
+    (n) => n.replace(/[._-]/g, '') === name.toLowerCase().replace(/[._-]/g, ''),
+  );
   return near ? `; did you mean "${near}"?` : '';
 }
 
 /** docs/configuration.md, generated from the table. */
 export function renderConfigDocs(): string {
   const rows = STREAMS_CONFIG_TABLE.map((d) => {
-    const dflt = d.default === undefined ? '(required)' : typeof d.default === 'function' ? '(derived)' : `\`${JSON.stringify(d.default)}\``;
+    const dflt =
+      d.default === undefined
+        ? '(required)'
+        : typeof d.default === 'function'
+          ? '(derived)'
+          : `\`${JSON.stringify(d.default)}\``;
     const doc = (d.notApplicable ? `**Not applicable:** ${d.notApplicable} ` : '') + d.doc;
     return `| \`${d.name}\` | ${d.type} | ${dflt} | ${d.unit ?? ''} | \`${envVarName(d.name)}\` | ${doc.replace(/\|/g, '\\|')} |`;
   });

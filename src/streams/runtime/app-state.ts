@@ -9,7 +9,8 @@
  */
 import { InvalidStateTransitionError } from './errors.ts';
 
-export type KafkaStreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
+export type KafkaStreamsState =
+  'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
 const ALLOWED: Record<KafkaStreamsState, readonly KafkaStreamsState[]> = {
   CREATED: ['REBALANCING', 'PENDING_SHUTDOWN', 'ERROR'],

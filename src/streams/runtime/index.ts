@@ -2,7 +2,12 @@
  * The runtime: KafkaStreams runs a topology on a real Kafka cluster.
  * Public surface of src/streams/runtime.
  */
-export { KafkaStreams, type KafkaStreamsOptions, type RunnableTopology, type ErrorListener } from './kafka-streams.ts';
+export {
+  KafkaStreams,
+  type KafkaStreamsOptions,
+  type RunnableTopology,
+  type ErrorListener,
+} from './kafka-streams.ts';
 export { type KafkaStreamsState, type StateListener } from './app-state.ts';
 export { type StateRestoreListener, type RestoreResult } from './store-restorer.ts';
 export { KafkaRecordCollector, type KafkaRecordCollectorOptions } from './kafka-record-collector.ts';

@@ -42,7 +42,14 @@ export class KafkaRecordCollector implements RecordCollector {
     this.enqueue({ topic, partition, key, value, timestamp });
   }
 
-  sendRecord(topic: string, partition: number | undefined, key: Buffer | null, value: Buffer | null, headers: Headers, timestamp: number): void {
+  sendRecord(
+    topic: string,
+    partition: number | undefined,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: Headers,
+    timestamp: number,
+  ): void {
     const record: OutgoingRecord = { topic, key, value, headers, timestamp };
     if (partition !== undefined) record.partition = partition;
     this.enqueue(record);
@@ -92,11 +99,14 @@ export class KafkaRecordCollector implements RecordCollector {
         }
       } catch (error) {
         const topics = [...new Set(chunk.map((r) => r.topic))].join(', ');
-        this.failure ??= new CollectorSendError(`task ${this.taskId} cannot send ${chunk.length} records to ${topics}: ${(error as Error).message}`, {
-          cause: error,
-          taskId: this.taskId,
-          retriable: (error as { retriable?: boolean }).retriable ?? false,
-        });
+        this.failure ??= new CollectorSendError(
+          `task ${this.taskId} cannot send ${chunk.length} records to ${topics}: ${(error as Error).message}`,
+          {
+            cause: error,
+            taskId: this.taskId,
+            retriable: (error as { retriable?: boolean }).retriable ?? false,
+          },
+        );
       } finally {
         this.queued -= chunk.length;
       }

@@ -103,9 +103,18 @@ import { TaskHandle } from './task-handle.ts';
 
 const log = createLogger('kafka-streams');
 const meter = metrics.getMeter('ctr-streams');
-const recordsProcessed = meter.createCounter('ctr.task.records.processed', { description: 'Records processed by stream tasks.', unit: '{record}' });
-const commitLatency = meter.createHistogram('ctr.task.commit.duration', { description: 'Time of one task commit (flush, acks, store commit).', unit: 'ms' });
-const restoredCounter = meter.createCounter('ctr.store.restore.records', { description: 'Changelog records restored into stores.', unit: '{record}' });
+const recordsProcessed = meter.createCounter('ctr.task.records.processed', {
+  description: 'Records processed by stream tasks.',
+  unit: '{record}',
+});
+const commitLatency = meter.createHistogram('ctr.task.commit.duration', {
+  description: 'Time of one task commit (flush, acks, store commit).',
+  unit: 'ms',
+});
+const restoredCounter = meter.createCounter('ctr.store.restore.records', {
+  description: 'Changelog records restored into stores.',
+  unit: '{record}',
+});
 
 /** The part of Topology (src/streams/topology) the runtime uses. */
 export interface TopologyLike {
@@ -147,7 +156,8 @@ function sourceTopicsOf(sub: ProcessorTopology): string[] {
   const topics = new Set<string>();
   for (const node of sub.nodes.values()) {
     if (node.kind !== 'source') continue;
-    if (!node.topics) throw new TopologyError(`source "${node.name}" subscribes by pattern: the runtime needs fixed topics`);
+    if (!node.topics)
+      throw new TopologyError(`source "${node.name}" subscribes by pattern: the runtime needs fixed topics`);
     for (const t of node.topics) topics.add(t);
   }
   return [...topics];
@@ -187,19 +197,31 @@ export class KafkaStreams {
    * @param config a validated StreamsConfig, or raw settings (validated here)
    * @throws ConfigError listing every bad setting; TopologyError when a source uses a pattern
    */
-  constructor(topology: RunnableTopology, config: StreamsConfig | StreamsConfigInput, options: KafkaStreamsOptions = {}) {
-    this.config = loadStreamsConfig({ overrides: config as StreamsConfigInput, ...(options.env ? { env: options.env } : {}) });
+  constructor(
+    topology: RunnableTopology,
+    config: StreamsConfig | StreamsConfigInput,
+    options: KafkaStreamsOptions = {},
+  ) {
+    this.config = loadStreamsConfig({
+      overrides: config as StreamsConfigInput,
+      ...(options.env ? { env: options.env } : {}),
+    });
     this.options = options;
     this.topology = topology;
     this.subtopologies = subtopologiesOf(topology, this.config['application.id']);
     for (const sub of this.subtopologies) {
       for (const topic of sourceTopicsOf(sub)) {
         const other = this.subOfTopic.get(topic);
-        if (other && other !== sub) throw new TopologyError(`topic "${topic}" is a source of sub-topologies ${other.id} and ${sub.id}; a topic may feed one sub-topology`);
+        if (other && other !== sub)
+          throw new TopologyError(
+            `topic "${topic}" is a source of sub-topologies ${other.id} and ${sub.id}; a topic may feed one sub-topology`,
+          );
         this.subOfTopic.set(topic, sub);
       }
     }
-    this.kafka = options.kafka ?? createKafka({ bootstrapServers: this.config['bootstrap.servers'], clientId: this.config['client.id'] });
+    this.kafka =
+      options.kafka ??
+      createKafka({ bootstrapServers: this.config['bootstrap.servers'], clientId: this.config['client.id'] });
     this.stateDir = new StateDirectory(this.config['state.dir'], this.config['application.id']);
     this.cacheBudget = new SharedCacheBudget(this.config['statestore.cache.max.bytes']);
   }
@@ -259,7 +281,11 @@ export class KafkaStreams {
    * @throws StreamsError when a source topic is missing or co-partitioned sources differ in partition count
    */
   async start(): Promise<void> {
-    if (this.lifecycle.state !== 'CREATED') throw new StreamsError('CTR_ILLEGAL_STATE', `KafkaStreams can start only once (state ${this.lifecycle.state})`);
+    if (this.lifecycle.state !== 'CREATED')
+      throw new StreamsError(
+        'CTR_ILLEGAL_STATE',
+        `KafkaStreams can start only once (state ${this.lifecycle.state})`,
+      );
     this.stateDir.lockInstance();
     try {
       this.lifecycle.moveTo('REBALANCING');
@@ -279,7 +305,9 @@ export class KafkaStreams {
       this.consumer = consumer;
       consumer.onRebalancing(() => this.onRebalanceStarted());
       consumer.onAssigned((assignment) => {
-        this.assignmentChain = this.assignmentChain.then(() => this.applyAssignment(assignment)).catch((error) => this.fail(error));
+        this.assignmentChain = this.assignmentChain
+          .then(() => this.applyAssignment(assignment))
+          .catch((error) => this.fail(error));
       });
       consumer.onCrash((error, willRestart) => {
         if (!willRestart) this.fail(error);
@@ -353,7 +381,16 @@ export class KafkaStreams {
         await Promise.race([
           closeAll(),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new StreamsError('CTR_STREAMS', `close did not finish within shutdown.timeout.ms (${timeout} ms)`)), timeout);
+            timer = setTimeout(
+              () =>
+                reject(
+                  new StreamsError(
+                    'CTR_STREAMS',
+                    `close did not finish within shutdown.timeout.ms (${timeout} ms)`,
+                  ),
+                ),
+              timeout,
+            );
           }),
         ]);
       } catch (error) {
@@ -363,8 +400,12 @@ export class KafkaStreams {
         clearTimeout(timer);
       }
       this.tasks.clear();
-      await this.consumer?.disconnect().catch((error) => log.warn({ err: error }, 'consumer disconnect failed'));
-      await this.producer?.disconnect().catch((error) => log.warn({ err: error }, 'producer disconnect failed'));
+      await this.consumer
+        ?.disconnect()
+        .catch((error) => log.warn({ err: error }, 'consumer disconnect failed'));
+      await this.producer
+        ?.disconnect()
+        .catch((error) => log.warn({ err: error }, 'producer disconnect failed'));
     }
     this.stateDir.unlockAll();
     this.lifecycle.moveTo('NOT_RUNNING');
@@ -380,7 +421,9 @@ export class KafkaStreams {
       const specs: TopicSpec[] = [];
       const rf = this.config['replication.factor'];
       const applicationId = this.config['application.id'];
-      const declared = Array.isArray(this.topology) ? undefined : (this.topology as TopologyLike).internalTopics?.(applicationId);
+      const declared = Array.isArray(this.topology)
+        ? undefined
+        : (this.topology as TopologyLike).internalTopics?.(applicationId);
       const partitionCounts = new Map<string, number>();
       for (const sub of this.subtopologies) {
         const declaredNames = new Set((declared ?? []).map((t) => t.name));
@@ -389,7 +432,10 @@ export class KafkaStreams {
         if (sources.length === 0) continue;
         const missing = sources.filter((t) => !existing.has(t));
         if (missing.length > 0) {
-          throw new StreamsError('CTR_STREAMS', `source topic(s) ${missing.map((t) => `"${t}"`).join(', ')} of sub-topology ${sub.id} do not exist; create them first`);
+          throw new StreamsError(
+            'CTR_STREAMS',
+            `source topic(s) ${missing.map((t) => `"${t}"`).join(', ')} of sub-topology ${sub.id} do not exist; create them first`,
+          );
         }
         const described = await admin.describeTopics(sources, { withConfigs: false });
         const counts = new Map(described.map((d) => [d.name, d.partitions.length]));
@@ -397,7 +443,10 @@ export class KafkaStreams {
         const distinct = new Set(counts.values());
         if (distinct.size > 1) {
           const list = [...counts].map(([t, n]) => `"${t}" (${n})`).join(', ');
-          throw new StreamsError('CTR_STREAMS', `co-partitioned source topics of sub-topology ${sub.id} differ in partition count: ${list}`);
+          throw new StreamsError(
+            'CTR_STREAMS',
+            `co-partitioned source topics of sub-topology ${sub.id} differ in partition count: ${list}`,
+          );
         }
         const partitions = [...distinct][0]!;
         if (declared) continue;
@@ -413,8 +462,14 @@ export class KafkaStreams {
         }
       }
       for (const topic of declared ?? []) {
-        const counts = topic.partitionsFrom.map((t) => partitionCounts.get(t)).filter((n): n is number => n !== undefined);
-        if (counts.length === 0) throw new StreamsError('CTR_STREAMS', `cannot size internal topic "${topic.name}": none of ${topic.partitionsFrom.join(', ')} is a known source topic`);
+        const counts = topic.partitionsFrom
+          .map((t) => partitionCounts.get(t))
+          .filter((n): n is number => n !== undefined);
+        if (counts.length === 0)
+          throw new StreamsError(
+            'CTR_STREAMS',
+            `cannot size internal topic "${topic.name}": none of ${topic.partitionsFrom.join(', ')} is a known source topic`,
+          );
         specs.push({
           name: topic.name,
           partitions: Math.max(...counts),
@@ -460,7 +515,8 @@ export class KafkaStreams {
       offset: r.offset,
     }));
     const buffered = handle.enqueue(batch.topic, records, this.config['max.poll.records']);
-    if (buffered >= this.config['buffered.records.per.partition']) this.pausePartition(batch.topic, batch.partition);
+    if (buffered >= this.config['buffered.records.per.partition'])
+      this.pausePartition(batch.topic, batch.partition);
   }
 
   private pausePartition(topic: string, partition: number): void {
@@ -519,7 +575,14 @@ export class KafkaStreams {
   }
 
   private startLoop(handle: TaskHandle): void {
-    handle.loop = this.runLoop(handle).catch((error) => this.fail(new TaskFailedError(`task ${handle.id} failed: ${(error as Error).message}`, { cause: error, taskId: handle.id })));
+    handle.loop = this.runLoop(handle).catch((error) =>
+      this.fail(
+        new TaskFailedError(`task ${handle.id} failed: ${(error as Error).message}`, {
+          cause: error,
+          taskId: handle.id,
+        }),
+      ),
+    );
   }
 
   private uncommittedTooLarge(handle: TaskHandle): boolean {
@@ -571,7 +634,10 @@ export class KafkaStreams {
     } catch (error) {
       if (isRebalancingError(error)) {
         // the offsets stay uncommitted: at-least-once, the next owner reprocesses from the last commit
-        log.warn({ err: error }, 'offset commit rejected by a rebalance; records since the last commit may be reprocessed');
+        log.warn(
+          { err: error },
+          'offset commit rejected by a rebalance; records since the last commit may be reprocessed',
+        );
         return;
       }
       throw error;
@@ -588,7 +654,10 @@ export class KafkaStreams {
       await this.commitTasks(running);
       log.info({ tasks: running.map((h) => h.id) }, 'committed all tasks before rejoining the group');
     } catch (error) {
-      log.warn({ err: error }, 'commit before rejoin failed; uncommitted work of revoked tasks will be dropped');
+      log.warn(
+        { err: error },
+        'commit before rejoin failed; uncommitted work of revoked tasks will be dropped',
+      );
     } finally {
       this.committingAll = false;
     }
@@ -615,7 +684,12 @@ export class KafkaStreams {
     const revoked = [...this.tasks.values()].filter((h) => !wanted.has(h.id));
     const added = [...wanted].filter(([id]) => !this.tasks.has(id));
     log.info(
-      { generation: this.generation, assigned: [...wanted.keys()].sort(), revoked: revoked.map((h) => h.id), added: added.map(([id]) => id) },
+      {
+        generation: this.generation,
+        assigned: [...wanted.keys()].sort(),
+        revoked: revoked.map((h) => h.id),
+        added: added.map(([id]) => id),
+      },
       'assignment changed',
     );
     await Promise.all(
@@ -660,7 +734,10 @@ export class KafkaStreams {
       } catch (error) {
         if ((error as { code?: string }).code === 'CTR_STORE_CORRUPTED' && attempt === 0) {
           // a damaged store cannot be trusted: start the task from scratch, the changelog has everything
-          log.warn({ taskId: id, err: error }, 'store damaged: wiping the task directory and restoring from the changelog');
+          log.warn(
+            { taskId: id, err: error },
+            'store damaged: wiping the task directory and restoring from the changelog',
+          );
           this.stateDir.wipeTask(id);
           continue;
         }
@@ -742,7 +819,14 @@ export class KafkaStreams {
         .run(async () => {
           if (handle.phase === 'running') await handle.task.punctuate(now);
         })
-        .catch((error) => this.fail(new TaskFailedError(`task ${handle.id} failed in a wall-clock punctuator: ${(error as Error).message}`, { cause: error, taskId: handle.id })));
+        .catch((error) =>
+          this.fail(
+            new TaskFailedError(
+              `task ${handle.id} failed in a wall-clock punctuator: ${(error as Error).message}`,
+              { cause: error, taskId: handle.id },
+            ),
+          ),
+        );
     }
   }
 

@@ -50,7 +50,11 @@ function acquireLockFile(file: string, taskId: string | undefined): void {
       } catch {
         holder = undefined;
       }
-      if (holder !== undefined && Number.isInteger(holder) && (holder === process.pid || processAlive(holder))) {
+      if (
+        holder !== undefined &&
+        Number.isInteger(holder) &&
+        (holder === process.pid || processAlive(holder))
+      ) {
         throw new StateDirLockedError(file, holder, context);
       }
       // no pid yet: a process may be between creating the file and writing its pid; only an old one is stale

@@ -22,8 +22,20 @@ const log = createLogger('restore');
 
 /** Kafka Streams' StateRestoreListener; offsets are decimal strings, counts are records. */
 export interface StateRestoreListener {
-  onRestoreStart?(topic: string, partition: number, storeName: string, startingOffset: string, endingOffset: string): void;
-  onBatchRestored?(topic: string, partition: number, storeName: string, batchEndOffset: string, numRestored: number): void;
+  onRestoreStart?(
+    topic: string,
+    partition: number,
+    storeName: string,
+    startingOffset: string,
+    endingOffset: string,
+  ): void;
+  onBatchRestored?(
+    topic: string,
+    partition: number,
+    storeName: string,
+    batchEndOffset: string,
+    numRestored: number,
+  ): void;
   onRestoreEnd?(topic: string, partition: number, storeName: string, totalRestored: number): void;
 }
 
@@ -80,7 +92,11 @@ export async function restoreTaskStores(options: RestoreOptions): Promise<Restor
   return results;
 }
 
-async function restoreStore(admin: KafkaAdmin, store: StateStore, options: RestoreOptions): Promise<RestoreResult> {
+async function restoreStore(
+  admin: KafkaAdmin,
+  store: StateStore,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
   const topic = store.changelogTopic!;
   const { partition, taskId } = options;
   const where = `"${store.name}" of task ${taskId} from ${topic}[${partition}]`;
@@ -89,9 +105,22 @@ async function restoreStore(admin: KafkaAdmin, store: StateStore, options: Resto
   try {
     offsets = (await admin.topicOffsets(topic)).find((o) => o.partition === partition);
   } catch (error) {
-    throw new RestoreError(`cannot restore ${where}: cannot read its offsets: ${(error as Error).message}`, { cause: error, taskId, store: store.name, topic, partition, retriable: true });
+    throw new RestoreError(`cannot restore ${where}: cannot read its offsets: ${(error as Error).message}`, {
+      cause: error,
+      taskId,
+      store: store.name,
+      topic,
+      partition,
+      retriable: true,
+    });
   }
-  if (!offsets) throw new RestoreError(`cannot restore ${where}: the changelog has no partition ${partition}`, { taskId, store: store.name, topic, partition });
+  if (!offsets)
+    throw new RestoreError(`cannot restore ${where}: the changelog has no partition ${partition}`, {
+      taskId,
+      store: store.name,
+      topic,
+      partition,
+    });
   const low = BigInt(offsets.low);
   const end = BigInt(offsets.high);
 
@@ -100,7 +129,10 @@ async function restoreStore(admin: KafkaAdmin, store: StateStore, options: Resto
     position = await store.committedPosition();
   } catch (error) {
     if (!isCorrupted(error)) throw error;
-    log.warn({ taskId, store: store.name, error: (error as Error).message }, 'store position unreadable: wiping and restoring fully');
+    log.warn(
+      { taskId, store: store.name, error: (error as Error).message },
+      'store position unreadable: wiping and restoring fully',
+    );
     position = undefined;
   }
   let from: bigint;
@@ -109,7 +141,10 @@ async function restoreStore(admin: KafkaAdmin, store: StateStore, options: Resto
     from = BigInt(position);
   } else {
     if (position !== undefined) {
-      log.warn({ taskId, store: store.name, topic, partition, position, low: offsets.low, end: offsets.high }, 'store position outside the changelog: wiping and restoring fully');
+      log.warn(
+        { taskId, store: store.name, topic, partition, position, low: offsets.low, end: offsets.high },
+        'store position outside the changelog: wiping and restoring fully',
+      );
     }
     await store.wipe();
     wiped = true;
@@ -119,7 +154,19 @@ async function restoreStore(admin: KafkaAdmin, store: StateStore, options: Resto
   options.listener?.onRestoreStart?.(topic, partition, store.name, from.toString(), end.toString());
   let restored = 0;
   if (from < end) {
-    log.info({ taskId, store: store.name, topic, partition, from: from.toString(), to: end.toString(), total, wiped }, 'restoring store');
+    log.info(
+      {
+        taskId,
+        store: store.name,
+        topic,
+        partition,
+        from: from.toString(),
+        to: end.toString(),
+        total,
+        wiped,
+      },
+      'restoring store',
+    );
     let lastLog = performance.now();
     try {
       await readTopicToEnd(options.kafka, topic, {
@@ -130,7 +177,9 @@ async function restoreStore(admin: KafkaAdmin, store: StateStore, options: Resto
           for (let i = 0; i < records.length; i += options.batchMaxRecords) {
             if (options.isCancelled?.()) return;
             const chunk = records.slice(i, i + options.batchMaxRecords);
-            const entries = chunk.filter((r) => r.key !== null).map((r) => ({ key: r.key as Buffer, value: r.value }));
+            const entries = chunk
+              .filter((r) => r.key !== null)
+              .map((r) => ({ key: r.key as Buffer, value: r.value }));
             const next = (BigInt(chunk[chunk.length - 1]!.offset) + 1n).toString();
             await store.restoreBatch(entries, next);
             restored += chunk.length;
@@ -140,20 +189,49 @@ async function restoreStore(admin: KafkaAdmin, store: StateStore, options: Resto
           if (now - lastLog > 2000) {
             lastLog = now;
             const rate = Math.round(restored / ((now - started) / 1000));
-            log.info({ taskId, store: store.name, topic, partition, restored, total, recordsPerSecond: rate }, `restored ${restored}/${total} records of "${store.name}"`);
+            log.info(
+              { taskId, store: store.name, topic, partition, restored, total, recordsPerSecond: rate },
+              `restored ${restored}/${total} records of "${store.name}"`,
+            );
           }
         },
       });
     } catch (error) {
       throw new RestoreError(`cannot restore ${where} at offset ${from}: ${(error as Error).message}`, {
-        cause: error, taskId, store: store.name, topic, partition, offset: from.toString(), retriable: true,
+        cause: error,
+        taskId,
+        store: store.name,
+        topic,
+        partition,
+        offset: from.toString(),
+        retriable: true,
       });
     }
   }
   const durationMs = performance.now() - started;
   options.listener?.onRestoreEnd?.(topic, partition, store.name, restored);
   if (restored > 0) {
-    log.info({ taskId, store: store.name, topic, partition, restored, durationMs: Math.round(durationMs), recordsPerSecond: Math.round(restored / (durationMs / 1000)) }, `restored "${store.name}"`);
+    log.info(
+      {
+        taskId,
+        store: store.name,
+        topic,
+        partition,
+        restored,
+        durationMs: Math.round(durationMs),
+        recordsPerSecond: Math.round(restored / (durationMs / 1000)),
+      },
+      `restored "${store.name}"`,
+    );
   }
-  return { store: store.name, topic, partition, from: from.toString(), to: end.toString(), wiped, restored, durationMs };
+  return {
+    store: store.name,
+    topic,
+    partition,
+    from: from.toString(),
+    to: end.toString(),
+    wiped,
+    restored,
+    durationMs,
+  };
 }

@@ -61,7 +61,11 @@ describe('KafkaStreams counting topology on a real broker', () => {
     const input = uniqueName('lock-in');
     const applicationId = uniqueName('lock-app');
     await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
-    const config = { 'application.id': applicationId, 'bootstrap.servers': env.bootstrap, 'state.dir': stateDir };
+    const config = {
+      'application.id': applicationId,
+      'bootstrap.servers': env.bootstrap,
+      'state.dir': stateDir,
+    };
     const first = new KafkaStreams(countingTopology({ input }), config);
     const second = new KafkaStreams(countingTopology({ input }), config);
     try {

@@ -5,8 +5,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KafkaConsumer, KafkaProducer, readTopicToEnd, type OutgoingRecord } from '../../../src/kafka/index.ts';
-import { createTopics, eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  KafkaConsumer,
+  KafkaProducer,
+  readTopicToEnd,
+  type OutgoingRecord,
+} from '../../../src/kafka/index.ts';
+import {
+  createTopics,
+  eventually,
+  testKafka,
+  uniqueName,
+  withAdmin,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
 import { STORE } from './fixtures/counting.ts';
 
 const PARTITIONS = 4;
@@ -17,7 +29,11 @@ const APP = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'counting-
 
 /** The shortest session timeout the broker accepts among 2 s and 6 s (its default minimum). */
 async function sessionTimeout(env: TestKafka, topic: string): Promise<number> {
-  const consumer = new KafkaConsumer(env.kafka, { groupId: uniqueName('probe'), sessionTimeoutMs: 2000, heartbeatIntervalMs: 500 });
+  const consumer = new KafkaConsumer(env.kafka, {
+    groupId: uniqueName('probe'),
+    sessionTimeoutMs: 2000,
+    heartbeatIntervalMs: 500,
+  });
   let crashed = false;
   consumer.onCrash(() => {
     crashed = true;
@@ -139,7 +155,9 @@ describe('KafkaStreams crash safety (SIGKILL) on a real broker', () => {
         if (last + 1n > from) uncommitted += last + 1n - from;
       }
       uncommittedAtKills += Number(uncommitted);
-      killLog.push(`kill ${kill}: processed ${[...child.processed.values()].map(String).join('/')} uncommitted ${uncommitted}`);
+      killLog.push(
+        `kill ${kill}: processed ${[...child.processed.values()].map(String).join('/')} uncommitted ${uncommitted}`,
+      );
     }
     await producing;
     await producer.disconnect();
@@ -164,7 +182,8 @@ describe('KafkaStreams crash safety (SIGKILL) on a real broker', () => {
     // the final counts, from the changelog (latest value per key)
     const changelog = await readTopicToEnd(env.kafka, `${applicationId}-${STORE}-changelog`);
     const counts = new Map<string, number>();
-    for (const r of changelog) if (r.key && r.value) counts.set(r.key.toString(), Number(r.value.readBigInt64BE(0)));
+    for (const r of changelog)
+      if (r.key && r.value) counts.set(r.key.toString(), Number(r.value.readBigInt64BE(0)));
     let sum = 0;
     for (const [key, n] of expected) {
       const got = counts.get(key) ?? 0;
@@ -172,8 +191,13 @@ describe('KafkaStreams crash safety (SIGKILL) on a real broker', () => {
       sum += got;
     }
     const duplicates = sum - RECORDS;
-    process.stdout.write(`# crash test: session ${session} ms, ${KILLS} kills, duplicates ${duplicates}, bound (uncommitted at kills) ${uncommittedAtKills}\n# ${killLog.join('\n# ')}\n`);
+    process.stdout.write(
+      `# crash test: session ${session} ms, ${KILLS} kills, duplicates ${duplicates}, bound (uncommitted at kills) ${uncommittedAtKills}\n# ${killLog.join('\n# ')}\n`,
+    );
     assert.ok(duplicates >= 0);
-    assert.ok(duplicates <= uncommittedAtKills, `duplicates ${duplicates} exceed the records uncommitted at the kills (${uncommittedAtKills})`);
+    assert.ok(
+      duplicates <= uncommittedAtKills,
+      `duplicates ${duplicates} exceed the records uncommitted at the kills (${uncommittedAtKills})`,
+    );
   });
 });

@@ -7,7 +7,14 @@ import type { Processor, ProcessorContext, StreamRecord } from '../../../src/str
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
 import { stringSerde } from '../../../src/streams/serde/index.ts';
 import { Topology } from '../../../src/streams/topology/index.ts';
-import { createTopics, eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  eventually,
+  testKafka,
+  uniqueName,
+  withAdmin,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
 import { latestByKey, readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
 
@@ -40,7 +47,9 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    const topology = new Topology().addSource('in', input, stringSerde, undefined).addProcessor('slow', () => new Slow(), 'in');
+    const topology = new Topology()
+      .addSource('in', input, stringSerde, undefined)
+      .addProcessor('slow', () => new Slow(), 'in');
     const app = new KafkaStreams(topology, {
       ...base(applicationId),
       'max.poll.records': 20,
@@ -59,7 +68,9 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
       clearInterval(sampler);
       await app.close();
     }
-    process.stdout.write(`# backpressure: max buffered ${maxBuffered} records (bound 100 + one fetch of 8 KiB)\n`);
+    process.stdout.write(
+      `# backpressure: max buffered ${maxBuffered} records (bound 100 + one fetch of 8 KiB)\n`,
+    );
     assert.ok(maxBuffered >= 100, `the task fell behind (max buffered ${maxBuffered})`);
     // the bound, plus the fetch that brought it over, plus one already in flight when the pause took effect
     assert.ok(maxBuffered < 600, `fetching paused: max buffered ${maxBuffered} of 1500`);
@@ -78,7 +89,9 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
         let ticks = 0;
         context.schedule(100, 'WALL_CLOCK_TIME', (now) => {
           ticks++;
-          context.forward([{ key: `task-${context.taskId}`, value: String(ticks), timestamp: now, headers: {} }]);
+          context.forward([
+            { key: `task-${context.taskId}`, value: String(ticks), timestamp: now, headers: {} },
+          ]);
         });
       }
       process(_records: ReadonlyArray<StreamRecord<string, Buffer>>): void {}
@@ -90,10 +103,15 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
     const app = new KafkaStreams(topology, { ...base(applicationId), 'punctuation.interval.ms': 20 });
     try {
       await app.start();
-      await eventually('5 ticks per task', async () => {
-        const latest = await latestByKey(env.kafka, output);
-        return ['task-0_0', 'task-0_1'].every((k) => Number(latest.get(k) ?? 0) >= 5);
-      }, 20_000, 300);
+      await eventually(
+        '5 ticks per task',
+        async () => {
+          const latest = await latestByKey(env.kafka, output);
+          return ['task-0_0', 'task-0_1'].every((k) => Number(latest.get(k) ?? 0) >= 5);
+        },
+        20_000,
+        300,
+      );
     } finally {
       await app.close();
     }
@@ -116,7 +134,8 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
     const totals = new Map<number, number>();
     const second = new KafkaStreams(countingTopology({ input }), config, {
       restoreListener: {
-        onRestoreStart: (topic, partition, store, from, to) => events.push(`start ${store} ${topic.endsWith('-changelog')} ${partition} ${from}->${to}`),
+        onRestoreStart: (topic, partition, store, from, to) =>
+          events.push(`start ${store} ${topic.endsWith('-changelog')} ${partition} ${from}->${to}`),
         onBatchRestored: (_t, partition, _s, _end, n) => {
           assert.ok(n <= 500, 'batches are at most restore.batch.max.records');
           batches.set(partition, (batches.get(partition) ?? 0) + n);
@@ -128,10 +147,22 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
       await second.start();
       await eventually('restored', () => second.state === 'RUNNING', 30_000);
       assert.equal(events.length, 2);
-      assert.ok(events.every((e) => e.startsWith(`start ${STORE} true`)), events.join('; '));
+      assert.ok(
+        events.every((e) => e.startsWith(`start ${STORE} true`)),
+        events.join('; '),
+      );
       assert.deepEqual([...batches].sort(), [...totals].sort(), 'batches add up to the totals');
-      const changelog = await withAdmin(env.kafka, async (admin) => (await admin.topicOffsets(`${applicationId}-${STORE}-changelog`)).reduce((n, o) => n + Number(o.high), 0));
-      assert.equal([...totals.values()].reduce((a, b) => a + b, 0), changelog, 'every changelog record restored');
+      const changelog = await withAdmin(env.kafka, async (admin) =>
+        (await admin.topicOffsets(`${applicationId}-${STORE}-changelog`)).reduce(
+          (n, o) => n + Number(o.high),
+          0,
+        ),
+      );
+      assert.equal(
+        [...totals.values()].reduce((a, b) => a + b, 0),
+        changelog,
+        'every changelog record restored',
+      );
       assert.equal(total(await readStore<number>([second], STORE, 2)), 6000);
     } finally {
       await second.close();

@@ -53,7 +53,13 @@ describe('KafkaStreams heartbeats under CPU-heavy processors', () => {
       await waitForCommittedToEnd(env.kafka, applicationId, input, 60_000);
       delay.disable();
       const counts = await readStore<number>([app], STORE, 2);
-      return { states, joins: app.assignmentsApplied, counted: total(counts), maxDelayMs: delay.max / 1e6, seconds: (performance.now() - started) / 1000 };
+      return {
+        states,
+        joins: app.assignmentsApplied,
+        counted: total(counts),
+        maxDelayMs: delay.max / 1e6,
+        seconds: (performance.now() - started) / 1000,
+      };
     } finally {
       await app.close();
     }
@@ -62,7 +68,9 @@ describe('KafkaStreams heartbeats under CPU-heavy processors', () => {
   it('stays in the group while processors burn 250 ms per batch for twice the session timeout', async () => {
     // 2 partitions x 1,200 records / 50 per batch = 48 batches x 250 ms = 12 s of CPU, 2 x session.timeout.ms
     const r = await run(() => 250, 2400);
-    process.stdout.write(`# heartbeat: 48 batches x 250 ms burn: ${r.seconds.toFixed(1)} s, max event-loop delay ${r.maxDelayMs.toFixed(0)} ms, states ${r.states.join(' ')}\n`);
+    process.stdout.write(
+      `# heartbeat: 48 batches x 250 ms burn: ${r.seconds.toFixed(1)} s, max event-loop delay ${r.maxDelayMs.toFixed(0)} ms, states ${r.states.join(' ')}\n`,
+    );
     assert.equal(r.counted, 2400);
     assert.ok(r.seconds * 1000 > 2 * SESSION_MS, 'the run lasted longer than two session timeouts');
     // the task loops share one yield mark: the loop is blocked about one batch at a time, not one per task
@@ -73,7 +81,9 @@ describe('KafkaStreams heartbeats under CPU-heavy processors', () => {
 
   it('is removed from the group when one synchronous step outlasts the session timeout, and still counts every record', async () => {
     const r = await run((partition, batch) => (partition === 0 && batch === 0 ? SESSION_MS + 1500 : 0), 2000);
-    process.stdout.write(`# heartbeat: one ${SESSION_MS + 1500} ms step: max event-loop delay ${r.maxDelayMs.toFixed(0)} ms, group joins ${r.joins}\n`);
+    process.stdout.write(
+      `# heartbeat: one ${SESSION_MS + 1500} ms step: max event-loop delay ${r.maxDelayMs.toFixed(0)} ms, group joins ${r.joins}\n`,
+    );
     assert.ok(r.maxDelayMs > SESSION_MS);
     assert.ok(r.joins >= 2, `the member was removed and had to rejoin (joins ${r.joins})`);
     assert.ok(r.counted >= 2000, 'every record counted at least once');

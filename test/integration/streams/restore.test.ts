@@ -5,7 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
-import { createTopics, eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  eventually,
+  testKafka,
+  uniqueName,
+  withAdmin,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
 import { readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
 
@@ -18,7 +25,9 @@ function checksum(entries: ReadonlyMap<string, number>): string {
 }
 
 async function changelogEnd(env: TestKafka, topic: string): Promise<number> {
-  return withAdmin(env.kafka, async (admin) => (await admin.topicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0));
+  return withAdmin(env.kafka, async (admin) =>
+    (await admin.topicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0),
+  );
 }
 
 describe('KafkaStreams store restore from the changelog', () => {
@@ -51,7 +60,10 @@ describe('KafkaStreams store restore from the changelog', () => {
       'session.timeout.ms': 6000,
       'heartbeat.interval.ms': 1000,
     });
-    const run = async (stateDir: string, check: (app: KafkaStreams) => Promise<void>): Promise<KafkaStreams> => {
+    const run = async (
+      stateDir: string,
+      check: (app: KafkaStreams) => Promise<void>,
+    ): Promise<KafkaStreams> => {
       const app = new KafkaStreams(countingTopology({ input }), config(stateDir));
       try {
         await app.start();
@@ -72,9 +84,16 @@ describe('KafkaStreams store restore from the changelog', () => {
       assert.equal(total(counts), 20_000);
       before = checksum(counts);
     });
-    assert.equal(first.restores().reduce((n, r) => n + r.restored, 0), 0, 'a fresh app restores nothing');
+    assert.equal(
+      first.restores().reduce((n, r) => n + r.restored, 0),
+      0,
+      'a fresh app restores nothing',
+    );
     const endAfterFirst = await changelogEnd(env, changelog);
-    assert.ok(endAfterFirst >= expected.size, `changelog holds at least one record per key (${endAfterFirst})`);
+    assert.ok(
+      endAfterFirst >= expected.size,
+      `changelog holds at least one record per key (${endAfterFirst})`,
+    );
 
     // 2. delete the state directory: everything comes back from the changelog, identical
     rmSync(dirA, { recursive: true, force: true });
@@ -83,8 +102,15 @@ describe('KafkaStreams store restore from the changelog', () => {
     });
     const full = second.restores();
     assert.equal(full.length, PARTITIONS);
-    assert.ok(full.every((r) => r.wiped && r.from === '0'), 'no position: wiped and restored from the start');
-    assert.equal(full.reduce((n, r) => n + r.restored, 0), endAfterFirst, 'every changelog record was restored');
+    assert.ok(
+      full.every((r) => r.wiped && r.from === '0'),
+      'no position: wiped and restored from the start',
+    );
+    assert.equal(
+      full.reduce((n, r) => n + r.restored, 0),
+      endAfterFirst,
+      'every changelog record was restored',
+    );
 
     // 3. another instance (own state dir) moves the changelog on by 5,000 more records' updates
     await produceKeyed(env.kafka, input, 5_000, 5000, 20, 20_000);
@@ -102,7 +128,14 @@ describe('KafkaStreams store restore from the changelog', () => {
       assert.equal(checksum(await readStore<number>([app], STORE, PARTITIONS)), after);
     });
     const tail = fourth.restores();
-    assert.ok(tail.every((r) => !r.wiped), 'positions were valid: no wipe');
-    assert.equal(tail.reduce((n, r) => n + r.restored, 0), endAfterThird - endAfterFirst, 'only the tail was restored');
+    assert.ok(
+      tail.every((r) => !r.wiped),
+      'positions were valid: no wipe',
+    );
+    assert.equal(
+      tail.reduce((n, r) => n + r.restored, 0),
+      endAfterThird - endAfterFirst,
+      'only the tail was restored',
+    );
   });
 });

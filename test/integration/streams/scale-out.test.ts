@@ -53,10 +53,18 @@ describe('two KafkaStreams instances with one application.id', () => {
       await b.start();
       await eventually(
         'both instances RUNNING with 4 tasks each',
-        () => a.state === 'RUNNING' && b.state === 'RUNNING' && a.activeTaskIds().length === 4 && b.activeTaskIds().length === 4,
+        () =>
+          a.state === 'RUNNING' &&
+          b.state === 'RUNNING' &&
+          a.activeTaskIds().length === 4 &&
+          b.activeTaskIds().length === 4,
         30_000,
       );
-      assert.deepEqual([...a.activeTaskIds(), ...b.activeTaskIds()].sort(), ALL_TASKS, 'every task runs exactly once');
+      assert.deepEqual(
+        [...a.activeTaskIds(), ...b.activeTaskIds()].sort(),
+        ALL_TASKS,
+        'every task runs exactly once',
+      );
       const movedToB = b.restores();
       assert.equal(movedToB.length, 4);
       assert.ok(movedToB.reduce((n, r) => n + r.restored, 0) > 0, 'B got its state through the changelog');
@@ -70,10 +78,17 @@ describe('two KafkaStreams instances with one application.id', () => {
       // A stops: B takes every task; the four it never had come from the changelog
       const bTasksBefore = new Set(b.activeTaskIds());
       await a.close();
-      await eventually('B runs all tasks', () => b.state === 'RUNNING' && b.activeTaskIds().length === PARTITIONS, 30_000);
+      await eventually(
+        'B runs all tasks',
+        () => b.state === 'RUNNING' && b.activeTaskIds().length === PARTITIONS,
+        30_000,
+      );
       const takenOver = b.restores().filter((r) => !bTasksBefore.has(`0_${r.partition}`));
       assert.equal(takenOver.length, 4);
-      assert.ok(takenOver.every((r) => r.restored > 0), 'each moved store was restored from its changelog');
+      assert.ok(
+        takenOver.every((r) => r.restored > 0),
+        'each moved store was restored from its changelog',
+      );
 
       add(await produceKeyed(env.kafka, input, 10_000, 2000, 20, 40_000));
       await waitForCommittedToEnd(env.kafka, applicationId, input);

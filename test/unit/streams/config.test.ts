@@ -36,7 +36,14 @@ describe('streams config', () => {
 
   it('lists every bad field in one error with the expected messages', () => {
     const e = problemsOf(() =>
-      loadStreamsConfig({ overrides: { 'bootstrap.servers': 'nohost', 'commit.interval.ms': '5s', 'max.poll.records': 0, 'processing.guarantee': 'maybe' } }),
+      loadStreamsConfig({
+        overrides: {
+          'bootstrap.servers': 'nohost',
+          'commit.interval.ms': '5s',
+          'max.poll.records': 0,
+          'processing.guarantee': 'maybe',
+        },
+      }),
     );
     const byName = new Map(e.problems.map((p) => [p.name, p.message]));
     assert.equal(byName.get('commit.interval.ms'), 'expected integer >= 0, got "5s"');
@@ -50,27 +57,38 @@ describe('streams config', () => {
   });
 
   it('rejects unknown settings and suggests the near name', () => {
-    const e = problemsOf(() => loadStreamsConfig({ overrides: { ...base, 'commit_interval_ms': 10 } }));
+    const e = problemsOf(() => loadStreamsConfig({ overrides: { ...base, commit_interval_ms: 10 } }));
     assert.equal(e.problems.length, 1);
     assert.match(e.problems[0]!.message, /did you mean "commit.interval.ms"/);
   });
 
   it('says why num.stream.threads and exactly_once_v2 are not accepted', () => {
-    const e = problemsOf(() => loadStreamsConfig({ overrides: { ...base, 'num.stream.threads': 4, 'processing.guarantee': 'exactly_once_v2' } }));
+    const e = problemsOf(() =>
+      loadStreamsConfig({
+        overrides: { ...base, 'num.stream.threads': 4, 'processing.guarantee': 'exactly_once_v2' },
+      }),
+    );
     const msgs = e.problems.map((p) => `${p.name}: ${p.message}`).join('\n');
     assert.match(msgs, /num\.stream\.threads: not applicable/);
     assert.match(msgs, /processing\.guarantee: exactly_once_v2 is reserved/);
   });
 
   it('checks heartbeat.interval.ms against session.timeout.ms', () => {
-    const e = problemsOf(() => loadStreamsConfig({ overrides: { ...base, 'session.timeout.ms': 6000, 'heartbeat.interval.ms': 6000 } }));
+    const e = problemsOf(() =>
+      loadStreamsConfig({
+        overrides: { ...base, 'session.timeout.ms': 6000, 'heartbeat.interval.ms': 6000 },
+      }),
+    );
     assert.equal(e.problems[0]!.name, 'heartbeat.interval.ms');
   });
 
   it('takes defaults < properties file < env < overrides', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     const file = join(dir, 'app.properties');
-    writeFileSync(file, '# comment\napplication.id=from-file\nbootstrap.servers = a:1,b:2\ncommit.interval.ms=100\nmax.poll.records=7\n');
+    writeFileSync(
+      file,
+      '# comment\napplication.id=from-file\nbootstrap.servers = a:1,b:2\ncommit.interval.ms=100\nmax.poll.records=7\n',
+    );
     const c = loadStreamsConfig({
       file,
       env: { CTR_COMMIT_INTERVAL_MS: '200', CTR_MAX_POLL_RECORDS: '9', CTR_LOG_LEVEL: 'debug' },
@@ -88,7 +106,9 @@ describe('streams config', () => {
     writeFileSync(file, JSON.stringify({ ...base, 'state.dir': '/tmp/x', 'commit.interval.ms': -1 }));
     const e = problemsOf(() => loadStreamsConfig({ file }));
     assert.equal(e.problems[0]!.source, file);
-    const env = problemsOf(() => loadStreamsConfig({ overrides: base, env: { CTR_SESSION_TIMEOUT_MS: 'x' } }));
+    const env = problemsOf(() =>
+      loadStreamsConfig({ overrides: base, env: { CTR_SESSION_TIMEOUT_MS: 'x' } }),
+    );
     assert.equal(env.problems[0]!.source, 'env CTR_SESSION_TIMEOUT_MS');
   });
 

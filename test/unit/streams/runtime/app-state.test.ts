@@ -8,7 +8,15 @@ describe('AppStateMachine', () => {
     const m = new AppStateMachine();
     const seen: Array<[KafkaStreamsState, KafkaStreamsState]> = [];
     m.onChange((n, o) => seen.push([n, o]));
-    for (const s of ['REBALANCING', 'RUNNING', 'REBALANCING', 'RUNNING', 'PENDING_SHUTDOWN', 'NOT_RUNNING'] as const) m.moveTo(s);
+    for (const s of [
+      'REBALANCING',
+      'RUNNING',
+      'REBALANCING',
+      'RUNNING',
+      'PENDING_SHUTDOWN',
+      'NOT_RUNNING',
+    ] as const)
+      m.moveTo(s);
     assert.equal(m.state, 'NOT_RUNNING');
     assert.deepEqual(seen[0], ['REBALANCING', 'CREATED']);
     assert.deepEqual(seen.at(-1), ['NOT_RUNNING', 'PENDING_SHUTDOWN']);
@@ -17,7 +25,10 @@ describe('AppStateMachine', () => {
 
   it('rejects transitions the lifecycle does not allow, naming both states', () => {
     const m = new AppStateMachine();
-    assert.throws(() => m.moveTo('RUNNING'), (e: Error) => e instanceof InvalidStateTransitionError && /from CREATED to RUNNING/.test(e.message));
+    assert.throws(
+      () => m.moveTo('RUNNING'),
+      (e: Error) => e instanceof InvalidStateTransitionError && /from CREATED to RUNNING/.test(e.message),
+    );
     m.moveTo('PENDING_SHUTDOWN');
     m.moveTo('NOT_RUNNING');
     assert.throws(() => m.moveTo('REBALANCING'), InvalidStateTransitionError);

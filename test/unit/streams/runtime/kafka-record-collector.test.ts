@@ -38,11 +38,18 @@ class FakeProducer {
 describe('KafkaRecordCollector', () => {
   it('sends in chunks, one request in flight, and returns the next offset per partition after the acks', async () => {
     const producer = new FakeProducer();
-    const collector = new KafkaRecordCollector(producer as unknown as KafkaProducer, { taskId: '0_1', chunkRecords: 3 });
-    for (let i = 0; i < 7; i++) collector.send('app-s-changelog', 1, Buffer.from(`k${i}`), Buffer.from('v'), 1);
+    const collector = new KafkaRecordCollector(producer as unknown as KafkaProducer, {
+      taskId: '0_1',
+      chunkRecords: 3,
+    });
+    for (let i = 0; i < 7; i++)
+      collector.send('app-s-changelog', 1, Buffer.from(`k${i}`), Buffer.from('v'), 1);
     collector.sendRecord('out', 2, null, Buffer.from('x'), {}, 1);
     const offsets = await collector.flush();
-    assert.deepEqual(producer.requests.map((r) => r.length), [3, 3, 2]);
+    assert.deepEqual(
+      producer.requests.map((r) => r.length),
+      [3, 3, 2],
+    );
     assert.equal(producer.maxInFlight, 1, 'chunks of one task never overtake each other');
     assert.equal(offsets.get('app-s-changelog:1'), '7');
     assert.equal(offsets.get('out:2'), '1');
@@ -54,18 +61,32 @@ describe('KafkaRecordCollector', () => {
 
   it('keeps order per partition across chunks', async () => {
     const producer = new FakeProducer();
-    const collector = new KafkaRecordCollector(producer as unknown as KafkaProducer, { taskId: '0_0', chunkRecords: 2 });
+    const collector = new KafkaRecordCollector(producer as unknown as KafkaProducer, {
+      taskId: '0_0',
+      chunkRecords: 2,
+    });
     for (let i = 0; i < 9; i++) collector.sendRecord('out', 0, Buffer.from(String(i)), null, {}, i);
     await collector.flush();
-    assert.deepEqual(producer.requests.flat().map((r) => String(r.key)), ['0', '1', '2', '3', '4', '5', '6', '7', '8']);
+    assert.deepEqual(
+      producer.requests.flat().map((r) => String(r.key)),
+      ['0', '1', '2', '3', '4', '5', '6', '7', '8'],
+    );
   });
 
   it('fails flush and every later send after a failed send, naming the task and topic', async () => {
     const producer = new FakeProducer();
     producer.failNext = true;
-    const collector = new KafkaRecordCollector(producer as unknown as KafkaProducer, { taskId: '0_3', chunkRecords: 100 });
+    const collector = new KafkaRecordCollector(producer as unknown as KafkaProducer, {
+      taskId: '0_3',
+      chunkRecords: 100,
+    });
     collector.sendRecord('out', 0, null, Buffer.from('x'), {}, 1);
-    await assert.rejects(collector.flush(), (e: Error) => e instanceof CollectorSendError && /task 0_3 cannot send 1 records to out: broker said no/.test(e.message));
+    await assert.rejects(
+      collector.flush(),
+      (e: Error) =>
+        e instanceof CollectorSendError &&
+        /task 0_3 cannot send 1 records to out: broker said no/.test(e.message),
+    );
     assert.throws(() => collector.sendRecord('out', 0, null, null, {}, 1), CollectorSendError);
   });
 });

@@ -20,7 +20,10 @@ describe('StateDirectory', () => {
     assert.equal(readFileSync(join(dir.appDir, '0_1', '.lock'), 'utf8'), String(process.pid));
     assert.throws(
       () => dir.lock('0_1'),
-      (e: Error) => e instanceof StateDirLockedError && e.code === 'CTR_STATE_DIR_LOCKED' && e.message.includes(`process ${process.pid}`),
+      (e: Error) =>
+        e instanceof StateDirLockedError &&
+        e.code === 'CTR_STATE_DIR_LOCKED' &&
+        e.message.includes(`process ${process.pid}`),
     );
     dir.unlock('0_1');
     assert.equal(existsSync(join(dir.appDir, '0_1', '.lock')), false);
@@ -33,7 +36,10 @@ describe('StateDirectory', () => {
     mkdirSync(join(root, 'app', '0_0'), { recursive: true });
     // the parent of this test process is alive
     writeFileSync(join(root, 'app', '0_0', '.lock'), String(process.ppid));
-    assert.throws(() => dir.lock('0_0'), (e: Error) => e instanceof StateDirLockedError && (e as StateDirLockedError).holderPid === process.ppid);
+    assert.throws(
+      () => dir.lock('0_0'),
+      (e: Error) => e instanceof StateDirLockedError && (e as StateDirLockedError).holderPid === process.ppid,
+    );
   });
 
   it('takes over a stale lock left by a dead process', () => {

@@ -6,7 +6,15 @@ import type { KafkaRecordCollector } from '../../../../src/streams/runtime/kafka
 import { Mutex, TaskHandle } from '../../../../src/streams/runtime/task-handle.ts';
 
 function records(topic: string, from: number, n: number, ts = (i: number) => i): RawRecord[] {
-  return Array.from({ length: n }, (_, i) => ({ key: null, value: null, headers: {}, topic, partition: 0, offset: String(from + i), timestamp: ts(from + i) }));
+  return Array.from({ length: n }, (_, i) => ({
+    key: null,
+    value: null,
+    headers: {},
+    topic,
+    partition: 0,
+    offset: String(from + i),
+    timestamp: ts(from + i),
+  }));
 }
 
 function handle(): TaskHandle {
@@ -17,7 +25,10 @@ describe('TaskHandle', () => {
   it('cuts a fetched batch into chunks of at most max.poll.records and counts what is buffered', () => {
     const h = handle();
     assert.equal(h.enqueue('a', records('a', 0, 25), 10), 25);
-    assert.deepEqual([h.takeNext()!.records.length, h.takeNext()!.records.length, h.takeNext()!.records.length], [10, 10, 5]);
+    assert.deepEqual(
+      [h.takeNext()!.records.length, h.takeNext()!.records.length, h.takeNext()!.records.length],
+      [10, 10, 5],
+    );
     assert.equal(h.buffered('a'), 0);
     assert.equal(h.takeNext(), undefined);
   });
@@ -28,13 +39,24 @@ describe('TaskHandle', () => {
     h.takeNext();
     // kafkajs restarts from the committed offset 5 after a rejoin: 5..9 were taken already
     assert.equal(h.enqueue('a', records('a', 5, 10), 100), 5);
-    assert.deepEqual(h.takeNext()!.records.map((r) => r.offset), ['10', '11', '12', '13', '14']);
+    assert.deepEqual(
+      h.takeNext()!.records.map((r) => r.offset),
+      ['10', '11', '12', '13', '14'],
+    );
   });
 
   it('takes the co-partitioned queue whose head has the smallest timestamp first', () => {
     const h = handle();
-    h.enqueue('late', records('late', 0, 2, (i) => 100 + i), 10);
-    h.enqueue('early', records('early', 0, 2, (i) => 50 + i), 10);
+    h.enqueue(
+      'late',
+      records('late', 0, 2, (i) => 100 + i),
+      10,
+    );
+    h.enqueue(
+      'early',
+      records('early', 0, 2, (i) => 50 + i),
+      10,
+    );
     assert.equal(h.takeNext()!.topic, 'early');
     assert.equal(h.takeNext()!.topic, 'late');
   });
