@@ -61,10 +61,11 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
         store = ctx.getStateStore<KeyValueStore<K, VAgg>>(options.storeName);
       },
       async process(records) {
-        // one read for every distinct key of the batch
+        // one read for every distinct key of the batch; `slots[i]` is the key index of usable[i]
         const ids = new Map<unknown, number>();
         const keys: K[] = [];
         const usable: Array<StreamRecord<K, VIn>> = [];
+        const slots: number[] = [];
         for (const r of records) {
           if (
             r.key === null ||
@@ -81,42 +82,42 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
             continue;
           }
           const id = keyIdentity(r.key, options.keySerde, options.storeName);
-          if (!ids.has(id)) {
-            ids.set(id, keys.length);
+          let slot = ids.get(id);
+          if (slot === undefined) {
+            slot = keys.length;
+            ids.set(id, slot);
             keys.push(r.key);
           }
           usable.push(r);
+          slots.push(slot);
         }
         if (usable.length === 0) return;
-        const loaded = await store.getMany(keys);
-        const current: Array<VAgg | null | undefined> = loaded;
+        const current: Array<VAgg | null | undefined> = await store.getMany(keys);
         const updates: Array<Update<K, VAgg>> = [];
-        const lastUpdate = new Map<unknown, Update<K, VAgg>>();
-        for (const r of usable) {
-          const id = keyIdentity(r.key, options.keySerde, options.storeName);
-          const slot = ids.get(id)!;
+        // per key slot, its latest update (Map keeps the order of each key's LAST update after delete+set)
+        const lastUpdate = new Map<number, Update<K, VAgg>>();
+        for (let i = 0; i < usable.length; i++) {
+          const r = usable[i]!;
+          const slot = slots[i]!;
           const before = current[slot];
           const after = options.step(r.key, r.value, before === null ? undefined : before);
           if (after === undefined) continue;
           current[slot] = after;
           const update: Update<K, VAgg> = { key: r.key, value: after, timestamp: r.timestamp, record: r };
-          if (options.coalesce) {
-            const previous = lastUpdate.get(id);
-            // keep the latest value, stamped with the latest timestamp of the key's records
-            if (previous !== undefined) {
-              lastUpdate.delete(id);
-              update.timestamp = Math.max(update.timestamp, previous.timestamp);
-            }
-            lastUpdate.set(id, update);
-          } else {
-            updates.push(update);
+          const previous = lastUpdate.get(slot);
+          if (previous !== undefined) {
+            lastUpdate.delete(slot);
+            // a coalesced update carries the latest timestamp of the key's records
+            if (options.coalesce) update.timestamp = Math.max(update.timestamp, previous.timestamp);
           }
+          lastUpdate.set(slot, update);
+          if (!options.coalesce) updates.push(update);
         }
-        const changed = options.coalesce ? [...lastUpdate.values()] : updates;
-        if (changed.length === 0) return;
+        if (lastUpdate.size === 0) return;
+        const finals = [...lastUpdate.values()];
         // one write for the batch: the last value per key
-        const finalByKey = options.coalesce ? changed : [...dedupeLast(changed, options)];
-        await store.putAll(finalByKey.map((u) => [u.key, u.value] as const));
+        await store.putAll(finals.map((u) => [u.key, u.value] as const));
+        const changed = options.coalesce ? finals : updates;
         context.forward(
           changed.map((u) => ({
             key: u.key,
@@ -129,17 +130,4 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
       },
     };
   };
-}
-
-function dedupeLast<K, V>(
-  updates: ReadonlyArray<Update<K, V>>,
-  options: { keySerde: Serde<K>; storeName: string },
-): Iterable<Update<K, V>> {
-  const last = new Map<unknown, Update<K, V>>();
-  for (const u of updates) {
-    const id = keyIdentity(u.key, options.keySerde, options.storeName);
-    last.delete(id);
-    last.set(id, u);
-  }
-  return last.values();
 }
