@@ -317,6 +317,45 @@ describe('TopologyTestDriver topics and stores', () => {
     }
   });
 
+  it('commits real LevelDB stores at the changelog offset the collector acked, and keeps data across driver restarts', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'ttd-position-'));
+    const build = () => {
+      const builder = new StreamsBuilder();
+      builder
+        .stream('in', S)
+        .groupByKey()
+        .count(Materialized.as<string, number>('counts').withCachingDisabled());
+      return builder.build();
+    };
+    try {
+      driver = new TopologyTestDriver(build(), { applicationId: 'pos', storeType: 'persistent', stateDir });
+      await driver.createInputTopic('in', stringSerde, stringSerde).pipeKeyValueList([
+        ['a', '1'],
+        ['b', '2'],
+        ['a', '3'],
+      ]);
+      await driver.commit();
+      const store = await driver.getKeyValueStore<string, number>('counts');
+      const changelog = driver
+        .createOutputTopic('pos-counts-changelog', stringSerde, countSerde)
+        .readRecordsToList();
+      assert.equal(
+        await store.committedPosition(),
+        String(changelog.length),
+        'position = offset after the last acked changelog record',
+      );
+      await driver.close();
+
+      driver = new TopologyTestDriver(build(), { applicationId: 'pos', storeType: 'persistent', stateDir });
+      await driver.createInputTopic('in', stringSerde, stringSerde).pipeInput('a', '4');
+      assert.equal(await (await driver.getKeyValueStore<string, number>('counts')).get('a'), 3);
+    } finally {
+      await driver?.close();
+      driver = undefined;
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('serves stores added with the Processor API and explains a missing store or partition', async () => {
     const topology = new Topology()
       .addSource('s', 'in', stringSerde, stringSerde)
