@@ -1,0 +1,2 @@
+/** The lookup HTTP API: public surface of src/lookup. */
+export { startLookupServer, type LookupServer, type LookupSources } from './lookup-server.ts';
