@@ -88,6 +88,7 @@ import {
 import { createLogger } from '../../telemetry/logger.ts';
 import { loadStreamsConfig, type StreamsConfig, type StreamsConfigInput } from '../config.ts';
 import { StreamsError, TopologyError } from '../errors.ts';
+import { exceptionHandlersFromConfig } from '../errors-handling/index.ts';
 import type { TaskExceptionHandlers } from '../processor/exception-handlers.ts';
 import type { ProcessorTopology } from '../processor/processor-topology.ts';
 import type { RawRecord } from '../processor/raw-record.ts';
@@ -137,7 +138,10 @@ export interface KafkaStreamsOptions {
   kafka?: Kafka;
   /** Told about every store restore (start, batches, end). */
   restoreListener?: StateRestoreListener;
-  /** Exception-handling policies handed to every task (src/streams/errors-handling builds them). */
+  /**
+   * Exception-handling policies handed to every task. Default: the handlers the config names
+   * (default.deserialization.exception.handler etc., built by src/streams/errors-handling).
+   */
   handlers?: TaskExceptionHandlers;
   /** Read CTR_* env vars into the config (default false when a config object is given). */
   env?: NodeJS.ProcessEnv;
@@ -173,6 +177,9 @@ export class KafkaStreams {
   private readonly kafka: Kafka;
   private readonly stateDir: StateDirectory;
   private readonly cacheBudget: SharedCacheBudget;
+  private readonly handlers: TaskExceptionHandlers;
+  /** The dead-letter topic when a configured handler dead-letters (created at start). */
+  private readonly deadLetterTopic: string | undefined;
   private readonly tasks = new Map<string, TaskHandle>();
   private readonly errorListeners: ErrorListener[] = [];
   private readonly restoreResults: RestoreResult[] = [];
@@ -224,6 +231,14 @@ export class KafkaStreams {
       createKafka({ bootstrapServers: this.config['bootstrap.servers'], clientId: this.config['client.id'] });
     this.stateDir = new StateDirectory(this.config['state.dir'], this.config['application.id']);
     this.cacheBudget = new SharedCacheBudget(this.config['statestore.cache.max.bytes']);
+    if (options.handlers) {
+      this.handlers = options.handlers;
+      this.deadLetterTopic = undefined;
+    } else {
+      const fromConfig = exceptionHandlersFromConfig(this.config);
+      this.handlers = fromConfig.handlers;
+      this.deadLetterTopic = fromConfig.deadLetterTopic;
+    }
   }
 
   get state(): KafkaStreamsState {
@@ -478,6 +493,15 @@ export class KafkaStreams {
           ...(rf > 0 ? { replicationFactor: rf } : {}),
         });
       }
+      if (this.deadLetterTopic !== undefined && !existing.has(this.deadLetterTopic)) {
+        // as many partitions as the widest source, so dead letters spread like the input
+        const widest = Math.max(1, ...partitionCounts.values());
+        specs.push({
+          name: this.deadLetterTopic,
+          partitions: widest,
+          ...(rf > 0 ? { replicationFactor: rf } : {}),
+        });
+      }
       if (specs.length > 0) {
         const created = await admin.createTopics(specs);
         if (created.length > 0) log.info({ topics: created }, 'created internal topics');
@@ -726,7 +750,7 @@ export class KafkaStreams {
         collector,
         appStateDir: this.stateDir.appDir,
         cacheBudget: this.cacheBudget,
-        ...(this.options.handlers ? { handlers: this.options.handlers } : {}),
+        handlers: this.handlers,
       });
       try {
         await task.initialize();

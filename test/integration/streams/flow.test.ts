@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Processor, ProcessorContext, StreamRecord } from '../../../src/streams/processor/index.ts';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
-import { stringSerde } from '../../../src/streams/serde/index.ts';
+import { jsonSerde, stringSerde } from '../../../src/streams/serde/index.ts';
+import { KafkaProducer, readTopicToEnd, type OutgoingRecord } from '../../../src/kafka/index.ts';
 import { Topology } from '../../../src/streams/topology/index.ts';
 import {
   createTopics,
@@ -167,5 +168,49 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('dead-letters undecodable records when configured, and processes the rest', async () => {
+    const input = uniqueName('dlq-in');
+    const applicationId = uniqueName('dlq-app');
+    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
+    const producer = new KafkaProducer(env.kafka);
+    await producer.connect();
+    const records: OutgoingRecord[] = [];
+    for (let i = 0; i < 300; i++) {
+      const bad = i % 10 === 0;
+      records.push({ topic: input, key: `k${i}`, value: bad ? `{not json ${i}` : JSON.stringify({ n: i }) });
+    }
+    await producer.send(records);
+    await producer.disconnect();
+    let good = 0;
+    const topology = new Topology()
+      .addSource('in', input, stringSerde, jsonSerde<{ n: number }>())
+      .addProcessor(
+        'sum',
+        () => ({ process: (batch: ReadonlyArray<unknown>) => void (good += batch.length) }),
+        'in',
+      );
+    const app = new KafkaStreams(topology, {
+      ...base(applicationId),
+      'default.deserialization.exception.handler': 'dead-letter',
+    });
+    try {
+      await app.start();
+      await waitForCommittedToEnd(env.kafka, applicationId, input);
+    } finally {
+      await app.close();
+    }
+    assert.equal(good, 270);
+    const dead = await readTopicToEnd(env.kafka, `${applicationId}-dlq`);
+    assert.equal(dead.length, 30);
+    assert.ok(
+      dead.every((r) => r.value!.toString().startsWith('{not json')),
+      'original bytes kept',
+    );
+    assert.ok(
+      dead.every((r) => r.headers['__streams.errors.topic']?.toString() === input),
+      'headers name the source topic',
+    );
   });
 });
