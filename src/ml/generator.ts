@@ -37,15 +37,15 @@ export interface WorldConfig {
 
 export const DEFAULT_WORLD: WorldConfig = {
   seed: 1,
-  topics: 12,
+  topics: 10,
   publishers: 16,
   placementsPerPublisher: 3,
-  contexts: 120,
+  contexts: 80,
   segments: 8,
   devices: 3,
   countries: 6,
   positions: 6,
-  items: 1500,
+  items: 800,
   titleTokens: 8,
   descriptionTokens: 16,
   imageSize: 16,

@@ -15,7 +15,8 @@
  * - Training: `CtrTrainer(model, { tableUpdate: 'lazy' | 'dense' })`, `train(batches, itemLookup)`,
  *   `checkpoint()` / `CtrTrainer.resume(buf)`; `exampleFromImpression`.
  * - Evaluation: `qualityReport(probs, labels, truth)`, `auc`, `logLoss`, `expectedCalibrationError`,
- *   `predictExamples(model, examples, items, useOov)`; `trainAndEvaluate` for the CLI.
+ *   `predictExamples(model, examples, items, useOov)`, `evaluateOnWorld` (warm, cold via towers, cold via OOV).
+ * - CLI entry points: `continueTraining({ registry, batches, items, validation })`, `readExamplesFile`, `readItemsFile`.
  */
 export { initBackend, backendName, registerSegmentSumKernels, type BackendName, type BackendChoice } from './backend.ts';
 export { World, DEFAULT_WORLD, WORLD_EPOCH_MS, type WorldConfig, type Item, type ListContext, type Impression } from './generator.ts';
@@ -56,3 +57,4 @@ export {
   TrainingError,
   type MlErrorCode,
 } from './errors.ts';
+export { continueTraining, evaluateOnWorld, readExamplesFile, readItemsFile, type ContinueTrainingOptions, type WorldEvaluation } from './train-eval.ts';

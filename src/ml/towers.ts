@@ -22,7 +22,7 @@ export interface TowerConfig {
 }
 
 export const DEFAULT_TOWERS: TowerConfig = {
-  text: { vocabRows: 1 << 14, tokens: 24, dim: 16, lstm: 32, attention: 16, out: 32 },
+  text: { vocabRows: 1 << 14, tokens: 16, dim: 16, lstm: 32, attention: 16, out: 32 },
   image: { size: 16, channels: [8, 16], out: 32 },
 };
 

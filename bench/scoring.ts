@@ -1,0 +1,239 @@
+/**
+ * bench/scoring: predictions/s of the CTR head, plain and factorised, per
+ * engine (tfjs on each available backend, hand-written Float32Array loops),
+ * at batch 1 .. 4096 (one context x `batch` candidates: the list-building
+ * shape), on one thread and on a pool of worker threads; with FLOPs per
+ * prediction and the fraction of the matmul ceiling measured in the same run.
+ *
+ *   node --import tsx bench/scoring.ts [--quick] [--backends wasm,cpu] [--workers 2]
+ *
+ * The head is the reference shape of ML-STACK.md: 26 hashed fields (20 context,
+ * 6 item), 2^18 x 16 table, 64-float item embedding, 13 numbers, MLP 400-400-1.
+ * Factorised rows use item parts cached beforehand (as the pipeline caches them
+ * with the embeddings); the context part is computed inside every timed call.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { cpus, availableParallelism, loadavg } from 'node:os';
+import { initBackend, type BackendName } from '../src/ml/backend.ts';
+import { CtrModel, type CtrModelConfig } from '../src/ml/ctr-model.ts';
+import { DEFAULT_TOWERS } from '../src/ml/towers.ts';
+import { headFlops, sigmoidInPlace } from '../src/ml/ctr-head.ts';
+import { disposeInputs, headInputsFromRows, headLogitsTf, toTfParams } from '../src/ml/ctr-head-tf.ts';
+import { allocateRows, packContext, writeContext, writeItem, type FeatureValues } from '../src/ml/feature-spec.ts';
+import { Scorer, type ScoreRequest } from '../src/ml/scorer.ts';
+import { ScoringPool } from '../src/ml/scoring-pool.ts';
+import { Random } from '../src/ml/random.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const arg = (name: string, def: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args[i + 1] as string) : def;
+};
+const backends = arg('--backends', 'wasm,cpu').split(',') as BackendName[];
+const workers = Number(arg('--workers', String(availableParallelism())));
+const budgetMs = quick ? 300 : 1500;
+const batches = [1, 64, 256, 1024, 4096];
+
+const ctxFields = Array.from({ length: 20 }, (_, i) => `c${i}`);
+const itemFields = Array.from({ length: 6 }, (_, i) => `i${i}`);
+const config: CtrModelConfig = {
+  spec: {
+    contextFields: ctxFields,
+    itemFields,
+    contextNumeric: Array.from({ length: 8 }, (_, i) => `cn${i}`),
+    itemNumeric: Array.from({ length: 5 }, (_, i) => `in${i}`),
+    hashRows: 1 << 18,
+    embeddingDim: 64,
+  },
+  fmDim: 16,
+  hidden: [400, 400],
+  towers: DEFAULT_TOWERS,
+};
+const model = CtrModel.create(config, 1);
+const rng = new Random(9);
+const P = model.head.partSize;
+const flops = headFlops(model.headConfig);
+
+function contextValues(): FeatureValues {
+  const v: Record<string, string | number> = {};
+  for (const f of ctxFields) v[f] = `v${rng.int(1000)}`;
+  for (let j = 0; j < 8; j++) v[`cn${j}`] = rng.next() * 10;
+  return v;
+}
+function itemValues(): FeatureValues {
+  const v: Record<string, string | number> = {};
+  for (const f of itemFields) v[f] = `v${rng.int(1000)}`;
+  for (let j = 0; j < 5; j++) v[`in${j}`] = rng.next() * 100;
+  return v;
+}
+const maxB = 4096;
+const ctx = contextValues();
+const rows = allocateRows(config.spec, maxB);
+for (let r = 0; r < maxB; r++) {
+  writeContext(config.spec, rows, r, ctx);
+  writeItem(config.spec, rows, r, itemValues(), Float32Array.from({ length: 64 }, () => rng.normal() * 0.5));
+}
+const packedCtx = packContext(config.spec, ctx);
+const t0Parts = performance.now();
+const allParts = model.head.itemParts(rows);
+const itemPartMs = performance.now() - t0Parts;
+
+function sub(n: number) {
+  const fc = config.spec.contextFields.length;
+  const fi = config.spec.itemFields.length;
+  return {
+    size: n,
+    contextCats: rows.contextCats.subarray(0, n * fc),
+    itemCats: rows.itemCats.subarray(0, n * fi),
+    contextNums: rows.contextNums.subarray(0, n * 8),
+    itemNums: rows.itemNums.subarray(0, n * 5),
+    embeddings: rows.embeddings.subarray(0, n * 64),
+  };
+}
+function request(n: number): ScoreRequest {
+  const r = sub(n);
+  return {
+    context: packedCtx,
+    items: { count: n, cats: r.itemCats, nums: r.itemNums, embeddings: r.embeddings },
+    itemParts: { version: 'bench', parts: allParts.subarray(0, n * P) },
+  };
+}
+
+/** Runs f repeatedly for the budget; returns predictions/s. */
+function measure(n: number, f: () => void): number {
+  f();
+  let calls = 0;
+  const t0 = performance.now();
+  let el = 0;
+  do {
+    f();
+    calls++;
+    el = performance.now() - t0;
+  } while (el < budgetMs);
+  return (calls * n) / (el / 1000);
+}
+
+function matmulCeiling(): number {
+  return tf.tidy(() => {
+    const a = tf.randomNormal([1024, 1024]);
+    tf.matMul(a, a).dataSync();
+    let best = 0;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      tf.matMul(a, a).dataSync();
+      best = Math.max(best, (2 * 1024 ** 3) / ((performance.now() - t0) / 1000));
+    }
+    return best;
+  });
+}
+
+function jsCeiling(): number {
+  const n = 1024;
+  const a = new Float32Array(n * n).fill(0.5);
+  const b = new Float32Array(n * 256).fill(0.25);
+  const c = new Float32Array(256);
+  let best = 0;
+  for (let rep = 0; rep < 3; rep++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 64; i++) {
+      for (let p = 0; p < n; p++) {
+        const x = a[i * n + p] as number;
+        const o = p * 256;
+        for (let j = 0; j < 256; j++) c[j] = (c[j] as number) + x * (b[o + j] as number);
+      }
+    }
+    best = Math.max(best, (2 * 64 * n * 256) / ((performance.now() - t0) / 1000));
+  }
+  return best;
+}
+
+interface Row {
+  engine: string;
+  path: string;
+  threads: number;
+  batch: number;
+  predPerSec: number;
+  gflops: number;
+  ceiling: string;
+}
+const table: Row[] = [];
+const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+console.log(`# bench/scoring  node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, load avg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`# head: ${config.spec.contextFields.length + config.spec.itemFields.length} fields, 2^18 x ${config.fmDim} table, 64-float embedding, 13 numbers, MLP ${config.hidden.join('-')}-1`);
+console.log(`# FLOPs/prediction: plain ${fmt(flops.plain)}, factorised cross ${fmt(flops.factorisedCross)}; item parts (cached per item+version): ${(itemPartMs / maxB * 1000).toFixed(1)} us/item on JS`);
+
+const ceilings: Record<string, number> = { js: jsCeiling() };
+console.log(`# JS Float32Array multiply-add ceiling: ${(ceilings.js! / 1e9).toFixed(1)} GFLOP/s`);
+for (const backend of backends) {
+  const got = await initBackend(backend).catch(() => undefined);
+  if (got !== backend) {
+    console.log(`# backend ${backend}: not available`);
+    continue;
+  }
+  ceilings[backend] = matmulCeiling();
+  console.log(`# ${backend} matmul 1024^3 ceiling: ${(ceilings[backend]! / 1e9).toFixed(1)} GFLOP/s`);
+  const tp = toTfParams(model.weights, (n) => n !== 'fm.table' && n !== 'text.table');
+  const scorer = new Scorer(model, 'bench', 'tfjs');
+  for (const b of batches) {
+    if (backend === 'cpu' && b > 1024 && !quick) continue; // minutes per call; the trend is clear by 1024
+    const r = sub(b);
+    const plain = measure(b, () => {
+      const x = headInputsFromRows(model.headConfig, model.weights, r);
+      tf.tidy(() => sigmoidInPlace(headLogitsTf(model.headConfig, tp, x).dataSync() as Float32Array));
+      disposeInputs(x);
+    });
+    table.push({ engine: `tfjs-${backend}`, path: 'plain', threads: 1, batch: b, predPerSec: plain, gflops: (plain * flops.plain) / 1e9, ceiling: `${((100 * plain * flops.plain) / ceilings[backend]!).toFixed(0)}%` });
+    const req = request(b);
+    const fact = measure(b, () => scorer.score([req]));
+    table.push({ engine: `tfjs-${backend}`, path: 'factorised', threads: 1, batch: b, predPerSec: fact, gflops: (fact * flops.factorisedCross) / 1e9, ceiling: `${((100 * fact * flops.factorisedCross) / ceilings[backend]!).toFixed(0)}%` });
+  }
+  tp.forEach((t) => t.dispose());
+  scorer.dispose();
+}
+{
+  const scorer = new Scorer(model, 'bench', 'js');
+  for (const b of batches) {
+    const r = sub(b);
+    const plain = measure(b, () => model.head.plainLogits(r));
+    table.push({ engine: 'js', path: 'plain', threads: 1, batch: b, predPerSec: plain, gflops: (plain * flops.plain) / 1e9, ceiling: `${((100 * plain * flops.plain) / ceilings.js!).toFixed(0)}%` });
+    const req = request(b);
+    const fact = measure(b, () => scorer.score([req]));
+    table.push({ engine: 'js', path: 'factorised', threads: 1, batch: b, predPerSec: fact, gflops: (fact * flops.factorisedCross) / 1e9, ceiling: `${((100 * fact * flops.factorisedCross) / ceilings.js!).toFixed(0)}%` });
+  }
+}
+
+// all workers: N concurrent callers keep every worker busy with factorised batches
+for (const engine of ['tfjs', 'js'] as const) {
+  for (const threads of [1, workers]) {
+    const pool = new ScoringPool({ workers: threads, backend: backends[0] ?? 'wasm', engine });
+    await pool.load('bench', model.toBuffer());
+    for (const b of [256, 1024, 4096]) {
+      const req = request(b);
+      const one = (): Promise<unknown> => pool.score([{ ...req, itemParts: { version: 'bench', parts: req.itemParts!.parts } }]);
+      await Promise.all(Array.from({ length: threads }, one));
+      let done = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: threads * 2 }, async () => {
+          while (performance.now() - t0 < budgetMs * 2) {
+            await one();
+            done += b;
+          }
+        }),
+      );
+      const rate = done / ((performance.now() - t0) / 1000);
+      const eng = engine === 'js' ? 'js' : `tfjs-${pool.backend}`;
+      const ceil = ceilings[engine === 'js' ? 'js' : (pool.backend as string)] ?? Number.NaN;
+      table.push({ engine: `${eng} pool`, path: 'factorised', threads, batch: b, predPerSec: rate, gflops: (rate * flops.factorisedCross) / 1e9, ceiling: `${((100 * rate * flops.factorisedCross) / (ceil * threads)).toFixed(0)}% of ${threads}` });
+    }
+    await pool.close();
+  }
+}
+
+console.log('');
+console.log('| engine | path | threads | batch | predictions/s | GFLOP/s | of ceiling |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of table) console.log(`| ${r.engine} | ${r.path} | ${r.threads} | ${r.batch} | ${fmt(r.predPerSec)} | ${r.gflops.toFixed(2)} | ${r.ceiling} |`);
+console.log(`\n# load avg at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (the machine is shared: figures are noisy)`);
