@@ -18,3 +18,6 @@ export { TimeWindowedKStream, SessionWindowedKStream } from './windowed-kstream.
 export { WindowedKTable } from './windowed-ktable.ts';
 export { Suppressed } from './suppressed.ts';
 export { timeWindowedSerde, sessionWindowedSerde } from './windowed-serde.ts';
+export { GlobalKTable } from './global-ktable.ts';
+export { StreamJoined } from './stream-joined.ts';
+export type { JoinType } from './join-processors.ts';

@@ -18,6 +18,10 @@ import { BranchedKStream } from './branched-kstream.ts';
 import type { Grouped } from './grouped.ts';
 import type { InternalStreamsBuilder } from './internal-streams-builder.ts';
 import { KGroupedStream } from './kgrouped-stream.ts';
+import { GlobalKTable } from './global-ktable.ts';
+import { streamGlobalTableJoin, streamStreamJoin, streamTableJoin } from './joins.ts';
+import type { StreamJoined } from './stream-joined.ts';
+import type { JoinWindows } from './windows.ts';
 import { KTable } from './ktable.ts';
 import type { Materialized } from './materialized.ts';
 import { addRepartition } from './repartition.ts';
@@ -241,6 +245,43 @@ export class KStream<K, V> {
     );
     builder.topology.addStateStore(storeBuilder, name);
     return new KTable<K, V>(builder, name, keySerde, valueSerde, storeName);
+  }
+
+  /**
+   * Inner join. With a stream and JoinWindows: every pair of records of the
+   * same key whose timestamps are within the window (stream-stream). With a
+   * KTable: each record with the table's current value of its key, records
+   * without one dropped (stream-table). With a GlobalKTable: each record with
+   * the global table's value of `keySelector(key, value)`. `joiner(value,
+   * otherValue, key)` makes the result value.
+   */
+  join<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR>;
+  join<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT, key: K) => VR, named?: Named): KStream<K, VR>;
+  join<GK, GV, VR>(table: GlobalKTable<GK, GV>, keySelector: (key: K, value: V) => GK, joiner: (value: V, tableValue: GV, key: K) => VR, named?: Named): KStream<K, VR>;
+  join(other: unknown, a: any, b?: any, c?: any): KStream<K, any> {
+    return this.joinOf('inner', other, a, b, c);
+  }
+
+  /**
+   * Left join: like `join`, and a record without a partner is emitted with
+   * `otherValue` null (stream-stream: once its window closed without a partner).
+   */
+  leftJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO | null, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR>;
+  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null, key: K) => VR, named?: Named): KStream<K, VR>;
+  leftJoin<GK, GV, VR>(table: GlobalKTable<GK, GV>, keySelector: (key: K, value: V) => GK, joiner: (value: V, tableValue: GV | null, key: K) => VR, named?: Named): KStream<K, VR>;
+  leftJoin(other: unknown, a: any, b?: any, c?: any): KStream<K, any> {
+    return this.joinOf('left', other, a, b, c);
+  }
+
+  /** Outer stream-stream join: unpartnered records of EITHER side are emitted (the missing side null) once their window closed. */
+  outerJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V | null, otherValue: VO | null, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR> {
+    return streamStreamJoin(this, other, 'outer', joiner as (value: V, otherValue: VO | null, key: K) => VR, windows, joined);
+  }
+
+  private joinOf(type: 'inner' | 'left', other: unknown, a: any, b: any, c: any): KStream<K, any> {
+    if (other instanceof KStream) return streamStreamJoin(this, other, type, a, b, c);
+    if (other instanceof GlobalKTable) return streamGlobalTableJoin(this, other, type, a, b, c);
+    return streamTableJoin(this, other as KTable<K, unknown>, type, a, b);
   }
 
   private stateless<KR, VR>(

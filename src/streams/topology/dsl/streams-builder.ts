@@ -26,6 +26,7 @@ import { KStream } from './kstream.ts';
 import { KTable } from './ktable.ts';
 import type { Materialized } from './materialized.ts';
 import { storeUpdateProcessor } from './stateful-processors.ts';
+import { addGlobalTable, type GlobalKTable } from './global-ktable.ts';
 
 export class StreamsBuilder {
   private readonly internal = new InternalStreamsBuilder();
@@ -86,6 +87,19 @@ export class StreamsBuilder {
     );
     topology.addStateStore(storeBuilder, processorName);
     return new KTable<K, V>(this.internal, processorName, keySerde, valueSerde, storeName);
+  }
+
+  /**
+   * A table every instance holds in full, filled from ALL partitions of
+   * `topic` (bootstrapped before tasks start, updated while the app runs).
+   * Streams join it by a key computed from each record; any processor may
+   * read its store (`queryableStoreName`). Its store has no changelog: the
+   * topic is one.
+   * @throws TopologyError when serdes are missing for the store or the topic is already read.
+   */
+  globalTable<K, V>(topic: string, consumed?: Consumed<K, V>, materialized?: Materialized<K, V>): GlobalKTable<K, V> {
+    this.checkOpen();
+    return addGlobalTable(this.internal, topic, consumed, materialized);
   }
 
   /**

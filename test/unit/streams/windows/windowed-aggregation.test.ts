@@ -15,6 +15,7 @@ import {
 import { TopologyTestDriver } from '../../../../src/streams/testing/index.ts';
 import { stringSerde } from '../../../../src/streams/serde/index.ts';
 import type { WindowStore } from '../../../../src/streams/state/index.ts';
+import type { Serde } from '../../../../src/streams/serde/index.ts';
 
 let driver: TopologyTestDriver | undefined;
 afterEach(async () => {
@@ -182,7 +183,7 @@ describe('session windows', () => {
           .windowedBy(SessionWindows.ofInactivityGapAndGrace(5, 10))
           .count(Materialized.as<string, number>('sessions').withCachingDisabled())
           .toStream()
-          .to('out', Produced.with(serde, countSerde)),
+          .to('out', Produced.with(serde, countSerde as Serde<number | null>)),
       serde,
       [
         ['a', 1],
