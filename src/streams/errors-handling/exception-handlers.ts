@@ -309,11 +309,7 @@ export class DeadLetterHandler extends BuiltInHandler {
     error: unknown,
   ): HandlerResponse {
     const topic = this.topicFor(context.applicationId);
-    if (records.length === 0) {
-      // a punctuator failed: there is no record to keep, but the DLQ still says what happened
-      const headers = deadLetterHeaders({}, this.#facts('processing', context, error));
-      context.collector.sendRecord(topic, undefined, null, null, headers, Date.now());
-    }
+    // a failed punctuator (no records) has nothing to dead-letter: as in Kafka Streams it is only logged and counted
     const extra = records.length > 1 ? { [DLQ_HEADERS.batchSize]: String(records.length) } : {};
     for (const record of records) {
       const dlq = deadLetterOfTyped(record, this.#facts('processing', context, error), extra);

@@ -133,6 +133,17 @@ describe('DeadLetterHandler', () => {
     assert.equal(stats.total({ handler: 'processing', action: 'dead-letter', code: 'RangeError' }), 2);
   });
 
+  it('only counts a failed punctuator: there is no record to dead-letter', () => {
+    const collector = recordingCollector();
+    const handler = new DeadLetterHandler();
+    assert.equal(
+      handler.handle(contextWith(collector, 'list-builder'), [], new Error('cycle failed')),
+      'continue',
+    );
+    assert.equal(collector.sent.length, 0);
+    assert.equal(handler.stats.total({ handler: 'processing', action: 'dead-letter', code: 'Error' }), 1);
+  });
+
   it('names the sink topic of a record that could not be serialized', () => {
     const collector = recordingCollector();
     const record = {
