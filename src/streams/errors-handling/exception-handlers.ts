@@ -269,7 +269,8 @@ export interface DeadLetterHandlerOptions {
  * Processing and serialization errors happen after deserialization, when the
  * source bytes are gone: there key and value are re-encoded (Buffers and
  * strings as they are, other values as JSON, header `__streams.errors.payload:
- * json`). A processor that fails on a batch dead-letters every record of it.
+ * json`). A processor that fails on a batch dead-letters every record of it;
+ * a failed punctuator has no record, so it is only logged and counted.
  */
 export class DeadLetterHandler extends BuiltInHandler {
   readonly name = 'dead-letter' as const;
