@@ -13,8 +13,11 @@ export interface InternalTopicSpec {
   readonly store?: string;
   /**
    * The topics whose partition count this topic must have: the maximum of
-   * their counts (they are co-partitioned, so normally all equal). Empty when
-   * the sub-topology reads only patterns: the runtime resolves the pattern.
+   * their counts (they are co-partitioned, so normally all equal). Always
+   * user topics: a repartition topic in the way is resolved to the topics
+   * its writers read, so every internal topic can be sized before any
+   * exists. Empty when the sub-topology reads only patterns: the runtime
+   * resolves the pattern.
    */
   readonly partitionsFrom: readonly string[];
   /** Topic configs to create it with (a changelog always has cleanup.policy=compact). */

@@ -514,24 +514,37 @@ export class Topology {
   internalTopics(applicationId: string): InternalTopicSpec[] {
     const specs: InternalTopicSpec[] = [];
     const subs = this.subtopologies();
-    for (const topic of this.internalTopicNames) {
-      // a repartition topic is read by one sub-topology and written by others; it gets the
-      // partition count of the writers' sources (Kafka Streams' default)
-      const writers = subs.filter((s) =>
+    const writersOf = (topic: string): SubtopologyInfo[] =>
+      subs.filter((s) =>
         s.nodes.some((n) => {
           const d = this.nodes.get(n)!.def;
           return d.kind === 'sink' && d.topic === topic;
         }),
       );
-      const partitionsFrom = [
-        ...new Set(writers.flatMap((w) => w.sourceTopics.map((t) => this.resolveTopic(t, applicationId)))),
-      ];
+    // the user topics an internal topic's partition count derives from: a repartition topic
+    // takes its writers' sources (Kafka Streams' default), resolved through chains of
+    // repartition topics, so the runtime can size every internal topic on the first run,
+    // before any of them exists
+    const external = (topics: readonly string[], seen: Set<string>): string[] => {
+      const out = new Set<string>();
+      for (const t of topics) {
+        if (!this.internalTopicNames.has(t)) {
+          out.add(this.resolveTopic(t, applicationId));
+          continue;
+        }
+        if (seen.has(t)) continue;
+        seen.add(t);
+        for (const w of writersOf(t)) for (const x of external(w.sourceTopics, seen)) out.add(x);
+      }
+      return [...out];
+    };
+    for (const topic of this.internalTopicNames) {
       const reader = subs.find((s) => s.sourceTopics.includes(topic));
       specs.push({
         name: this.resolveTopic(topic, applicationId),
         kind: 'repartition',
         subtopology: reader?.id ?? -1,
-        partitionsFrom,
+        partitionsFrom: external([topic], new Set()),
         config: { 'cleanup.policy': 'delete', 'retention.ms': '-1' },
       });
     }
@@ -544,7 +557,7 @@ export class Topology {
           kind: 'changelog',
           subtopology: sub.id,
           store,
-          partitionsFrom: sub.sourceTopics.map((t) => this.resolveTopic(t, applicationId)),
+          partitionsFrom: external(sub.sourceTopics, new Set()),
           config: { ...builder.logConfig, 'cleanup.policy': 'compact' },
         });
       }

@@ -200,6 +200,11 @@ describe('KGroupedStream aggregations', () => {
       topology.internalTopics('app').map((t) => t.name),
       ['app-by-item-repartition', 'app-views-per-item-changelog'],
     );
+    assert.deepEqual(
+      topology.internalTopics('app').map((t) => t.partitionsFrom),
+      [['views'], ['views']],
+      'both are sized from the user topic, so the runtime can create them before either exists',
+    );
     driver = new TopologyTestDriver(topology, { applicationId: 'app' });
     const views = driver.createInputTopic('views', stringSerde, stringSerde, { partitions: 4 });
     // users u0..u19 land on different partitions; they all view the same two items
