@@ -47,5 +47,9 @@ export {
 } from './window-store-builder.ts';
 export { MeteredWindowStore } from './window-metered-store.ts';
 export { MeteredSessionStore } from './session-store.ts';
-export { SegmentedWindowBytesStore, defaultSegmentInterval, type SegmentedStoreOptions } from './window-segmented-store.ts';
+export {
+  SegmentedWindowBytesStore,
+  defaultSegmentInterval,
+  type SegmentedStoreOptions,
+} from './window-segmented-store.ts';
 export { ChangeLoggingWindowBytesStore } from './window-change-logging-store.ts';
