@@ -53,10 +53,17 @@
  * `commit()` commits on demand.
  *
  * Stores: `await driver.getKeyValueStore('click-counts', partition)` returns
- * the typed store of the task of that partition (default 0). Stores are the
- * topology's own builders, built per task; pass `{ stateDir }` to put
- * persistent stores somewhere you choose (default: a fresh temp dir that
- * `close()` removes).
+ * the typed store of the task of that partition (default 0; a global store
+ * has one instance). By default a persistent store of the topology runs as
+ * an in-memory store with the same serdes, caching and changelog, so tests
+ * are fast and leave nothing on disk; `{ storeType: 'persistent' }` runs the
+ * real LevelDB stores under `stateDir` (default: a fresh temp dir that
+ * `close()` removes; pass your own to reopen the same state in a new driver).
+ * Changelog records land in `<applicationId>-<store>-changelog`, readable
+ * with `createOutputTopic` like any topic.
+ *
+ * Global stores (Topology.addGlobalStore) are filled from every partition
+ * of their topic before any task processes the records piped after them.
  *
  * Always `await driver.close()` at the end: it closes the tasks cleanly
  * (a final commit) and removes the temp dir.
