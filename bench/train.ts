@@ -11,6 +11,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { initBackend, type BackendChoice } from '../src/ml/backend.ts';
 import { CtrModel, DEFAULT_MODEL_CONFIG } from '../src/ml/ctr-model.ts';
 import { CtrTrainer } from '../src/ml/trainer.ts';
+import { Adam } from '../src/ml/optimizer.ts';
 import { World } from '../src/ml/generator.ts';
 import { exampleFromImpression } from '../src/ml/examples.ts';
 import { evaluateOnWorld } from '../src/ml/train-eval.ts';
@@ -26,7 +27,9 @@ const batch = Number(arg('--batch', '1024'));
 const world = new World({ seed: 42 });
 const lookup = (id: string) => world.item(id);
 console.log(`# bench/train  backend ${backend}, node ${process.version}, ${availableParallelism()} cores, load avg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-const cfg = DEFAULT_MODEL_CONFIG;
+const hashRows = Number(arg('--hash-rows', String(1 << 18)));
+// the seed's comparison is about big tables: default 2^18 rows, like ML-STACK's reference head
+const cfg = { ...DEFAULT_MODEL_CONFIG, spec: { ...DEFAULT_MODEL_CONFIG.spec, hashRows } };
 console.log(`# model: towers (text ${cfg.towers.text.tokens} tokens/LSTM ${cfg.towers.text.lstm}, image ${cfg.towers.image.size}px) + DeepFM head (2^${Math.log2(cfg.spec.hashRows)} x ${cfg.fmDim + 1} table, MLP ${cfg.hidden.join('-')}); world: ${world.items.length} items, ${world.contexts.length} contexts`);
 
 if (!args.includes('--quality')) {
@@ -49,6 +52,25 @@ if (!args.includes('--quality')) {
   console.log('| table update | batch | steps | examples/s | ms/step | table rows updated per step (lazy: touched only) |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
+  // the table update alone (same touched rows, same gradients), without the towers' and head's math
+  const width = cfg.fmDim + 1;
+  const touchedIds = Int32Array.from(new Set(Array.from({ length: batch * 9 }, (_, j) => (j * 2654435761) % hashRows)));
+  const grads = Float32Array.from({ length: touchedIds.length * width }, (_, j) => Math.sin(j) * 1e-3);
+  console.log('');
+  console.log(`| table update alone (2^${Math.log2(hashRows)} x ${width} table, ${touchedIds.length} touched rows) | ms/step |`);
+  console.log('|---|---|');
+  for (const mode of ['dense', 'lazy'] as const) {
+    const adam = new Adam();
+    const table = new Float32Array(hashRows * width);
+    adam.beginStep();
+    adam.updateTable('t', table, width, touchedIds, grads, mode);
+    const t0 = performance.now();
+    for (let s = 0; s < 10; s++) {
+      adam.beginStep();
+      adam.updateTable('t', table, width, touchedIds, grads, mode);
+    }
+    console.log(`| ${mode} | ${((performance.now() - t0) / 10).toFixed(2)} |`);
+  }
   const [exported, ckpt] = sizes.lazy as [number, number];
   console.log('');
   console.log('| artefact | bytes |');
