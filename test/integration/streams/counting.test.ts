@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaStreams, type KafkaStreamsState } from '../../../src/streams/runtime/index.ts';
-import { createTopics, testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
+import { testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
-import { latestByKey, readStore, waitForCommittedToEnd } from './fixtures/wait.ts';
+import { createTopicsRetrying, latestByKey, readStore, waitForCommittedToEnd } from './fixtures/wait.ts';
 
 const PARTITIONS = 8;
 
@@ -23,7 +23,7 @@ describe('KafkaStreams counting topology on a real broker', () => {
     const input = uniqueName('count-in');
     const output = uniqueName('count-out');
     const applicationId = uniqueName('count-app');
-    await createTopics(env.kafka, [
+    await createTopicsRetrying(env.kafka, [
       { name: input, partitions: PARTITIONS },
       { name: output, partitions: PARTITIONS },
     ]);
@@ -60,7 +60,7 @@ describe('KafkaStreams counting topology on a real broker', () => {
   it('refuses a second instance on the same state directory with a clear error', async () => {
     const input = uniqueName('lock-in');
     const applicationId = uniqueName('lock-app');
-    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
+    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
     const config = {
       'application.id': applicationId,
       'bootstrap.servers': env.bootstrap,

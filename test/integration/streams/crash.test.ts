@@ -11,15 +11,9 @@ import {
   readTopicToEnd,
   type OutgoingRecord,
 } from '../../../src/kafka/index.ts';
-import {
-  createTopics,
-  eventually,
-  testKafka,
-  uniqueName,
-  withAdmin,
-  type TestKafka,
-} from '../../helpers/kafka.ts';
+import { eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
 import { STORE } from './fixtures/counting.ts';
+import { createTopicsRetrying } from './fixtures/wait.ts';
 
 const PARTITIONS = 4;
 const RECORDS = 100_000;
@@ -99,7 +93,7 @@ describe('KafkaStreams crash safety (SIGKILL) on a real broker', () => {
   it(`keeps every record's effect through ${KILLS} SIGKILLs, with duplicates bounded by the uncommitted records`, async () => {
     const input = uniqueName('crash-in');
     const applicationId = uniqueName('crash-app');
-    await createTopics(env.kafka, [{ name: input, partitions: PARTITIONS }]);
+    await createTopicsRetrying(env.kafka, [{ name: input, partitions: PARTITIONS }]);
     const session = await sessionTimeout(env, input);
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,

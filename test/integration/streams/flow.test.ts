@@ -8,16 +8,15 @@ import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
 import { jsonSerde, stringSerde } from '../../../src/streams/serde/index.ts';
 import { KafkaProducer, readTopicToEnd, type OutgoingRecord } from '../../../src/kafka/index.ts';
 import { Topology } from '../../../src/streams/topology/index.ts';
-import {
-  createTopics,
-  eventually,
-  testKafka,
-  uniqueName,
-  withAdmin,
-  type TestKafka,
-} from '../../helpers/kafka.ts';
+import { eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
-import { latestByKey, readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
+import {
+  createTopicsRetrying,
+  latestByKey,
+  readStore,
+  total,
+  waitForCommittedToEnd,
+} from './fixtures/wait.ts';
 
 describe('KafkaStreams flow control, punctuation and restore progress', () => {
   let env: TestKafka;
@@ -40,7 +39,7 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
   it('pauses a partition whose task falls behind: buffered records stay bounded', async () => {
     const input = uniqueName('bp-in');
     const applicationId = uniqueName('bp-app');
-    await createTopics(env.kafka, [{ name: input, partitions: 1 }]);
+    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 1 }]);
     // small record batches: a fetch returns whole batches, so their size is the overshoot past the bound
     await produceKeyed(env.kafka, input, 1500, 10, 20, 0, 50);
     class Slow implements Processor<string, Buffer> {
@@ -81,7 +80,7 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
     const input = uniqueName('punct-in');
     const output = uniqueName('punct-out');
     const applicationId = uniqueName('punct-app');
-    await createTopics(env.kafka, [
+    await createTopicsRetrying(env.kafka, [
       { name: input, partitions: 2 },
       { name: output, partitions: 1 },
     ]);
@@ -121,7 +120,7 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
   it('reports restore progress to the restore listener: start, batches adding up to the total, end', async () => {
     const input = uniqueName('progress-in');
     const applicationId = uniqueName('progress-app');
-    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
+    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
     await produceKeyed(env.kafka, input, 6000, 3000);
     const config = { ...base(applicationId), 'restore.batch.max.records': 500 };
     const first = new KafkaStreams(countingTopology({ input }), config);
@@ -173,7 +172,7 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
   it('dead-letters undecodable records when configured, and processes the rest', async () => {
     const input = uniqueName('dlq-in');
     const applicationId = uniqueName('dlq-app');
-    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
+    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
     const producer = new KafkaProducer(env.kafka);
     await producer.connect();
     const records: OutgoingRecord[] = [];

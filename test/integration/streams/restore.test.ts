@@ -5,16 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
-import {
-  createTopics,
-  eventually,
-  testKafka,
-  uniqueName,
-  withAdmin,
-  type TestKafka,
-} from '../../helpers/kafka.ts';
+import { eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
-import { readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
+import { createTopicsRetrying, readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
 
 const PARTITIONS = 4;
 
@@ -49,7 +42,7 @@ describe('KafkaStreams store restore from the changelog', () => {
     const input = uniqueName('restore-in');
     const applicationId = uniqueName('restore-app');
     const changelog = `${applicationId}-${STORE}-changelog`;
-    await createTopics(env.kafka, [{ name: input, partitions: PARTITIONS }]);
+    await createTopicsRetrying(env.kafka, [{ name: input, partitions: PARTITIONS }]);
     const dirA = newDir();
     const config = (stateDir: string) => ({
       'application.id': applicationId,

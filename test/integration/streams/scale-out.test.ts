@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
-import { createTopics, eventually, testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
+import { eventually, testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
-import { readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
+import { createTopicsRetrying, readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
 
 const PARTITIONS = 8;
 const ALL_TASKS = Array.from({ length: PARTITIONS }, (_, p) => `0_${p}`).sort();
@@ -24,7 +24,7 @@ describe('two KafkaStreams instances with one application.id', () => {
   it('split the partitions, and a stopped instance moves its tasks and their state to the other', async () => {
     const input = uniqueName('scale-in');
     const applicationId = uniqueName('scale-app');
-    await createTopics(env.kafka, [{ name: input, partitions: PARTITIONS }]);
+    await createTopicsRetrying(env.kafka, [{ name: input, partitions: PARTITIONS }]);
     const make = (): KafkaStreams => {
       const dir = mkdtempSync(join(tmpdir(), 'ctr-scale-'));
       dirs.push(dir);
