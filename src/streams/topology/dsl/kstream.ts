@@ -255,9 +255,23 @@ export class KStream<K, V> {
    * the global table's value of `keySelector(key, value)`. `joiner(value,
    * otherValue, key)` makes the result value.
    */
-  join<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR>;
-  join<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT, key: K) => VR, named?: Named): KStream<K, VR>;
-  join<GK, GV, VR>(table: GlobalKTable<GK, GV>, keySelector: (key: K, value: V) => GK, joiner: (value: V, tableValue: GV, key: K) => VR, named?: Named): KStream<K, VR>;
+  join<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V, otherValue: VO, key: K) => VR,
+    windows: JoinWindows,
+    joined?: StreamJoined<K, V, VO>,
+  ): KStream<K, VR>;
+  join<VT, VR>(
+    table: KTable<K, VT>,
+    joiner: (value: V, tableValue: VT, key: K) => VR,
+    named?: Named,
+  ): KStream<K, VR>;
+  join<GK, GV, VR>(
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K, value: V) => GK,
+    joiner: (value: V, tableValue: GV, key: K) => VR,
+    named?: Named,
+  ): KStream<K, VR>;
   join(other: unknown, a: any, b?: any, c?: any): KStream<K, any> {
     return this.joinOf('inner', other, a, b, c);
   }
@@ -266,16 +280,42 @@ export class KStream<K, V> {
    * Left join: like `join`, and a record without a partner is emitted with
    * `otherValue` null (stream-stream: once its window closed without a partner).
    */
-  leftJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO | null, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR>;
-  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null, key: K) => VR, named?: Named): KStream<K, VR>;
-  leftJoin<GK, GV, VR>(table: GlobalKTable<GK, GV>, keySelector: (key: K, value: V) => GK, joiner: (value: V, tableValue: GV | null, key: K) => VR, named?: Named): KStream<K, VR>;
+  leftJoin<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V, otherValue: VO | null, key: K) => VR,
+    windows: JoinWindows,
+    joined?: StreamJoined<K, V, VO>,
+  ): KStream<K, VR>;
+  leftJoin<VT, VR>(
+    table: KTable<K, VT>,
+    joiner: (value: V, tableValue: VT | null, key: K) => VR,
+    named?: Named,
+  ): KStream<K, VR>;
+  leftJoin<GK, GV, VR>(
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K, value: V) => GK,
+    joiner: (value: V, tableValue: GV | null, key: K) => VR,
+    named?: Named,
+  ): KStream<K, VR>;
   leftJoin(other: unknown, a: any, b?: any, c?: any): KStream<K, any> {
     return this.joinOf('left', other, a, b, c);
   }
 
   /** Outer stream-stream join: unpartnered records of EITHER side are emitted (the missing side null) once their window closed. */
-  outerJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V | null, otherValue: VO | null, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR> {
-    return streamStreamJoin(this, other, 'outer', joiner as (value: V, otherValue: VO | null, key: K) => VR, windows, joined);
+  outerJoin<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V | null, otherValue: VO | null, key: K) => VR,
+    windows: JoinWindows,
+    joined?: StreamJoined<K, V, VO>,
+  ): KStream<K, VR> {
+    return streamStreamJoin(
+      this,
+      other,
+      'outer',
+      joiner as (value: V, otherValue: VO | null, key: K) => VR,
+      windows,
+      joined,
+    );
   }
 
   private joinOf(type: 'inner' | 'left', other: unknown, a: any, b: any, c: any): KStream<K, any> {

@@ -40,17 +40,46 @@ export class KTable<K, V> {
    * result (null when the key left the join). Materialize the result to query
    * it or join it again.
    */
-  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO, key: K) => VR, named?: Named, materialized?: Materialized<K, VR>): KTable<K, VR> {
-    return tableTableJoin(this, other, 'inner', joiner as (value: V | null, otherValue: VO | null, key: K) => VR, named, materialized);
+  join<VO, VR>(
+    other: KTable<K, VO>,
+    joiner: (value: V, otherValue: VO, key: K) => VR,
+    named?: Named,
+    materialized?: Materialized<K, VR>,
+  ): KTable<K, VR> {
+    return tableTableJoin(
+      this,
+      other,
+      'inner',
+      joiner as (value: V | null, otherValue: VO | null, key: K) => VR,
+      named,
+      materialized,
+    );
   }
 
   /** Table-table left join: a value whenever THIS table has one (`otherValue` null when the other has none). */
-  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null, key: K) => VR, named?: Named, materialized?: Materialized<K, VR>): KTable<K, VR> {
-    return tableTableJoin(this, other, 'left', joiner as (value: V | null, otherValue: VO | null, key: K) => VR, named, materialized);
+  leftJoin<VO, VR>(
+    other: KTable<K, VO>,
+    joiner: (value: V, otherValue: VO | null, key: K) => VR,
+    named?: Named,
+    materialized?: Materialized<K, VR>,
+  ): KTable<K, VR> {
+    return tableTableJoin(
+      this,
+      other,
+      'left',
+      joiner as (value: V | null, otherValue: VO | null, key: K) => VR,
+      named,
+      materialized,
+    );
   }
 
   /** Table-table outer join: a value whenever EITHER table has one (the missing side null). */
-  outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null, key: K) => VR, named?: Named, materialized?: Materialized<K, VR>): KTable<K, VR> {
+  outerJoin<VO, VR>(
+    other: KTable<K, VO>,
+    joiner: (value: V | null, otherValue: VO | null, key: K) => VR,
+    named?: Named,
+    materialized?: Materialized<K, VR>,
+  ): KTable<K, VR> {
     return tableTableJoin(this, other, 'outer', joiner, named, materialized);
   }
 }

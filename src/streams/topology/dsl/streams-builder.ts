@@ -97,7 +97,11 @@ export class StreamsBuilder {
    * topic is one.
    * @throws TopologyError when serdes are missing for the store or the topic is already read.
    */
-  globalTable<K, V>(topic: string, consumed?: Consumed<K, V>, materialized?: Materialized<K, V>): GlobalKTable<K, V> {
+  globalTable<K, V>(
+    topic: string,
+    consumed?: Consumed<K, V>,
+    materialized?: Materialized<K, V>,
+  ): GlobalKTable<K, V> {
     this.checkOpen();
     return addGlobalTable(this.internal, topic, consumed, materialized);
   }
