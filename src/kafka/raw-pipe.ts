@@ -5,7 +5,7 @@
  * with the same settings the engine's producer uses (idempotent, acks=all),
  * and offsets are committed every `commitIntervalMs`, as the engine does.
  */
-import type { Kafka } from 'kafkajs';
+import { Partitioners, type Kafka } from 'kafkajs';
 import { describeError, KafkaError } from './errors.ts';
 
 export interface RawPipeOptions {
