@@ -5,9 +5,9 @@
  *   node --import tsx bench/serde.ts [records=100000] [rounds=5]
  *
  * Each figure is the median of `rounds` timed passes over the same
- * pre-generated, varied records, after one untimed warm-up pass. Single
- * thread; the machine may be shared, so compare the ratios more than the
- * absolute numbers.
+ * pre-generated, varied records, after one untimed warm-up round; the
+ * operations take turns within each round. Single thread; the machine may
+ * be shared, so compare the ratios more than the absolute numbers.
  */
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -54,16 +54,22 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Runs `pass` ROUNDS times after a warm-up; returns records/s (median). */
-function measure(pass: () => void): number {
-  pass();
-  const rates: number[] = [];
+/**
+ * Times every pass once per round, rounds interleaved (a, b, c, a, b, c...),
+ * so that load from other processes on a shared machine hits all of them
+ * alike; one untimed warm-up round first. Returns records/s (median) per pass.
+ */
+function measureAll(passes: ReadonlyArray<() => void>): number[] {
+  for (const pass of passes) pass();
+  const rates: number[][] = passes.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    const t0 = performance.now();
-    pass();
-    rates.push(N / ((performance.now() - t0) / 1000));
+    passes.forEach((pass, i) => {
+      const t0 = performance.now();
+      pass();
+      rates[i]!.push(N / ((performance.now() - t0) / 1000));
+    });
   }
-  return median(rates);
+  return rates.map(median);
 }
 
 const registry = new LocalSchemaRegistry();
@@ -78,44 +84,47 @@ const jsonBytes = values.map((v) => json.serialize(topic, v)!);
 await avroV2.resolve(topic, avroBytes.slice(0, 1));
 let sink = 0;
 
-const rows: Array<[string, number, number]> = [];
 const avroBytesPer = avroBytes.reduce((n, b) => n + b.length, 0) / N;
 const jsonBytesPer = jsonBytes.reduce((n, b) => n + b.length, 0) / N;
-rows.push([
-  'avro encode (serialize + frame)',
-  measure(() => {
-    for (const v of values) sink += avro.serialize(topic, v)!.length;
-  }),
-  avroBytesPer,
-]);
-rows.push([
-  'json encode (JSON.stringify + utf8)',
-  measure(() => {
-    for (const v of values) sink += json.serialize(topic, v)!.length;
-  }),
-  jsonBytesPer,
-]);
-rows.push([
-  'avro decode (same schema)',
-  measure(() => {
-    for (const b of avroBytes) sink += (avro.deserialize(topic, b) as { items: unknown[] }).items.length;
-  }),
-  avroBytesPer,
-]);
-rows.push([
-  'avro decode (v1 writer -> v2 reader)',
-  measure(() => {
-    for (const b of avroBytes) sink += (avroV2.deserialize(topic, b) as { items: unknown[] }).items.length;
-  }),
-  avroBytesPer,
-]);
-rows.push([
-  'json decode (utf8 + JSON.parse)',
-  measure(() => {
-    for (const b of jsonBytes) sink += (json.deserialize(topic, b) as { items: unknown[] }).items.length;
-  }),
-  jsonBytesPer,
-]);
+const passes: Array<[string, () => void, number]> = [
+  [
+    'avro encode (serialize + frame)',
+    () => {
+      for (const v of values) sink += avro.serialize(topic, v)!.length;
+    },
+    avroBytesPer,
+  ],
+  [
+    'json encode (JSON.stringify + utf8)',
+    () => {
+      for (const v of values) sink += json.serialize(topic, v)!.length;
+    },
+    jsonBytesPer,
+  ],
+  [
+    'avro decode (same schema)',
+    () => {
+      for (const b of avroBytes) sink += (avro.deserialize(topic, b) as { items: unknown[] }).items.length;
+    },
+    avroBytesPer,
+  ],
+  [
+    'avro decode (v1 writer -> v2 reader)',
+    () => {
+      for (const b of avroBytes) sink += (avroV2.deserialize(topic, b) as { items: unknown[] }).items.length;
+    },
+    avroBytesPer,
+  ],
+  [
+    'json decode (utf8 + JSON.parse)',
+    () => {
+      for (const b of jsonBytes) sink += (json.deserialize(topic, b) as { items: unknown[] }).items.length;
+    },
+    jsonBytesPer,
+  ],
+];
+const rates = measureAll(passes.map(([, pass]) => pass));
+const rows: Array<[string, number, number]> = passes.map(([name, , bytes], i) => [name, rates[i]!, bytes]);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 console.log(
