@@ -281,33 +281,48 @@ export class HeadKernels {
     const P = this.partSize;
     const h0 = this.h0;
     const k = this.k;
-    let a = new Float32Array(h0);
     let widest = h0;
     for (const l of this.layers) widest = Math.max(widest, l.m);
-    let bufA = new Float32Array(widest);
-    let bufB = new Float32Array(widest);
-    for (let i = 0; i < n; i++) {
-      const co = (ctxIndex ? (ctxIndex[i] as number) : 0) * P;
-      const io = i * P;
-      a = bufA;
-      for (let j = 0; j < h0; j++) {
-        const v = (ctxParts[co + j] as number) + (itemParts[io + j] as number);
-        a[j] = v > 0 ? v : 0;
+    // four pairs at a time: each weight row loaded from memory serves four
+    // multiply-adds instead of one (the MLP is memory-bound row by row)
+    const R = 4;
+    let A = [0, 1, 2, 3].map(() => new Float32Array(widest));
+    let B = [0, 1, 2, 3].map(() => new Float32Array(widest));
+    for (let i0 = 0; i0 < n; i0 += R) {
+      const rows = Math.min(R, n - i0);
+      for (let r = 0; r < R; r++) {
+        const a = A[r] as Float32Array;
+        if (r >= rows) {
+          a.fill(0, 0, h0);
+          continue;
+        }
+        const i = i0 + r;
+        const co = (ctxIndex ? (ctxIndex[i] as number) : 0) * P;
+        const io = i * P;
+        for (let j = 0; j < h0; j++) {
+          const v = (ctxParts[co + j] as number) + (itemParts[io + j] as number);
+          a[j] = v > 0 ? v : 0;
+        }
       }
       let width = h0;
       for (const l of this.layers) {
-        const b = bufB;
-        denseRelu(a, width, l.w, l.b, l.m, b);
-        bufB = a;
-        bufA = b;
-        a = b;
+        denseRelu4(A, width, l.w, l.b, l.m, B);
+        const t = A;
+        A = B;
+        B = t;
         width = l.m;
       }
-      let logit = this.outB;
-      for (let j = 0; j < width; j++) logit += (a[j] as number) * (this.outW[j] as number);
-      let dot = 0;
-      for (let d = 0; d < k; d++) dot += (ctxParts[co + h0 + d] as number) * (itemParts[io + h0 + d] as number);
-      out[i] = logit + dot + (ctxParts[co + h0 + k] as number) + (itemParts[io + h0 + k] as number);
+      for (let r = 0; r < rows; r++) {
+        const a = A[r] as Float32Array;
+        const i = i0 + r;
+        const co = (ctxIndex ? (ctxIndex[i] as number) : 0) * P;
+        const io = i * P;
+        let logit = this.outB;
+        for (let j = 0; j < width; j++) logit += (a[j] as number) * (this.outW[j] as number);
+        let dot = 0;
+        for (let d = 0; d < k; d++) dot += (ctxParts[co + h0 + d] as number) * (itemParts[io + h0 + d] as number);
+        out[i] = logit + dot + (ctxParts[co + h0 + k] as number) + (itemParts[io + h0 + k] as number);
+      }
     }
     return out;
   }
@@ -336,16 +351,41 @@ function axpy(out: Float32Array, o: number, a: number, w: Float32Array, wo: numb
   for (let j = 0; j < n; j++) out[o + j] = (out[o + j] as number) + a * (w[wo + j] as number);
 }
 
-/** out = relu(x[0..n) · W[n x m] + b); skips zero inputs (ReLU makes about half of them zero). */
-function denseRelu(x: Float32Array, n: number, w: Float32Array, b: Float32Array, m: number, out: Float32Array): void {
-  for (let j = 0; j < m; j++) out[j] = b[j] as number;
-  for (let p = 0; p < n; p++) {
-    const xv = x[p] as number;
-    if (xv === 0) continue;
-    const wo = p * m;
-    for (let j = 0; j < m; j++) out[j] = (out[j] as number) + xv * (w[wo + j] as number);
+/**
+ * out[r] = relu(x[r][0..n) · W[n x m] + b) for four rows r at once; skips a
+ * weight row when all four inputs are zero (ReLU zeroes about half of them).
+ */
+function denseRelu4(x: Float32Array[], n: number, w: Float32Array, b: Float32Array, m: number, out: Float32Array[]): void {
+  const [x0, x1, x2, x3] = x as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const [o0, o1, o2, o3] = out as [Float32Array, Float32Array, Float32Array, Float32Array];
+  for (let j = 0; j < m; j++) {
+    const bj = b[j] as number;
+    o0[j] = bj;
+    o1[j] = bj;
+    o2[j] = bj;
+    o3[j] = bj;
   }
-  for (let j = 0; j < m; j++) if ((out[j] as number) < 0) out[j] = 0;
+  for (let p = 0; p < n; p++) {
+    const a0 = x0[p] as number;
+    const a1 = x1[p] as number;
+    const a2 = x2[p] as number;
+    const a3 = x3[p] as number;
+    if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
+    const wo = p * m;
+    for (let j = 0; j < m; j++) {
+      const wj = w[wo + j] as number;
+      o0[j] = (o0[j] as number) + a0 * wj;
+      o1[j] = (o1[j] as number) + a1 * wj;
+      o2[j] = (o2[j] as number) + a2 * wj;
+      o3[j] = (o3[j] as number) + a3 * wj;
+    }
+  }
+  for (let j = 0; j < m; j++) {
+    if ((o0[j] as number) < 0) o0[j] = 0;
+    if ((o1[j] as number) < 0) o1[j] = 0;
+    if ((o2[j] as number) < 0) o2[j] = 0;
+    if ((o3[j] as number) < 0) o3[j] = 0;
+  }
 }
 
 /** Logistic function, elementwise in place. */
