@@ -40,6 +40,7 @@ export async function rawPipe(kafka: Kafka, options: RawPipeOptions): Promise<Ra
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
   });
   await Promise.all([consumer.connect(), producer.connect()]);
   let piped = 0;
