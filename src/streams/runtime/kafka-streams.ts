@@ -101,6 +101,7 @@ import { KafkaRecordCollector } from './kafka-record-collector.ts';
 import { StateDirectory } from './state-directory.ts';
 import { restoreTaskStores, type RestoreResult, type StateRestoreListener } from './store-restorer.ts';
 import { TaskHandle } from './task-handle.ts';
+import { GlobalStateUpdater } from './global-state-updater.ts';
 
 const log = createLogger('kafka-streams');
 const meter = metrics.getMeter('ctr-streams');
@@ -122,6 +123,8 @@ export interface TopologyLike {
   subtopologies(): ReadonlyArray<{ readonly id: number }>;
   /** The compiled sub-topology with internal topic names resolved for `applicationId`. */
   subtopology(id: number, applicationId: string): ProcessorTopology;
+  /** The global stores' sub-topology (Topology.globalSubtopology), undefined when there is none. */
+  globalSubtopology?(applicationId: string): ProcessorTopology | undefined;
   /** Changelog and repartition topics to create; `partitionsFrom` names the topics whose (max) partition count they take. */
   internalTopics?(applicationId: string): ReadonlyArray<{
     readonly name: string;
@@ -185,6 +188,8 @@ export class KafkaStreams {
   private readonly restoreResults: RestoreResult[] = [];
   private readonly pausedPartitions = new Set<string>();
   private producer: KafkaProducer | undefined;
+  /** Fills the global stores; bootstrapped before any task starts. */
+  private globalUpdater: GlobalStateUpdater | undefined;
   private consumer: KafkaConsumer | undefined;
   private assignmentChain: Promise<void> = Promise.resolve();
   /** True from "a rebalance started" until its new assignment is applied: task loops hold. */
@@ -305,6 +310,7 @@ export class KafkaStreams {
     try {
       this.lifecycle.moveTo('REBALANCING');
       await this.createInternalTopics();
+      await this.startGlobalStores();
       this.producer = new KafkaProducer(this.kafka, { idempotent: true });
       await this.producer.connect();
       const consumer = new KafkaConsumer(this.kafka, {
@@ -415,6 +421,7 @@ export class KafkaStreams {
         clearTimeout(timer);
       }
       this.tasks.clear();
+      await this.globalUpdater?.close().catch((error) => log.warn({ err: error }, 'global store close failed'));
       await this.consumer
         ?.disconnect()
         .catch((error) => log.warn({ err: error }, 'consumer disconnect failed'));
@@ -424,6 +431,29 @@ export class KafkaStreams {
     }
     this.stateDir.unlockAll();
     this.lifecycle.moveTo('NOT_RUNNING');
+  }
+
+  /**
+   * A global store of this instance (every instance holds all of it), for
+   * queries; undefined when the topology has no such global store.
+   */
+  globalStore<S extends StateStore = StateStore>(name: string): S | undefined {
+    return this.globalUpdater?.stores().get(name) as S | undefined;
+  }
+
+  /** Bootstraps the global stores (global-state-updater.ts) before any task is created. */
+  private async startGlobalStores(): Promise<void> {
+    const global = Array.isArray(this.topology) ? undefined : (this.topology as TopologyLike).globalSubtopology?.(this.config['application.id']);
+    if (global === undefined) return;
+    this.globalUpdater = new GlobalStateUpdater({
+      kafka: this.kafka,
+      applicationId: this.config['application.id'],
+      topology: global,
+      appStateDir: this.stateDir.appDir,
+      cacheBudget: this.cacheBudget,
+      handlers: this.handlers,
+    });
+    await this.globalUpdater.start((error) => this.fail(error));
   }
 
   // ---- internal topics --------------------------------------------------------------------------
@@ -751,6 +781,7 @@ export class KafkaStreams {
         appStateDir: this.stateDir.appDir,
         cacheBudget: this.cacheBudget,
         handlers: this.handlers,
+        ...(this.globalUpdater ? { globalStores: this.globalUpdater.stores() } : {}),
       });
       try {
         await task.initialize();
