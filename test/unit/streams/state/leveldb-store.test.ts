@@ -163,6 +163,24 @@ describe('LevelDB store', () => {
     assert.deepEqual(seen, [...seen].sort());
   });
 
+  it('closes cleanly with scans broken off early or left unfinished', async () => {
+    const store = await openStore();
+    for (let i = 0; i < 2000; i++) await store.put(b(`k${String(i).padStart(4, '0')}`), b('v'));
+    await store.commit('1');
+    for await (const [key] of store.all()) {
+      assert.equal(key.toString(), 'k0000');
+      break;
+    }
+    const abandoned = store.range(b('k0100'), undefined)[Symbol.asyncIterator]();
+    assert.equal((await abandoned.next()).value?.[0].toString(), 'k0100');
+    await closeAll();
+    // the abandoned scan now fails with a typed error instead of reading a closed database
+    await assert.rejects(
+      abandoned.next(),
+      (err: unknown) => (err as { code?: string }).code === 'CTR_STORE_CLOSED',
+    );
+  });
+
   it('restoreBatch writes records and position in one batch; committedPosition reads it back after reopen', async () => {
     const store = await openStore();
     await store.restoreBatch(
