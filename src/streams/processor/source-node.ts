@@ -19,7 +19,8 @@ export class SourceNode {
   private readonly keySerde: Serde<any> | undefined;
   private readonly valueSerde: Serde<any> | undefined;
   private readonly extractor: TimestampExtractor | undefined;
-  private partitionTimeMs = -1;
+  /** Largest timestamp read per topic (a task reads one partition of each), for the extractor. */
+  private readonly partitionTimes = new Map<string, number>();
 
   constructor(
     def: SourceNodeDef,
@@ -51,6 +52,7 @@ export class SourceNode {
         raws.map((r) => r.value),
       );
     const out: StreamRecord<unknown, unknown>[] = [];
+    let partitionTime = this.partitionTimes.get(topic) ?? -1;
     for (const raw of raws) {
       let key: unknown;
       let value: unknown;
@@ -65,7 +67,7 @@ export class SourceNode {
       if (this.extractor) {
         timestamp = this.extractor(
           { key, value, timestamp: raw.timestamp, headers: raw.headers, topic: raw.topic },
-          this.partitionTimeMs,
+          partitionTime,
         );
         if (!(timestamp >= 0)) {
           log.warn(
@@ -81,7 +83,7 @@ export class SourceNode {
           continue;
         }
       }
-      if (timestamp > this.partitionTimeMs) this.partitionTimeMs = timestamp;
+      if (timestamp > partitionTime) partitionTime = timestamp;
       out.push({
         key,
         value,
@@ -90,6 +92,7 @@ export class SourceNode {
         origin: { topic: raw.topic, partition: raw.partition, offset: raw.offset },
       });
     }
+    this.partitionTimes.set(topic, partitionTime);
     return out;
   }
 

@@ -255,6 +255,23 @@ describe('StreamTask processing', () => {
     await task.closeClean();
   });
 
+  it('gives the timestamp extractor the partition time, so it can fall back to it', async () => {
+    const seen: number[] = [];
+    const topology = new Topology()
+      .addSource('src', 'in', stringSerde, stringSerde, {
+        // Kafka Streams' UsePartitionTimeOnInvalidTimestamp
+        timestampExtractor: (r, partitionTime) => (r.value === 'bad-time' ? partitionTime : r.timestamp),
+      })
+      .addProcessor('p', () => ({ process: (rs) => void seen.push(...rs.map((r) => r.timestamp)) }), 'src');
+    const task = makeTask(topology, new RecordingCollector([]));
+    await task.initialize();
+    await task.completeRestoration();
+    await task.process([raw(0, 'a', 'x', 100), raw(1, 'b', 'bad-time', 5)]);
+    await task.process([raw(2, 'c', 'bad-time', 7), raw(3, 'd', 'y', 300)]);
+    assert.deepEqual(seen, [100, 100, 100, 300]);
+    await task.closeClean();
+  });
+
   it('rejects a batch that mixes partitions', async () => {
     const task = makeTask(
       new Topology().addSource('src', 'in').addProcessor('p', () => ({ process() {} }), 'src'),
