@@ -137,7 +137,8 @@ function formatStorage(java: string, classpath: string, propsFile: string, dataD
   const result = spawnSync(
     java,
     ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-cp', classpath, `-Dlog4j2.configurationFile=${join(dataDir, 'log4j2.properties')}`,
-      'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', propsFile],
+      // '=' form: a random id may start with '-', which a separate argument would parse as an option
+      'kafka.tools.StorageTool', 'format', `--cluster-id=${randomClusterId()}`, '-c', propsFile],
     { encoding: 'utf8' },
   );
   if (result.status !== 0) {
