@@ -90,7 +90,7 @@ class EmbeddingWriter {
    * Embeds `items` in tower batches with the model's current version.
    * @returns how many were embedded (0 when no model is loaded yet: the backfill picks them up later).
    */
-  async embedAndEmit(items: readonly ItemCreatedEvent[], reason: string): Promise<number> {
+  async embedAndEmit(items: readonly ItemCreatedEvent[], reason: string, receivedAt?: ReadonlyMap<string, number>): Promise<number> {
     if (items.length === 0 || this.o.model.version === undefined) return 0;
     const size = await this.imageSize();
     const max = this.o.maxEmbedBatch ?? 256;
@@ -114,7 +114,8 @@ class EmbeddingWriter {
       computed.add(out.length, { [METRIC_ATTRIBUTES.modelVersion]: version });
       if (this.o.stats) {
         this.o.stats.itemsEmbedded += out.length;
-        for (const it of chunk) if (it.createdAt > 0) this.o.stats.embedLatencyMs.push(Math.max(0, now - it.createdAt));
+        // latency from the item-created record's timestamp (when it was published) to the stored vector
+        if (receivedAt) for (const it of chunk) this.o.stats.embedLatencyMs.push(Math.max(0, now - (receivedAt.get(it.itemId) ?? now)));
       }
       n += out.length;
     }
@@ -151,11 +152,16 @@ class EmbedNewItems implements Processor<string, ItemCreatedEvent, string, ItemE
   async process(records: ReadonlyArray<StreamRecord<string, ItemCreatedEvent>>): Promise<void> {
     // the last record per item wins within a batch (an update of the same item)
     const byId = new Map<string, ItemCreatedEvent>();
-    for (const r of records) if (r.value) byId.set(r.value.itemId, r.value);
+    const receivedAt = new Map<string, number>();
+    for (const r of records) {
+      if (!r.value) continue;
+      byId.set(r.value.itemId, r.value);
+      receivedAt.set(r.value.itemId, r.timestamp);
+    }
     const items = [...byId.values()];
     if (this.o.stats) this.o.stats.itemsCreated += items.length;
     await this.catalogue.putAll(items.map((it) => [it.itemId, it] as const));
-    await this.writer.embedAndEmit(items, 'item-created');
+    await this.writer.embedAndEmit(items, 'item-created', receivedAt);
     // requests that waited for these items are answered by the vectors just sent
     const waiting = await this.pending.getMany(items.map((it) => it.itemId));
     const answered = items.filter((_, i) => waiting[i] !== undefined).map((it) => [it.itemId, null] as const);

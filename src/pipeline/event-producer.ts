@@ -100,9 +100,10 @@ export class EventProducer {
     };
   }
 
-  private itemRecord(item: Item): OutgoingRecord {
+  /** The record's timestamp is the publish time (the item's own creation time is a field). */
+  private itemRecord(item: Item, nowMs = Date.now()): OutgoingRecord {
     const t = this.o.topics.itemCreated;
-    return { topic: t, key: item.id, value: this.o.serdes.itemCreated.serialize(t, this.itemCreatedOf(item)), timestamp: item.createdAt + this.offsetMs };
+    return { topic: t, key: item.id, value: this.o.serdes.itemCreated.serialize(t, this.itemCreatedOf(item)), timestamp: nowMs };
   }
 
   /** Publishes item-created for `items` (default: every item of the world), in batches. @returns how many. */
@@ -127,10 +128,10 @@ export class EventProducer {
     for (const item of w.newItems(newItems, worldNow)) {
       this.fresh.push(item);
       if (this.o.itemCreatedDelayMs > 0) this.delayedItems.push({ due: nowMs + this.o.itemCreatedDelayMs, item });
-      else records.push(this.itemRecord(item));
+      else records.push(this.itemRecord(item, nowMs));
     }
     while (this.fresh.length > 50) this.fresh.shift();
-    while (this.delayedItems.length > 0 && (this.delayedItems[0] as { due: number }).due <= nowMs) records.push(this.itemRecord((this.delayedItems.shift() as { item: Item }).item));
+    while (this.delayedItems.length > 0 && (this.delayedItems[0] as { due: number }).due <= nowMs) records.push(this.itemRecord((this.delayedItems.shift() as { item: Item }).item, nowMs));
     this.counts.items += records.length;
     const ti = this.o.topics.impressions;
     const tc = this.o.topics.clicks;

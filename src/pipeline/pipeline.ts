@@ -7,7 +7,7 @@
  * settings share the work through their consumer groups.
  */
 import { join } from 'node:path';
-import { createKafka, KafkaAdmin, type Kafka } from '../kafka/index.ts';
+import { createKafka, KafkaAdmin, type Kafka, type TopicSpec } from '../kafka/index.ts';
 import type { BackendChoice } from '../ml/index.ts';
 import { ModelRegistry } from '../ml/index.ts';
 import { KafkaStreams } from '../streams/runtime/index.ts';
@@ -27,6 +27,25 @@ import { followEmbeddings, followRecommendations } from './global-tables.ts';
 import type { TopicFollower } from './topic-follower.ts';
 
 const log = createLogger('pipeline');
+
+/** createTopics, retried with backoff: a fresh topic's leader election can outlast one call on a loaded broker. */
+async function createWithRetry(kafka: Kafka, specs: TopicSpec[], attempts = 6): Promise<void> {
+  if (specs.length === 0) return;
+  for (let i = 1; ; i++) {
+    const admin = new KafkaAdmin(kafka);
+    try {
+      await admin.connect();
+      await admin.createTopics(specs);
+      return;
+    } catch (err) {
+      if (i >= attempts) throw err;
+      log.warn({ attempt: i, err: String(err) }, 'creating topics failed; retrying');
+      await new Promise((r) => setTimeout(r, 500 * i));
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}
 
 export interface PipelineOptions {
   /** `bootstrap.servers`. */
@@ -101,13 +120,7 @@ export class Pipeline {
 
   /** Creates the pipeline's topics (existing ones are kept). */
   static async createTopics(kafka: Kafka, topics: PipelineTopics, partitions?: Partial<PartitionCounts>): Promise<void> {
-    const admin = new KafkaAdmin(kafka);
-    await admin.connect();
-    try {
-      await admin.createTopics(topicSpecs(topics, partitions));
-    } finally {
-      await admin.disconnect();
-    }
+    await createWithRetry(kafka, topicSpecs(topics, partitions));
   }
 
   /**
@@ -157,9 +170,25 @@ export class Pipeline {
         { kafka },
       ),
     };
+    // the apps' changelog topics, created here with retries: a busy broker may not have elected
+    // the leaders of a fresh topic within one createTopics call, and three apps starting at once make it busier
+    const counts = new Map(topicSpecs(topics, o.partitions).map((t) => [t.name, t.partitions]));
+    for (const [name, topology] of [
+      ['embeddings', embeddingsTopology({ topics, serdes, model })],
+      ['engagement', engagementTopology({ topics, serdes })],
+      ['recommendations', recommendationsTopology({ topics, serdes, model, embeddings: emb.table })],
+    ] as const) {
+      const internal = topology.internalTopics(`${app}-${name}`).map((t) => ({
+        name: t.name,
+        partitions: Math.max(1, ...t.partitionsFrom.map((f) => counts.get(f) ?? 1)),
+        compacted: t.kind === 'changelog',
+        configs: { ...t.config },
+      }));
+      await createWithRetry(kafka, internal);
+    }
     const pipeline = new Pipeline({ stats, topics, serdes, kafka, model, ownsModel, embeddings: emb.table, latestLists: recs.table, apps, followers: [emb.follower, recs.follower] });
     try {
-      await Promise.all(Object.values(apps).map((a) => a.start()));
+      for (const a of Object.values(apps)) await a.start();
     } catch (err) {
       await pipeline.close();
       throw err;

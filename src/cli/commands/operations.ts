@@ -1,0 +1,16 @@
+/**
+ * The operations commands (run, describe, replay, reset, store, ...), one
+ * file each; main.ts registers them all through this one call.
+ */
+import type { Command } from 'commander';
+import { registerDescribe } from './describe.ts';
+import { registerReset } from './reset.ts';
+import { registerRun } from './run.ts';
+import { registerStore } from './store.ts';
+
+export function registerOperationsCommands(program: Command): void {
+  registerRun(program);
+  registerDescribe(program);
+  registerReset(program);
+  registerStore(program);
+}

@@ -1,0 +1,131 @@
+/**
+ * `ctr-streams run <topology|all>`: runs an application until SIGTERM/SIGINT
+ * (a clean stop: final commit, leave the group), with the telemetry of
+ * src/telemetry: Prometheus `/metrics`, `/health` (live) and `/health/ready`
+ * (RUNNING with every task restored) on CTR_TELEMETRY_PORT (default 9464),
+ * JSON logs on stderr, W3C trace context carried in record headers.
+ *
+ * Exit codes: 0 after a clean stop, 1 when an application failed (ERROR) or
+ * could not start, 2 for bad settings.
+ */
+import { availableParallelism } from 'node:os';
+import { Option, type Command } from 'commander';
+import type { StreamsConfig } from '../../streams/config.ts';
+import { createLogger } from '../../telemetry/logger.ts';
+import { commandConfig, withConfigOptions, type ConfigFlags } from '../cli-config.ts';
+import { commandAction, withCommonOptions } from '../command-action.ts';
+import { CliError } from '../errors.ts';
+import { isPipelineTopology, resolveTopology } from '../topology-catalog.ts';
+import { nonNegativeNumber, positiveInt } from './options.ts';
+import type { RunningApps } from '../pipeline-apps.ts';
+
+const log = createLogger('cli');
+
+interface RunFlags extends ConfigFlags {
+  topicPrefix: string;
+  registry: string;
+  workers: number;
+  backend?: string;
+  cycleInterval?: number;
+  top?: number;
+  metricsPort?: number;
+  duration?: number;
+}
+
+/** Starts what `spec` names; the caller owns the result. */
+async function startApps(spec: string, config: StreamsConfig, o: RunFlags): Promise<RunningApps> {
+  const pipelineOptions = {
+    topicPrefix: o.topicPrefix,
+    registryDir: o.registry,
+    workers: o.workers,
+    ...(o.backend ? { backend: o.backend as never } : {}),
+    ...(o.cycleInterval ? { cycleIntervalMs: o.cycleInterval } : {}),
+    ...(o.top ? { k: o.top } : {}),
+  };
+  if (spec === 'all') {
+    const { startWholePipeline } = await import('../pipeline-apps.ts');
+    return startWholePipeline(config, pipelineOptions);
+  }
+  if (isPipelineTopology(spec)) {
+    const { startPipelineApp } = await import('../pipeline-apps.ts');
+    return startPipelineApp(spec, config, pipelineOptions);
+  }
+  const { topology } = await resolveTopology(spec, o.topicPrefix);
+  const { KafkaStreams } = await import('../../streams/runtime/index.ts');
+  const app = new KafkaStreams(topology, config);
+  try {
+    await app.start();
+  } catch (error) {
+    await app.close().catch(() => {});
+    throw error;
+  }
+  return { apps: [app], error: () => app.error, close: () => app.close() };
+}
+
+export function registerRun(program: Command): void {
+  const command = program
+    .command('run')
+    .argument('<topology>', 'embeddings | engagement | recommendations | all (the three in one process) | a module path exporting a Topology')
+    .description('run an application until SIGTERM/SIGINT, serving /metrics, /health and /health/ready')
+    .option('--topic-prefix <prefix>', 'pipeline topic name prefix', '')
+    .option('--registry <dir>', 'model registry directory (embeddings, recommendations, all)', process.env.CTR_MODEL_REGISTRY ?? '/var/lib/ctr-streams/models')
+    .option('--workers <n>', 'scoring worker threads', positiveInt('--workers'), Math.max(1, Math.min(2, availableParallelism())))
+    .option('--backend <name>', 'tensor backend: auto, tensorflow, wasm, cpu', process.env.CTR_ML_BACKEND)
+    .option('--cycle-interval <ms>', 'list-building cycle interval (recommendations)', positiveInt('--cycle-interval'))
+    .option('-k, --top <k>', 'items per list (recommendations)', positiveInt('--top'))
+    .addOption(new Option('--metrics-port <port>', 'port of /metrics and /health (0 = any free port; default env CTR_TELEMETRY_PORT, else 9464)').argParser(nonNegativeNumber('--metrics-port')))
+    .addOption(new Option('--duration <s>', 'stop cleanly after this many seconds (default: until a signal)').argParser(nonNegativeNumber('--duration')));
+  withCommonOptions(withConfigOptions(command))
+    .addHelpText('after', '\nExamples:\n  ctr-streams run recommendations --config /etc/ctr-streams/ctr-streams.properties\n  CTR_APPLICATION_ID=my-app ctr-streams run ./my-app.ts --bootstrap 127.0.0.1:9092\n\nExit codes: 0 clean stop, 1 an application failed, 2 bad settings.')
+    .action(
+      commandAction('run', async (spec: string, o: RunFlags) => {
+        const fallbackId = spec === 'all' ? 'ctr' : isPipelineTopology(spec) ? `ctr-${spec}` : (await resolveTopology(spec, o.topicPrefix)).defaultApplicationId;
+        const config = commandConfig(o, { applicationId: fallbackId });
+        const { startTelemetry, telemetryOptionsFromEnv } = await import('../../telemetry/index.ts');
+        const telemetryOptions = telemetryOptionsFromEnv({ serviceName: config['application.id'] });
+        if (o.metricsPort !== undefined) telemetryOptions.prometheusPort = o.metricsPort;
+        const telemetry = await startTelemetry(telemetryOptions);
+        let running: RunningApps | undefined;
+        try {
+          telemetry.health.register('live', 'streams', () => {
+            const failed = running?.error();
+            return failed ? { status: 'DOWN', detail: { error: failed.message } } : { status: 'UP' };
+          });
+          telemetry.health.register('ready', 'streams', () => {
+            const states = running?.apps.map((a) => a.state) ?? ['STARTING'];
+            return { status: states.every((s) => s === 'RUNNING') ? 'UP' : 'DOWN', detail: { states } };
+          });
+          running = await startApps(spec, config, o);
+          log.info({ topology: spec, applicationId: config['application.id'], metrics: telemetry.metricsUrl }, 'running');
+          process.stderr.write(`ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}\n`);
+          const failure = await untilStopped(running, o.duration);
+          if (failure) throw new CliError('CTR_CLI_FAILED', `application "${config['application.id']}" failed: ${failure.message}`, { cause: failure });
+        } finally {
+          await running?.close();
+          await telemetry.shutdown();
+        }
+        process.stderr.write('ctr-streams run: stopped cleanly\n');
+      }),
+    );
+}
+
+/** Resolves on SIGTERM/SIGINT, after `durationS`, or when an app fails (with its error). */
+function untilStopped(running: RunningApps, durationS: number | undefined): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const done = (error?: Error): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      clearInterval(poll);
+      if (timer) clearTimeout(timer);
+      resolve(error);
+    };
+    const onSignal = (): void => done();
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    const poll = setInterval(() => {
+      const error = running.error();
+      if (error) done(error);
+    }, 250);
+    const timer = durationS === undefined ? undefined : setTimeout(() => done(), durationS * 1000);
+  });
+}
