@@ -97,7 +97,7 @@ export async function startWholePipeline(config: StreamsConfig, o: PipelineRunOp
   // every other setting applies to all three apps; each gets its own application.id
   const { 'application.id': prefix, ...shared } = config;
   const pipeline = await Pipeline.start({
-    bootstrap: config['bootstrap.servers'],
+    bootstrap: config['bootstrap.servers'].join(','),
     applicationId: prefix,
     streamsConfig: shared,
     topicPrefix: o.topicPrefix,
