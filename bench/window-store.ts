@@ -66,7 +66,11 @@ async function main(): Promise<void> {
       }
     }
     const loadS = (performance.now() - loadStart) / 1000;
-    rows.push(['put (putAll 1,000 + commit)', `${Math.round(written / loadS).toLocaleString('en-US')} windows/s`, `${written.toLocaleString('en-US')} windows in ${loadS.toFixed(1)} s`]);
+    rows.push([
+      'put (putAll 1,000 + commit)',
+      `${Math.round(written / loadS).toLocaleString('en-US')} windows/s`,
+      `${written.toLocaleString('en-US')} windows in ${loadS.toFixed(1)} s`,
+    ]);
 
     const measure = async (name: string, call: () => Promise<number>): Promise<void> => {
       const times: number[] = [];
@@ -100,11 +104,23 @@ async function main(): Promise<void> {
       const k = Math.floor(Math.random() * (KEYS - 20));
       const w = Math.floor(Math.random() * WINDOWS) * SIZE_MS;
       let n = 0;
-      for await (const _ of store.fetchKeyRange(`item-${String(k).padStart(6, '0')}`, `item-${String(k + 19).padStart(6, '0')}`, w, w)) n++;
+      for await (const _ of store.fetchKeyRange(
+        `item-${String(k).padStart(6, '0')}`,
+        `item-${String(k + 19).padStart(6, '0')}`,
+        w,
+        w,
+      ))
+        n++;
       return n;
     });
-    console.log(`\nwindow store benchmark: ${written.toLocaleString('en-US')} windows (${KEYS} keys x ${WINDOWS} windows of ${SIZE_MS} ms), LevelDB (classic-level), ${CALLS.toLocaleString('en-US')} calls per query`);
-    console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}\n`);
+    console.log(
+      `\nwindow store benchmark: ${written.toLocaleString('en-US')} windows (${KEYS} keys x ${WINDOWS} windows of ${SIZE_MS} ms), LevelDB (classic-level), ${CALLS.toLocaleString('en-US')} calls per query`,
+    );
+    console.log(
+      `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}, node ${process.version}\n`,
+    );
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(...rows.map((r) => r[1].length));
     for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
