@@ -38,11 +38,23 @@ const P = model.head.partSize;
 function makeRequest(i: number): ScoreRequest {
   const rows = allocateRows(spec, candidates);
   for (let r = 0; r < candidates; r++) {
-    writeItem(spec, rows, r, { category: `cat-${rng.int(4)}`, itemAgeHours: rng.next() * 48 }, Float32Array.from({ length: spec.embeddingDim }, () => rng.normal() * 0.3));
+    writeItem(
+      spec,
+      rows,
+      r,
+      { category: `cat-${rng.int(4)}`, itemAgeHours: rng.next() * 48 },
+      Float32Array.from({ length: spec.embeddingDim }, () => rng.normal() * 0.3),
+    );
   }
   const parts = model.head.itemParts(rows);
   return {
-    context: packContext(spec, { contextId: `ctx-${i}`, publisher: `pub-${i % 7}`, segment: `seg-${i % 5}`, position: 0, pageDepth: 3 }),
+    context: packContext(spec, {
+      contextId: `ctx-${i}`,
+      publisher: `pub-${i % 7}`,
+      segment: `seg-${i % 5}`,
+      position: 0,
+      pageDepth: 3,
+    }),
     items: { count: candidates, cats: rows.itemCats, nums: rows.itemNums, embeddings: rows.embeddings },
     itemParts: { version: 'bench', parts },
   };
@@ -58,7 +70,13 @@ function pct(xs: number[], p: number): number {
 async function run(mode: 'direct' | 'autobatch', pool: ScoringPool) {
   const batcher =
     mode === 'autobatch'
-      ? new Autobatcher<ScoreRequest, ScoreResult>({ maxBatchSize: maxBatch, maxWaitMs, concurrency: workers, rows: requestRows, run: (b) => pool.score(b) })
+      ? new Autobatcher<ScoreRequest, ScoreResult>({
+          maxBatchSize: maxBatch,
+          maxWaitMs,
+          concurrency: workers,
+          rows: requestRows,
+          run: (b) => pool.score(b),
+        })
       : undefined;
   let calls = 0;
   const score = (r: ScoreRequest): Promise<ScoreResult> => {
@@ -100,7 +118,7 @@ async function run(mode: 'direct' | 'autobatch', pool: ScoringPool) {
     failed,
     modelCalls: stats ? stats.calls : calls,
     meanBatchRows: stats ? stats.rows / Math.max(1, stats.calls) : candidates,
-    cpuUsPerPrediction: ((cpu.user + cpu.system) / predictions),
+    cpuUsPerPrediction: (cpu.user + cpu.system) / predictions,
     p50: pct(latencies, 50),
     p99: pct(latencies, 99),
     meanWait: stats ? stats.totalWaitMs / Math.max(1, stats.requests) : 0,
@@ -109,20 +127,38 @@ async function run(mode: 'direct' | 'autobatch', pool: ScoringPool) {
   };
 }
 
-console.log(`# bench/autobatch  node ${process.version}, ${availableParallelism()} cores, load avg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`# offered: ${rate} requests/s x ${candidates} candidates for ${seconds} s; pool of ${workers} workers (${engine} head); autobatcher maxBatchSize ${maxBatch} rows, maxWaitMs ${maxWaitMs}`);
+console.log(
+  `# bench/autobatch  node ${process.version}, ${availableParallelism()} cores, load avg ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+console.log(
+  `# offered: ${rate} requests/s x ${candidates} candidates for ${seconds} s; pool of ${workers} workers (${engine} head); autobatcher maxBatchSize ${maxBatch} rows, maxWaitMs ${maxWaitMs}`,
+);
 const pool = new ScoringPool({ workers, engine, backend: 'wasm' });
 await pool.load('bench', model.toBuffer());
-console.log(`# backend: ${pool.backend}; model: default CTR head (${model.config.hidden.join('-')}), factorised with cached item parts`);
+console.log(
+  `# backend: ${pool.backend}; model: default CTR head (${model.config.hidden.join('-')}), factorised with cached item parts`,
+);
 const direct = await run('direct', pool);
 const batched = await run('autobatch', pool);
 await pool.close();
 console.log('');
-console.log('| mode | requests | failed | model calls | mean rows/call | CPU us/prediction | latency p50 ms | latency p99 ms | queue wait mean / max ms |');
+console.log(
+  '| mode | requests | failed | model calls | mean rows/call | CPU us/prediction | latency p50 ms | latency p99 ms | queue wait mean / max ms |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of [direct, batched]) {
-  console.log(`| ${r.mode} | ${r.requests} | ${r.failed} | ${r.modelCalls} | ${r.meanBatchRows.toFixed(0)} | ${r.cpuUsPerPrediction.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.meanWait.toFixed(2)} / ${r.maxWait.toFixed(2)} |`);
+  console.log(
+    `| ${r.mode} | ${r.requests} | ${r.failed} | ${r.modelCalls} | ${r.meanBatchRows.toFixed(0)} | ${r.cpuUsPerPrediction.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.meanWait.toFixed(2)} / ${r.maxWait.toFixed(2)} |`,
+  );
 }
 console.log('');
-console.log(`model calls: ${(direct.modelCalls / batched.modelCalls).toFixed(1)}x fewer; CPU per prediction: ${(direct.cpuUsPerPrediction / batched.cpuUsPerPrediction).toFixed(2)}x less; added latency p50 ${(batched.p50 - direct.p50).toFixed(2)} ms, p99 ${(batched.p99 - direct.p99).toFixed(2)} ms (bound: maxWaitMs + 5 = ${maxWaitMs + 5} ms)`);
-console.log(`# load avg at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(
+  `model calls: ${(direct.modelCalls / batched.modelCalls).toFixed(1)}x fewer; CPU per prediction: ${(direct.cpuUsPerPrediction / batched.cpuUsPerPrediction).toFixed(2)}x less; added latency p50 ${(batched.p50 - direct.p50).toFixed(2)} ms, p99 ${(batched.p99 - direct.p99).toFixed(2)} ms (bound: maxWaitMs + 5 = ${maxWaitMs + 5} ms)`,
+);
+console.log(
+  `# load avg at end: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);

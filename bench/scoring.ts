@@ -19,7 +19,13 @@ import { CtrModel, type CtrModelConfig } from '../src/ml/ctr-model.ts';
 import { DEFAULT_TOWERS } from '../src/ml/towers.ts';
 import { headFlops, sigmoidInPlace } from '../src/ml/ctr-head.ts';
 import { disposeInputs, headInputsFromRows, headLogitsTf, toTfParams } from '../src/ml/ctr-head-tf.ts';
-import { allocateRows, packContext, writeContext, writeItem, type FeatureValues } from '../src/ml/feature-spec.ts';
+import {
+  allocateRows,
+  packContext,
+  writeContext,
+  writeItem,
+  type FeatureValues,
+} from '../src/ml/feature-spec.ts';
 import { Scorer, type ScoreRequest } from '../src/ml/scorer.ts';
 import { ScoringPool } from '../src/ml/scoring-pool.ts';
 import { Random } from '../src/ml/random.ts';
@@ -72,7 +78,13 @@ const ctx = contextValues();
 const rows = allocateRows(config.spec, maxB);
 for (let r = 0; r < maxB; r++) {
   writeContext(config.spec, rows, r, ctx);
-  writeItem(config.spec, rows, r, itemValues(), Float32Array.from({ length: 64 }, () => rng.normal() * 0.5));
+  writeItem(
+    config.spec,
+    rows,
+    r,
+    itemValues(),
+    Float32Array.from({ length: 64 }, () => rng.normal() * 0.5),
+  );
 }
 const packedCtx = packContext(config.spec, ctx);
 const t0Parts = performance.now();
@@ -128,22 +140,37 @@ function matmulCeiling(): number {
   });
 }
 
-function jsCeiling(): number {
-  const n = 1024;
-  const a = new Float32Array(n * n).fill(0.5);
-  const b = new Float32Array(n * 256).fill(0.25);
-  const c = new Float32Array(256);
-  let best = 0;
-  for (let rep = 0; rep < 3; rep++) {
-    const t0 = performance.now();
-    for (let i = 0; i < 64; i++) {
-      for (let p = 0; p < n; p++) {
-        const x = a[i * n + p] as number;
-        const o = p * 256;
-        for (let j = 0; j < 256; j++) c[j] = (c[j] as number) + x * (b[o + j] as number);
-      }
+/** Four rows x [512 x 512] multiply-adds, the best JS loop shape we have (denseRelu4's), warmed up. */
+function jsKernel(x: Float32Array[], w: Float32Array, out: Float32Array[], n: number, m: number): void {
+  const [x0, x1, x2, x3] = x as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const [o0, o1, o2, o3] = out as [Float32Array, Float32Array, Float32Array, Float32Array];
+  for (let p = 0; p < n; p++) {
+    const a0 = x0[p] as number;
+    const a1 = x1[p] as number;
+    const a2 = x2[p] as number;
+    const a3 = x3[p] as number;
+    const wo = p * m;
+    for (let j = 0; j < m; j++) {
+      const wj = w[wo + j] as number;
+      o0[j] = (o0[j] as number) + a0 * wj;
+      o1[j] = (o1[j] as number) + a1 * wj;
+      o2[j] = (o2[j] as number) + a2 * wj;
+      o3[j] = (o3[j] as number) + a3 * wj;
     }
-    best = Math.max(best, (2 * 64 * n * 256) / ((performance.now() - t0) / 1000));
+  }
+}
+
+function jsCeiling(): number {
+  const n = 512;
+  const w = Float32Array.from({ length: n * n }, (_, i) => (i % 7) * 0.01);
+  const x = [0, 1, 2, 3].map(() => Float32Array.from({ length: n }, (_, i) => (i % 5) * 0.1));
+  const o = [0, 1, 2, 3].map(() => new Float32Array(n));
+  for (let i = 0; i < 50; i++) jsKernel(x, w, o, n, n);
+  let best = 0;
+  for (let rep = 0; rep < 5; rep++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 50; i++) jsKernel(x, w, o, n, n);
+    best = Math.max(best, (50 * 2 * 4 * n * n) / ((performance.now() - t0) / 1000));
   }
   return best;
 }
@@ -160,9 +187,17 @@ interface Row {
 const table: Row[] = [];
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
-console.log(`# bench/scoring  node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, load avg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`# head: ${config.spec.contextFields.length + config.spec.itemFields.length} fields, 2^18 x ${config.fmDim} table, 64-float embedding, 13 numbers, MLP ${config.hidden.join('-')}-1`);
-console.log(`# FLOPs/prediction: plain ${fmt(flops.plain)}, factorised cross ${fmt(flops.factorisedCross)}; item parts (cached per item+version): ${(itemPartMs / maxB * 1000).toFixed(1)} us/item on JS`);
+console.log(
+  `# bench/scoring  node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}, load avg ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+console.log(
+  `# head: ${config.spec.contextFields.length + config.spec.itemFields.length} fields, 2^18 x ${config.fmDim} table, 64-float embedding, 13 numbers, MLP ${config.hidden.join('-')}-1`,
+);
+console.log(
+  `# FLOPs/prediction: plain ${fmt(flops.plain)}, factorised cross ${fmt(flops.factorisedCross)}; item parts (cached per item+version): ${((itemPartMs / maxB) * 1000).toFixed(1)} us/item on JS`,
+);
 
 const ceilings: Record<string, number> = { js: jsCeiling() };
 console.log(`# JS Float32Array multiply-add ceiling: ${(ceilings.js! / 1e9).toFixed(1)} GFLOP/s`);
@@ -184,10 +219,26 @@ for (const backend of backends) {
       tf.tidy(() => sigmoidInPlace(headLogitsTf(model.headConfig, tp, x).dataSync() as Float32Array));
       disposeInputs(x);
     });
-    table.push({ engine: `tfjs-${backend}`, path: 'plain', threads: 1, batch: b, predPerSec: plain, gflops: (plain * flops.plain) / 1e9, ceiling: `${((100 * plain * flops.plain) / ceilings[backend]!).toFixed(0)}%` });
+    table.push({
+      engine: `tfjs-${backend}`,
+      path: 'plain',
+      threads: 1,
+      batch: b,
+      predPerSec: plain,
+      gflops: (plain * flops.plain) / 1e9,
+      ceiling: `${((100 * plain * flops.plain) / ceilings[backend]!).toFixed(0)}%`,
+    });
     const req = request(b);
     const fact = measure(b, () => scorer.score([req]));
-    table.push({ engine: `tfjs-${backend}`, path: 'factorised', threads: 1, batch: b, predPerSec: fact, gflops: (fact * flops.factorisedCross) / 1e9, ceiling: `${((100 * fact * flops.factorisedCross) / ceilings[backend]!).toFixed(0)}%` });
+    table.push({
+      engine: `tfjs-${backend}`,
+      path: 'factorised',
+      threads: 1,
+      batch: b,
+      predPerSec: fact,
+      gflops: (fact * flops.factorisedCross) / 1e9,
+      ceiling: `${((100 * fact * flops.factorisedCross) / ceilings[backend]!).toFixed(0)}%`,
+    });
   }
   tp.forEach((t) => t.dispose());
   scorer.dispose();
@@ -197,10 +248,26 @@ for (const backend of backends) {
   for (const b of batches) {
     const r = sub(b);
     const plain = measure(b, () => model.head.plainLogits(r));
-    table.push({ engine: 'js', path: 'plain', threads: 1, batch: b, predPerSec: plain, gflops: (plain * flops.plain) / 1e9, ceiling: `${((100 * plain * flops.plain) / ceilings.js!).toFixed(0)}%` });
+    table.push({
+      engine: 'js',
+      path: 'plain',
+      threads: 1,
+      batch: b,
+      predPerSec: plain,
+      gflops: (plain * flops.plain) / 1e9,
+      ceiling: `${((100 * plain * flops.plain) / ceilings.js!).toFixed(0)}%`,
+    });
     const req = request(b);
     const fact = measure(b, () => scorer.score([req]));
-    table.push({ engine: 'js', path: 'factorised', threads: 1, batch: b, predPerSec: fact, gflops: (fact * flops.factorisedCross) / 1e9, ceiling: `${((100 * fact * flops.factorisedCross) / ceilings.js!).toFixed(0)}%` });
+    table.push({
+      engine: 'js',
+      path: 'factorised',
+      threads: 1,
+      batch: b,
+      predPerSec: fact,
+      gflops: (fact * flops.factorisedCross) / 1e9,
+      ceiling: `${((100 * fact * flops.factorisedCross) / ceilings.js!).toFixed(0)}%`,
+    });
   }
 }
 
@@ -211,7 +278,8 @@ for (const engine of ['tfjs', 'js'] as const) {
     await pool.load('bench', model.toBuffer());
     for (const b of [256, 1024, 4096]) {
       const req = request(b);
-      const one = (): Promise<unknown> => pool.score([{ ...req, itemParts: { version: 'bench', parts: req.itemParts!.parts } }]);
+      const one = (): Promise<unknown> =>
+        pool.score([{ ...req, itemParts: { version: 'bench', parts: req.itemParts!.parts } }]);
       await Promise.all(Array.from({ length: threads }, one));
       let done = 0;
       const t0 = performance.now();
@@ -226,7 +294,15 @@ for (const engine of ['tfjs', 'js'] as const) {
       const rate = done / ((performance.now() - t0) / 1000);
       const eng = engine === 'js' ? 'js' : `tfjs-${pool.backend}`;
       const ceil = ceilings[engine === 'js' ? 'js' : (pool.backend as string)] ?? Number.NaN;
-      table.push({ engine: `${eng} pool`, path: 'factorised', threads, batch: b, predPerSec: rate, gflops: (rate * flops.factorisedCross) / 1e9, ceiling: `${((100 * rate * flops.factorisedCross) / (ceil * threads)).toFixed(0)}% of ${threads}` });
+      table.push({
+        engine: `${eng} pool`,
+        path: 'factorised',
+        threads,
+        batch: b,
+        predPerSec: rate,
+        gflops: (rate * flops.factorisedCross) / 1e9,
+        ceiling: `${((100 * rate * flops.factorisedCross) / (ceil * threads)).toFixed(0)}% of ${threads}`,
+      });
     }
     await pool.close();
   }
@@ -235,5 +311,12 @@ for (const engine of ['tfjs', 'js'] as const) {
 console.log('');
 console.log('| engine | path | threads | batch | predictions/s | GFLOP/s | of ceiling |');
 console.log('|---|---|---|---|---|---|---|');
-for (const r of table) console.log(`| ${r.engine} | ${r.path} | ${r.threads} | ${r.batch} | ${fmt(r.predPerSec)} | ${r.gflops.toFixed(2)} | ${r.ceiling} |`);
-console.log(`\n# load avg at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (the machine is shared: figures are noisy)`);
+for (const r of table)
+  console.log(
+    `| ${r.engine} | ${r.path} | ${r.threads} | ${r.batch} | ${fmt(r.predPerSec)} | ${r.gflops.toFixed(2)} | ${r.ceiling} |`,
+  );
+console.log(
+  `\n# load avg at end: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} (the machine is shared: figures are noisy)`,
+);

@@ -36,9 +36,17 @@ for (const ch of c.image.channels) {
 }
 imgFlops += 2 * cin * c.image.out;
 
-console.log(`# bench/towers  node ${process.version}, ${availableParallelism()} cores, load avg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`# text tower: ${T} tokens, embedding ${c.text.dim}, LSTM ${H}, attention ${c.text.attention}, dense ${c.text.out}: ${(textFlops / 1e6).toFixed(2)} MFLOP/item`);
-console.log(`# image tower: ${c.image.size}x${c.image.size}x3, stride-2 3x3 convs ${c.image.channels.join('/')}, pool, dense ${c.image.out}: ${(imgFlops / 1e6).toFixed(2)} MFLOP/item`);
+console.log(
+  `# bench/towers  node ${process.version}, ${availableParallelism()} cores, load avg ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+console.log(
+  `# text tower: ${T} tokens, embedding ${c.text.dim}, LSTM ${H}, attention ${c.text.attention}, dense ${c.text.out}: ${(textFlops / 1e6).toFixed(2)} MFLOP/item`,
+);
+console.log(
+  `# image tower: ${c.image.size}x${c.image.size}x3, stride-2 3x3 convs ${c.image.channels.join('/')}, pool, dense ${c.image.out}: ${(imgFlops / 1e6).toFixed(2)} MFLOP/item`,
+);
 console.log('');
 console.log('| backend | tower | batch | items/s | GFLOP/s |');
 console.log('|---|---|---|---|---|');
@@ -47,14 +55,36 @@ for (const backend of backends) {
     console.log(`| ${backend} | (not available) | | | |`);
     continue;
   }
-  const p = toTfParams(model.weights, (n) => (n.startsWith('text.') || n.startsWith('image.')) && n !== 'text.table');
+  const p = toTfParams(
+    model.weights,
+    (n) => (n.startsWith('text.') || n.startsWith('image.')) && n !== 'text.table',
+  );
   for (const b of [64, 256]) {
     const items = world.items.slice(0, b);
     const tb = towerBatch(c, items);
     const ti = textInputs(c, model.weights.get('text.table')!.data, tb);
     const runs: [string, number, () => void][] = [
-      ['text', textFlops, () => void tf.tidy(() => textTowerTf(c, p, tf.tensor3d(ti.vecs, [b, T, c.text.dim]), tf.tensor2d(ti.mask, [b, T])).dataSync())],
-      ['image', imgFlops, () => void tf.tidy(() => imageTowerTf(c, p, tf.tensor4d(tb.pixels, [b, c.image.size, c.image.size, 3])).dataSync())],
+      [
+        'text',
+        textFlops,
+        () =>
+          void tf.tidy(() =>
+            textTowerTf(
+              c,
+              p,
+              tf.tensor3d(ti.vecs, [b, T, c.text.dim]),
+              tf.tensor2d(ti.mask, [b, T]),
+            ).dataSync(),
+          ),
+      ],
+      [
+        'image',
+        imgFlops,
+        () =>
+          void tf.tidy(() =>
+            imageTowerTf(c, p, tf.tensor4d(tb.pixels, [b, c.image.size, c.image.size, 3])).dataSync(),
+          ),
+      ],
       ['both (model.embed, incl. tokenising)', textFlops + imgFlops, () => void model.embed(items)],
     ];
     for (const [name, flops, f] of runs) {
@@ -66,10 +96,16 @@ for (const backend of backends) {
         n += b;
       } while (performance.now() - t0 < budgetMs);
       const rate = n / ((performance.now() - t0) / 1000);
-      console.log(`| ${backend} | ${name} | ${b} | ${Math.round(rate).toLocaleString('en-US')} | ${((rate * flops) / 1e9).toFixed(2)} |`);
+      console.log(
+        `| ${backend} | ${name} | ${b} | ${Math.round(rate).toLocaleString('en-US')} | ${((rate * flops) / 1e9).toFixed(2)} |`,
+      );
     }
   }
   p.forEach((t) => t.dispose());
   model.dispose();
 }
-console.log(`\n# load avg at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (shared machine: noisy)`);
+console.log(
+  `\n# load avg at end: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} (shared machine: noisy)`,
+);

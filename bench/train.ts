@@ -26,15 +26,23 @@ const backend = await initBackend(arg('--backend', 'wasm') as BackendChoice);
 const batch = Number(arg('--batch', '1024'));
 const world = new World({ seed: 42 });
 const lookup = (id: string) => world.item(id);
-console.log(`# bench/train  backend ${backend}, node ${process.version}, ${availableParallelism()} cores, load avg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(
+  `# bench/train  backend ${backend}, node ${process.version}, ${availableParallelism()} cores, load avg ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
 const hashRows = Number(arg('--hash-rows', String(1 << 18)));
 // the seed's comparison is about big tables: default 2^18 rows, like ML-STACK's reference head
 const cfg = { ...DEFAULT_MODEL_CONFIG, spec: { ...DEFAULT_MODEL_CONFIG.spec, hashRows } };
-console.log(`# model: towers (text ${cfg.towers.text.tokens} tokens/LSTM ${cfg.towers.text.lstm}, image ${cfg.towers.image.size}px) + DeepFM head (2^${Math.log2(cfg.spec.hashRows)} x ${cfg.fmDim + 1} table, MLP ${cfg.hidden.join('-')}); world: ${world.items.length} items, ${world.contexts.length} contexts`);
+console.log(
+  `# model: towers (text ${cfg.towers.text.tokens} tokens/LSTM ${cfg.towers.text.lstm}, image ${cfg.towers.image.size}px) + DeepFM head (2^${Math.log2(cfg.spec.hashRows)} x ${cfg.fmDim + 1} table, MLP ${cfg.hidden.join('-')}); world: ${world.items.length} items, ${world.contexts.length} contexts`,
+);
 
 if (!args.includes('--quality')) {
   const steps = Number(arg('--steps', '20'));
-  const examples = world.impressions(batch * (steps + 2)).map((i) => exampleFromImpression(i, world.item(i.itemId)!));
+  const examples = world
+    .impressions(batch * (steps + 2))
+    .map((i) => exampleFromImpression(i, world.item(i.itemId)!));
   const rows: string[] = [];
   const sizes: Record<string, [number, number]> = {};
   for (const mode of ['dense', 'lazy'] as const) {
@@ -43,21 +51,31 @@ if (!args.includes('--quality')) {
     trainer.step(examples.slice(0, batch), lookup); // warm-up (kernels, slot allocation)
     const t0 = performance.now();
     let touched = 0;
-    for (let s = 1; s <= steps; s++) touched += trainer.step(examples.slice(s * batch, (s + 1) * batch), lookup).touchedRows['fm.table'] ?? 0;
+    for (let s = 1; s <= steps; s++)
+      touched +=
+        trainer.step(examples.slice(s * batch, (s + 1) * batch), lookup).touchedRows['fm.table'] ?? 0;
     const sec = (performance.now() - t0) / 1000;
-    rows.push(`| ${mode} | ${batch} | ${steps} | ${Math.round((steps * batch) / sec).toLocaleString('en-US')} | ${((1000 * sec) / steps).toFixed(0)} | ${Math.round(touched / steps).toLocaleString('en-US')} of ${cfg.spec.hashRows.toLocaleString('en-US')} |`);
+    rows.push(
+      `| ${mode} | ${batch} | ${steps} | ${Math.round((steps * batch) / sec).toLocaleString('en-US')} | ${((1000 * sec) / steps).toFixed(0)} | ${Math.round(touched / steps).toLocaleString('en-US')} of ${cfg.spec.hashRows.toLocaleString('en-US')} |`,
+    );
     sizes[mode] = [model.toBuffer().length, trainer.checkpoint().length];
   }
   console.log('');
-  console.log('| table update | batch | steps | examples/s | ms/step | table rows updated per step (lazy: touched only) |');
+  console.log(
+    '| table update | batch | steps | examples/s | ms/step | table rows updated per step (lazy: touched only) |',
+  );
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
   // the table update alone (same touched rows, same gradients), without the towers' and head's math
   const width = cfg.fmDim + 1;
-  const touchedIds = Int32Array.from(new Set(Array.from({ length: batch * 9 }, (_, j) => (j * 2654435761) % hashRows)));
+  const touchedIds = Int32Array.from(
+    new Set(Array.from({ length: batch * 9 }, (_, j) => (j * 2654435761) % hashRows)),
+  );
   const grads = Float32Array.from({ length: touchedIds.length * width }, (_, j) => Math.sin(j) * 1e-3);
   console.log('');
-  console.log(`| table update alone (2^${Math.log2(hashRows)} x ${width} table, ${touchedIds.length} touched rows) | ms/step |`);
+  console.log(
+    `| table update alone (2^${Math.log2(hashRows)} x ${width} table, ${touchedIds.length} touched rows) | ms/step |`,
+  );
   console.log('|---|---|');
   for (const mode of ['dense', 'lazy'] as const) {
     const adam = new Adam();
@@ -76,7 +94,9 @@ if (!args.includes('--quality')) {
   console.log('| artefact | bytes |');
   console.log('|---|---|');
   console.log(`| training checkpoint (weights + Adam m, v) | ${ckpt.toLocaleString('en-US')} |`);
-  console.log(`| exported model (no optimizer slots) | ${exported.toLocaleString('en-US')} (${(100 * (1 - exported / ckpt)).toFixed(0)}% smaller) |`);
+  console.log(
+    `| exported model (no optimizer slots) | ${exported.toLocaleString('en-US')} (${(100 * (1 - exported / ckpt)).toFixed(0)}% smaller) |`,
+  );
 } else {
   const n = Number(arg('--examples', '150000'));
   const epochs = Number(arg('--epochs', '4'));
@@ -93,18 +113,30 @@ if (!args.includes('--quality')) {
       loss += r.loss;
       steps++;
     });
-    console.log(`# epoch ${e + 1}/${epochs}: mean loss ${(loss / steps).toFixed(4)}, ${Math.round(model.examplesSeen / ((performance.now() - t0) / 1000))} examples/s so far`);
+    console.log(
+      `# epoch ${e + 1}/${epochs}: mean loss ${(loss / steps).toFixed(4)}, ${Math.round(model.examplesSeen / ((performance.now() - t0) / 1000))} examples/s so far`,
+    );
   }
   const ev = evaluateOnWorld(model, world, { warmItems, examples: 30_000, coldCount: 200 });
   const line = (name: string, r: QualityReport): string =>
     `| ${name} | ${r.examples} | ${r.clickRate.toFixed(3)} | ${r.auc.toFixed(4)} | ${r.bayesAuc.toFixed(4)} | ${(r.bayesAuc - r.auc).toFixed(4)} | ${r.logLoss.toFixed(4)} | ${r.bayesLogLoss.toFixed(4)} | ${r.ece.toFixed(4)} |`;
   console.log('');
-  console.log(`trained on ${n} examples x ${epochs} epochs, batch ${batch}, lr ${lr}, lazy Adam, in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  console.log('| held-out set | examples | click rate | AUC | Bayes AUC | gap | log loss | Bayes log loss | ECE |');
+  console.log(
+    `trained on ${n} examples x ${epochs} epochs, batch ${batch}, lr ${lr}, lazy Adam, in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  console.log(
+    '| held-out set | examples | click rate | AUC | Bayes AUC | gap | log loss | Bayes log loss | ECE |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   console.log(line('warm items', ev.warm));
   console.log(line('cold items, tower embedding', ev.coldTower));
   console.log(line('cold items, OOV embedding', ev.coldOov));
-  console.log(`\nOOV penalty on cold items: AUC ${(ev.coldTower.auc - ev.coldOov.auc).toFixed(4)} lower than with the tower embedding (${(ev.coldOov.bayesAuc - ev.coldOov.auc).toFixed(4)} below Bayes)`);
+  console.log(
+    `\nOOV penalty on cold items: AUC ${(ev.coldTower.auc - ev.coldOov.auc).toFixed(4)} lower than with the tower embedding (${(ev.coldOov.bayesAuc - ev.coldOov.auc).toFixed(4)} below Bayes)`,
+  );
 }
-console.log(`# load avg at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (shared machine: noisy)`);
+console.log(
+  `# load avg at end: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} (shared machine: noisy)`,
+);

@@ -79,10 +79,20 @@ export class Autobatcher<Req, Res> {
   private closed = false;
   private readonly roomWaiters: { rows: number; go: () => void; fail: (e: Error) => void }[] = [];
   private readonly idleWaiters: (() => void)[] = [];
-  readonly stats: AutobatcherStats = { calls: 0, requests: 0, rows: 0, maxBatchRows: 0, maxWaitMs: 0, totalWaitMs: 0, totalRunMs: 0, rejected: 0 };
+  readonly stats: AutobatcherStats = {
+    calls: 0,
+    requests: 0,
+    rows: 0,
+    maxBatchRows: 0,
+    maxWaitMs: 0,
+    totalWaitMs: 0,
+    totalRunMs: 0,
+    rejected: 0,
+  };
 
   constructor(o: AutobatcherOptions<Req, Res>) {
-    if (!(o.maxBatchSize >= 1)) throw new ShapeError(`autobatcher maxBatchSize must be >= 1, got ${o.maxBatchSize}`);
+    if (!(o.maxBatchSize >= 1))
+      throw new ShapeError(`autobatcher maxBatchSize must be >= 1, got ${o.maxBatchSize}`);
     if (!(o.maxWaitMs >= 0)) throw new ShapeError(`autobatcher maxWaitMs must be >= 0, got ${o.maxWaitMs}`);
     this.run = o.run;
     this.rowsOf = o.rows ?? (() => 1);
@@ -109,7 +119,9 @@ export class Autobatcher<Req, Res> {
     if (this.closed) throw new ClosedError('autobatcher is closed');
     const rows = this.rowsOf(req);
     if (rows > this.maxBatchSize) {
-      throw new ShapeError(`request of ${rows} rows exceeds the autobatcher's maxBatchSize ${this.maxBatchSize}: split it`);
+      throw new ShapeError(
+        `request of ${rows} rows exceeds the autobatcher's maxBatchSize ${this.maxBatchSize}: split it`,
+      );
     }
     if (this.queuedRows + rows > this.maxQueueRows) await this.waitForRoom(rows);
     return new Promise<Res>((resolve, reject) => {
@@ -137,7 +149,11 @@ export class Autobatcher<Req, Res> {
         const i = this.roomWaiters.indexOf(w);
         if (i >= 0) this.roomWaiters.splice(i, 1);
         this.stats.rejected++;
-        reject(new OverloadedError(`autobatcher queue full (${this.queuedRows} of ${this.maxQueueRows} rows) for ${this.maxQueueWaitMs} ms`));
+        reject(
+          new OverloadedError(
+            `autobatcher queue full (${this.queuedRows} of ${this.maxQueueRows} rows) for ${this.maxQueueWaitMs} ms`,
+          ),
+        );
       }, this.maxQueueWaitMs);
       this.roomWaiters.push(w);
     });
@@ -157,7 +173,8 @@ export class Autobatcher<Req, Res> {
   private schedule(): void {
     while (this.inFlight < this.concurrency && this.queue.length > 0) {
       const oldest = this.queue[0] as Entry<Req, Res>;
-      const due = this.queuedRows >= this.maxBatchSize || performance.now() - oldest.enqueued >= this.maxWaitMs;
+      const due =
+        this.queuedRows >= this.maxBatchSize || performance.now() - oldest.enqueued >= this.maxWaitMs;
       if (!due) break;
       this.dispatch();
     }
@@ -208,7 +225,10 @@ export class Autobatcher<Req, Res> {
     results
       .then(
         (res) => {
-          if (res.length !== batch.length) throw new ShapeError(`autobatcher run returned ${res.length} results for ${batch.length} requests`);
+          if (res.length !== batch.length)
+            throw new ShapeError(
+              `autobatcher run returned ${res.length} results for ${batch.length} requests`,
+            );
           batch.forEach((e, i) => e.resolve(res[i] as Res));
         },
         (err: Error) => batch.forEach((e) => e.reject(err)),

@@ -47,7 +47,9 @@ async function tryBackend(name: BackendName): Promise<boolean> {
  * @returns the backend in use.
  * @throws BackendError when an explicitly chosen backend cannot start.
  */
-export function initBackend(choice: BackendChoice = (process.env.CTR_ML_BACKEND as BackendChoice | undefined) ?? 'auto'): Promise<BackendName> {
+export function initBackend(
+  choice: BackendChoice = (process.env.CTR_ML_BACKEND as BackendChoice | undefined) ?? 'auto',
+): Promise<BackendName> {
   if (current && (choice === currentChoice || choice === 'auto')) return current;
   currentChoice = choice;
   current = (async () => {
@@ -74,7 +76,8 @@ export function registerSegmentSumKernels(): void {
   if (registered) return;
   registered = true;
   for (const backendName of ['wasm', 'cpu']) {
-    if (tf.getKernel('UnsortedSegmentSum', backendName)) tf.unregisterKernel('UnsortedSegmentSum', backendName);
+    if (tf.getKernel('UnsortedSegmentSum', backendName))
+      tf.unregisterKernel('UnsortedSegmentSum', backendName);
     tf.registerKernel({
       kernelName: 'UnsortedSegmentSum',
       backendName,
@@ -83,7 +86,8 @@ export function registerSegmentSumKernels(): void {
         const seg = inputs.segmentIds as tf.TensorInfo;
         const numSegments = (attrs as unknown as { numSegments: number }).numSegments;
         const b = backend as any;
-        const read = (t: tf.TensorInfo): ArrayLike<number> => (backendName === 'wasm' ? b.typedArrayFromHeap(t) : b.data.get(t.dataId).values);
+        const read = (t: tf.TensorInfo): ArrayLike<number> =>
+          backendName === 'wasm' ? b.typedArrayFromHeap(t) : b.data.get(t.dataId).values;
         const xs = read(x);
         const ids = read(seg);
         const inner = x.shape.slice(seg.shape.length).reduce((a, c) => a * c, 1);

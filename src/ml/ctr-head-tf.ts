@@ -37,7 +37,8 @@ export interface TfHeadInputs {
 /** Uploads a TensorMap as tf tensors (callers dispose). Only names in `only` when given. */
 export function toTfParams(params: TensorMap, only?: (name: string) => boolean): TfParams {
   const out: TfParams = new Map();
-  for (const [name, t] of params) if (!only || only(name)) out.set(name, tf.tensor(t.data, t.shape, 'float32'));
+  for (const [name, t] of params)
+    if (!only || only(name)) out.set(name, tf.tensor(t.data, t.shape, 'float32'));
   return out;
 }
 
@@ -63,20 +64,36 @@ export function headLogitsTf(c: HeadConfig, params: TfParams, x: TfHeadInputs): 
   let linear = tf.add(tf.add(tf.sum(cl, [1, 2]), tf.sum(il, [1, 2])), p(params, 'fm.bias'));
   linear = tf.add(linear, tf.sum(tf.mul(x.emb, p(params, 'item.linear')), 1));
   if (x.ctxNorm.shape[1] > 0) {
-    linear = tf.add(linear, tf.sum(tf.mul(x.ctxMask, tf.add(tf.mul(x.ctxNorm, p(params, 'num.ctx.w')), p(params, 'num.ctx.b'))), 1));
+    linear = tf.add(
+      linear,
+      tf.sum(tf.mul(x.ctxMask, tf.add(tf.mul(x.ctxNorm, p(params, 'num.ctx.w')), p(params, 'num.ctx.b'))), 1),
+    );
   }
   if (x.itemNorm.shape[1] > 0) {
-    linear = tf.add(linear, tf.sum(tf.mul(x.itemMask, tf.add(tf.mul(x.itemNorm, p(params, 'num.item.w')), p(params, 'num.item.b'))), 1));
+    linear = tf.add(
+      linear,
+      tf.sum(
+        tf.mul(x.itemMask, tf.add(tf.mul(x.itemNorm, p(params, 'num.item.w')), p(params, 'num.item.b'))),
+        1,
+      ),
+    );
   }
   const deepC = tf.concat([cv.reshape([B, fc * k]), x.ctxNorm], 1) as tf.Tensor2D;
   const deepI = tf.concat([iv.reshape([B, fi * k]), x.emb, x.itemNorm], 1) as tf.Tensor2D;
   // the plain model's first layer over the concatenated input [deepC | deepI]
   const w0 = tf.concat([p(params, 'mlp.0.wc'), p(params, 'mlp.0.wi')], 0) as tf.Tensor2D;
-  let h = tf.relu(tf.add(matMul(tf.concat([deepC, deepI], 1) as tf.Tensor2D, w0), p(params, 'mlp.0.b'))) as tf.Tensor2D;
+  let h = tf.relu(
+    tf.add(matMul(tf.concat([deepC, deepI], 1) as tf.Tensor2D, w0), p(params, 'mlp.0.b')),
+  ) as tf.Tensor2D;
   for (let l = 1; l < c.hidden.length; l++) {
-    h = tf.relu(tf.add(matMul(h, p(params, `mlp.${l}.w`) as tf.Tensor2D), p(params, `mlp.${l}.b`))) as tf.Tensor2D;
+    h = tf.relu(
+      tf.add(matMul(h, p(params, `mlp.${l}.w`) as tf.Tensor2D), p(params, `mlp.${l}.b`)),
+    ) as tf.Tensor2D;
   }
-  const deep = tf.add(matMul(h, p(params, 'mlp.out.w').reshape([-1, 1]) as tf.Tensor2D).reshape([B]), p(params, 'mlp.out.b'));
+  const deep = tf.add(
+    matMul(h, p(params, 'mlp.out.w').reshape([-1, 1]) as tf.Tensor2D).reshape([B]),
+    p(params, 'mlp.out.b'),
+  );
   return tf.add(tf.add(linear, fm), deep) as tf.Tensor1D;
 }
 
@@ -85,7 +102,13 @@ export function headLogitsTf(c: HeadConfig, params: TfParams, x: TfHeadInputs): 
  * [C, P] and item parts [n, P]; `ctxIndex` [n] picks each pair's context
  * (omit when C = 1: the context part is broadcast).
  */
-export function crossLogitsTf(c: HeadConfig, params: TfParams, ctxParts: tf.Tensor2D, itemParts: tf.Tensor2D, ctxIndex?: tf.Tensor1D): tf.Tensor1D {
+export function crossLogitsTf(
+  c: HeadConfig,
+  params: TfParams,
+  ctxParts: tf.Tensor2D,
+  itemParts: tf.Tensor2D,
+  ctxIndex?: tf.Tensor1D,
+): tf.Tensor1D {
   const h0 = c.hidden[0] as number;
   const k = c.fmDim;
   const n = itemParts.shape[0];
@@ -93,16 +116,29 @@ export function crossLogitsTf(c: HeadConfig, params: TfParams, ctxParts: tf.Tens
   const rowsC = ctxIndex ? n : 1;
   let h = tf.relu(tf.add(cp.slice([0, 0], [rowsC, h0]), itemParts.slice([0, 0], [n, h0]))) as tf.Tensor2D;
   for (let l = 1; l < c.hidden.length; l++) {
-    h = tf.relu(tf.add(matMul(h, p(params, `mlp.${l}.w`) as tf.Tensor2D), p(params, `mlp.${l}.b`))) as tf.Tensor2D;
+    h = tf.relu(
+      tf.add(matMul(h, p(params, `mlp.${l}.w`) as tf.Tensor2D), p(params, `mlp.${l}.b`)),
+    ) as tf.Tensor2D;
   }
-  const deep = tf.add(matMul(h, p(params, 'mlp.out.w').reshape([-1, 1]) as tf.Tensor2D).reshape([n]), p(params, 'mlp.out.b'));
+  const deep = tf.add(
+    matMul(h, p(params, 'mlp.out.w').reshape([-1, 1]) as tf.Tensor2D).reshape([n]),
+    p(params, 'mlp.out.b'),
+  );
   const dot = tf.sum(tf.mul(cp.slice([0, h0], [rowsC, k]), itemParts.slice([0, h0], [n, k])), 1);
-  const scal = tf.add(cp.slice([0, h0 + k], [rowsC, 1]).reshape([rowsC]), itemParts.slice([0, h0 + k], [n, 1]).reshape([n]));
+  const scal = tf.add(
+    cp.slice([0, h0 + k], [rowsC, 1]).reshape([rowsC]),
+    itemParts.slice([0, h0 + k], [n, 1]).reshape([n]),
+  );
   return tf.add(tf.add(deep, dot), scal) as tf.Tensor1D;
 }
 
 /** Copies rows `ids` of a [rows, width] table into one Float32Array (ids.length x width). */
-export function gatherTableRows(table: Float32Array, width: number, ids: Int32Array, out = new Float32Array(ids.length * width)): Float32Array {
+export function gatherTableRows(
+  table: Float32Array,
+  width: number,
+  ids: Int32Array,
+  out = new Float32Array(ids.length * width),
+): Float32Array {
   for (let i = 0; i < ids.length; i++) {
     const src = (ids[i] as number) * width;
     out.set(table.subarray(src, src + width), i * width);
@@ -111,7 +147,10 @@ export function gatherTableRows(table: Float32Array, width: number, ids: Int32Ar
 }
 
 /** Normalises numbers by running max |value|: returns values (0 where missing) and the presence mask. */
-export function normaliseNumbers(values: Float32Array, max: Float32Array): { norm: Float32Array; mask: Float32Array } {
+export function normaliseNumbers(
+  values: Float32Array,
+  max: Float32Array,
+): { norm: Float32Array; mask: Float32Array } {
   const n = max.length;
   const norm = new Float32Array(values.length);
   const mask = new Float32Array(values.length);

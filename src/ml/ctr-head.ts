@@ -107,14 +107,23 @@ export function initHead(c: HeadConfig, seed: number): TensorMap {
     let sd = 0;
     if (name === 'fm.table') sd = 0.01;
     else if (name === 'item.fm' || name === 'item.linear') sd = 0.05;
-    else if (name.startsWith('mlp.') && (name.endsWith('.w') || name.endsWith('.wc') || name.endsWith('.wi'))) {
-      const fanIn = name === 'mlp.out.w' ? n : name.startsWith('mlp.0.') ? contextInputSize(c) + itemInputSize(c) : (shape[0] as number);
+    else if (
+      name.startsWith('mlp.') &&
+      (name.endsWith('.w') || name.endsWith('.wc') || name.endsWith('.wi'))
+    ) {
+      const fanIn =
+        name === 'mlp.out.w'
+          ? n
+          : name.startsWith('mlp.0.')
+            ? contextInputSize(c) + itemInputSize(c)
+            : (shape[0] as number);
       sd = Math.sqrt(2 / fanIn) * (name === 'mlp.out.w' ? 0.5 : 1);
     }
     if (sd > 0) for (let i = 0; i < n; i++) data[i] = rng.normal() * sd;
     out.set(name, { shape, data });
   }
-  for (const [name, shape] of headStateShapes(c)) out.set(name, { shape, data: new Float32Array(shape[0] as number).fill(1) });
+  for (const [name, shape] of headStateShapes(c))
+    out.set(name, { shape, data: new Float32Array(shape[0] as number).fill(1) });
   return out;
 }
 
@@ -170,7 +179,12 @@ export class HeadKernels {
     this.w0i = get(params, 'mlp.0.wi');
     this.b0 = get(params, 'mlp.0.b');
     for (let l = 1; l < config.hidden.length; l++) {
-      this.layers.push({ w: get(params, `mlp.${l}.w`), b: get(params, `mlp.${l}.b`), n: config.hidden[l - 1] as number, m: config.hidden[l] as number });
+      this.layers.push({
+        w: get(params, `mlp.${l}.w`),
+        b: get(params, `mlp.${l}.b`),
+        n: config.hidden[l - 1] as number,
+        m: config.hidden[l] as number,
+      });
     }
     this.outW = get(params, 'mlp.out.w');
     this.outB = get(params, 'mlp.out.b')[0] as number;
@@ -180,7 +194,12 @@ export class HeadKernels {
    * Context part of one context: [h1c + b1 | Vc | bias + first-order + numeric + FMc].
    * @param cats the context's hashed field rows (Fc), @param nums its numbers (Nc, NaN = missing).
    */
-  contextPart(cats: Int32Array, nums: Float32Array, out = new Float32Array(this.partSize), outOffset = 0): Float32Array {
+  contextPart(
+    cats: Int32Array,
+    nums: Float32Array,
+    out = new Float32Array(this.partSize),
+    outOffset = 0,
+  ): Float32Array {
     const k = this.k;
     const h0 = this.h0;
     const fc = cats.length;
@@ -216,10 +235,18 @@ export class HeadKernels {
   }
 
   /** Item parts of rows [from, to) of a packed batch (context side ignored): (to-from) x partSize floats. */
-  itemParts(rows: PackedRows, from = 0, to = rows.size, out = new Float32Array((to - from) * this.partSize)): Float32Array {
+  itemParts(
+    rows: PackedRows,
+    from = 0,
+    to = rows.size,
+    out = new Float32Array((to - from) * this.partSize),
+  ): Float32Array {
     const spec = this.config.spec;
     // only the item side is read: callers may pass rows without context arrays
-    checkRows({ ...spec, contextFields: [], contextNumeric: [] }, { ...rows, contextCats: new Int32Array(0), contextNums: new Float32Array(0) });
+    checkRows(
+      { ...spec, contextFields: [], contextNumeric: [] },
+      { ...rows, contextCats: new Int32Array(0), contextNums: new Float32Array(0) },
+    );
     const k = this.k;
     const h0 = this.h0;
     const fi = spec.itemFields.length;
@@ -246,7 +273,8 @@ export class HeadKernels {
       const eo = r * e;
       for (let d = 0; d < k; d++) {
         let v = 0;
-        for (let t = 0; t < e; t++) v += (rows.embeddings[eo + t] as number) * (this.itemFm[t * k + d] as number);
+        for (let t = 0; t < e; t++)
+          v += (rows.embeddings[eo + t] as number) * (this.itemFm[t * k + d] as number);
         vs[d] = (vs[d] as number) + v;
         sq += v * v;
       }
@@ -277,7 +305,13 @@ export class HeadKernels {
    * `ctxIndex[i]` names the context part of pair i (omit it when all pairs
    * share context 0).
    */
-  crossLogits(ctxParts: Float32Array, itemParts: Float32Array, n: number, ctxIndex?: Int32Array, out = new Float32Array(n)): Float32Array {
+  crossLogits(
+    ctxParts: Float32Array,
+    itemParts: Float32Array,
+    n: number,
+    ctxIndex?: Int32Array,
+    out = new Float32Array(n),
+  ): Float32Array {
     const P = this.partSize;
     const h0 = this.h0;
     const k = this.k;
@@ -320,7 +354,8 @@ export class HeadKernels {
         let logit = this.outB;
         for (let j = 0; j < width; j++) logit += (a[j] as number) * (this.outW[j] as number);
         let dot = 0;
-        for (let d = 0; d < k; d++) dot += (ctxParts[co + h0 + d] as number) * (itemParts[io + h0 + d] as number);
+        for (let d = 0; d < k; d++)
+          dot += (ctxParts[co + h0 + d] as number) * (itemParts[io + h0 + d] as number);
         out[i] = logit + dot + (ctxParts[co + h0 + k] as number) + (itemParts[io + h0 + k] as number);
       }
     }
@@ -338,7 +373,11 @@ export class HeadKernels {
     // The plain head computes every term per row, including the full first layer over
     // the concatenated deep input; it reuses the part routines row by row (one context, one item).
     for (let r = 0; r < rows.size; r++) {
-      this.contextPart(rows.contextCats.subarray(r * fc, r * fc + fc), rows.contextNums.subarray(r * nc, r * nc + nc), ctx);
+      this.contextPart(
+        rows.contextCats.subarray(r * fc, r * fc + fc),
+        rows.contextNums.subarray(r * nc, r * nc + nc),
+        ctx,
+      );
       this.itemParts(rows, r, r + 1, item);
       this.crossLogits(ctx, item, 1, undefined, out.subarray(r, r + 1));
     }
@@ -355,7 +394,14 @@ function axpy(out: Float32Array, o: number, a: number, w: Float32Array, wo: numb
  * out[r] = relu(x[r][0..n) · W[n x m] + b) for four rows r at once; skips a
  * weight row when all four inputs are zero (ReLU zeroes about half of them).
  */
-function denseRelu4(x: Float32Array[], n: number, w: Float32Array, b: Float32Array, m: number, out: Float32Array[]): void {
+function denseRelu4(
+  x: Float32Array[],
+  n: number,
+  w: Float32Array,
+  b: Float32Array,
+  m: number,
+  out: Float32Array[],
+): void {
   const [x0, x1, x2, x3] = x as [Float32Array, Float32Array, Float32Array, Float32Array];
   const [o0, o1, o2, o3] = out as [Float32Array, Float32Array, Float32Array, Float32Array];
   for (let j = 0; j < m; j++) {

@@ -14,7 +14,15 @@ import { toTfParams, type TfParams } from './ctr-head-tf.ts';
 import { DEFAULT_FEATURE_SPEC, type FeatureSpec } from './feature-spec.ts';
 import { ModelFormatError } from './errors.ts';
 import { decodeTensors, encodeTensors, sizeOf, type TensorMap } from './tensor-file.ts';
-import { DEFAULT_TOWERS, embedItems, embeddingDimOf, initTowers, towerShapes, type ItemContent, type TowerConfig } from './towers.ts';
+import {
+  DEFAULT_TOWERS,
+  embedItems,
+  embeddingDimOf,
+  initTowers,
+  towerShapes,
+  type ItemContent,
+  type TowerConfig,
+} from './towers.ts';
 
 export interface CtrModelConfig {
   spec: FeatureSpec;
@@ -61,9 +69,15 @@ export class CtrModel {
   private kernels: HeadKernels | undefined;
   private towerTf: TfParams | undefined;
 
-  constructor(config: CtrModelConfig, weights: TensorMap, history: { examplesSeen?: number; steps?: number } = {}) {
+  constructor(
+    config: CtrModelConfig,
+    weights: TensorMap,
+    history: { examplesSeen?: number; steps?: number } = {},
+  ) {
     if (config.spec.embeddingDim !== embeddingDimOf(config.towers)) {
-      throw new ModelFormatError(`feature spec embeddingDim ${config.spec.embeddingDim} differs from the towers' output ${embeddingDimOf(config.towers)}`);
+      throw new ModelFormatError(
+        `feature spec embeddingDim ${config.spec.embeddingDim} differs from the towers' output ${embeddingDimOf(config.towers)}`,
+      );
     }
     this.config = config;
     this.weights = weights;
@@ -73,7 +87,9 @@ export class CtrModel {
       const t = weights.get(name);
       if (!t) throw new ModelFormatError(`model weights lack "${name}"`);
       if (t.data.length !== sizeOf(shape)) {
-        throw new ModelFormatError(`model weight "${name}" has ${t.data.length} values, config implies [${shape.join(', ')}]`);
+        throw new ModelFormatError(
+          `model weight "${name}" has ${t.data.length} values, config implies [${shape.join(', ')}]`,
+        );
       }
     }
   }
@@ -81,12 +97,20 @@ export class CtrModel {
   /** All weight names and shapes a config implies. */
   static shapes(c: CtrModelConfig): [string, number[]][] {
     const h = headConfigOf(c);
-    return [...headShapes(h), ...headStateShapes(h), ...towerShapes(c.towers), ['oov', [c.spec.embeddingDim]]];
+    return [
+      ...headShapes(h),
+      ...headStateShapes(h),
+      ...towerShapes(c.towers),
+      ['oov', [c.spec.embeddingDim]],
+    ];
   }
 
   /** A freshly initialised model (deterministic in `seed`). */
   static create(config: CtrModelConfig = DEFAULT_MODEL_CONFIG, seed = 1): CtrModel {
-    const w: TensorMap = new Map([...initHead(headConfigOf(config), seed), ...initTowers(config.towers, seed + 7)]);
+    const w: TensorMap = new Map([
+      ...initHead(headConfigOf(config), seed),
+      ...initTowers(config.towers, seed + 7),
+    ]);
     w.set('oov', { shape: [config.spec.embeddingDim], data: new Float32Array(config.spec.embeddingDim) });
     return new CtrModel(config, w);
   }
@@ -108,7 +132,10 @@ export class CtrModel {
 
   /** Runs both towers: items.length x embeddingDim floats. Needs an initialised tfjs backend. */
   embed(items: readonly ItemContent[]): Float32Array {
-    this.towerTf ??= toTfParams(this.weights, (n) => (n.startsWith('text.') || n.startsWith('image.')) && n !== 'text.table');
+    this.towerTf ??= toTfParams(
+      this.weights,
+      (n) => (n.startsWith('text.') || n.startsWith('image.')) && n !== 'text.table',
+    );
     return embedItems(this.config.towers, this.weights, this.towerTf, items);
   }
 
@@ -124,14 +151,20 @@ export class CtrModel {
   }
 
   meta(): ModelMeta {
-    return { format: 'ctr-streams-model/1', config: this.config, examplesSeen: this.examplesSeen, steps: this.steps };
+    return {
+      format: 'ctr-streams-model/1',
+      config: this.config,
+      examplesSeen: this.examplesSeen,
+      steps: this.steps,
+    };
   }
 
   /** Reads a model written by toBuffer. `what` names the source in errors. @throws ModelFormatError */
   static fromBuffer(buf: Uint8Array, what: string): CtrModel {
     const { tensors, meta } = decodeTensors(buf, what);
     const m = meta as Partial<ModelMeta>;
-    if (m.format !== 'ctr-streams-model/1' || !m.config) throw new ModelFormatError(`${what}: not a ctr-streams model (format ${String(m.format)})`);
+    if (m.format !== 'ctr-streams-model/1' || !m.config)
+      throw new ModelFormatError(`${what}: not a ctr-streams model (format ${String(m.format)})`);
     const weights: TensorMap = new Map();
     for (const [name] of CtrModel.shapes(m.config)) {
       const t = tensors.get(name);

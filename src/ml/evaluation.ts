@@ -8,7 +8,9 @@
 /** Area under the ROC curve of `scores` for binary `labels` (1 = positive). NaN if a class is absent. */
 export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number));
+  const order = Array.from({ length: n }, (_, i) => i).sort(
+    (a, b) => (scores[a] as number) - (scores[b] as number),
+  );
   let pos = 0;
   let rankSum = 0;
   let i = 0;
@@ -40,7 +42,11 @@ export function logLoss(probs: ArrayLike<number>, labels: ArrayLike<number>): nu
 }
 
 /** Expected calibration error: Σ_bins (n_b / n) |mean p_b − click rate_b|, `bins` equal-width bins. */
-export function expectedCalibrationError(probs: ArrayLike<number>, labels: ArrayLike<number>, bins = 10): number {
+export function expectedCalibrationError(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  bins = 10,
+): number {
   const cnt = new Float64Array(bins);
   const sp = new Float64Array(bins);
   const sy = new Float64Array(bins);
@@ -68,7 +74,11 @@ export interface QualityReport {
 }
 
 /** All metrics of `probs` against `labels`, with the Bayes-optimal figures from `truth`. */
-export function qualityReport(probs: ArrayLike<number>, labels: ArrayLike<number>, truth: ArrayLike<number>): QualityReport {
+export function qualityReport(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  truth: ArrayLike<number>,
+): QualityReport {
   let clicks = 0;
   for (let i = 0; i < labels.length; i++) clicks += (labels[i] as number) > 0 ? 1 : 0;
   return {

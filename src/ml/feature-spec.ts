@@ -85,9 +85,17 @@ export function writeContext(spec: FeatureSpec, rows: PackedRows, r: number, val
 }
 
 /** Writes the item side of row `r` from raw values and the item's embedding (embeddingDim floats). */
-export function writeItem(spec: FeatureSpec, rows: PackedRows, r: number, values: FeatureValues, embedding: ArrayLike<number>): void {
+export function writeItem(
+  spec: FeatureSpec,
+  rows: PackedRows,
+  r: number,
+  values: FeatureValues,
+  embedding: ArrayLike<number>,
+): void {
   if (embedding.length !== spec.embeddingDim) {
-    throw new ShapeError(`item embedding of row ${r} has ${embedding.length} floats, the feature spec expects ${spec.embeddingDim}`);
+    throw new ShapeError(
+      `item embedding of row ${r} has ${embedding.length} floats, the feature spec expects ${spec.embeddingDim}`,
+    );
   }
   const fi = spec.itemFields.length;
   for (let f = 0; f < fi; f++) {
@@ -100,7 +108,10 @@ export function writeItem(spec: FeatureSpec, rows: PackedRows, r: number, values
 }
 
 /** Packs the context side of one request (one row's worth of context arrays). */
-export function packContext(spec: FeatureSpec, values: FeatureValues): { cats: Int32Array; nums: Float32Array } {
+export function packContext(
+  spec: FeatureSpec,
+  values: FeatureValues,
+): { cats: Int32Array; nums: Float32Array } {
   const rows = allocateRows({ ...spec, itemFields: [], itemNumeric: [], embeddingDim: 0 }, 1);
   writeContext(spec, rows, 0, values);
   return { cats: rows.contextCats, nums: rows.contextNums };
@@ -117,7 +128,9 @@ export function checkRows(spec: FeatureSpec, rows: PackedRows): void {
   ];
   for (const [name, len, per] of want) {
     if (len !== rows.size * per) {
-      throw new ShapeError(`packed rows: ${name} has ${len} values, expected ${rows.size} rows x ${per} = ${rows.size * per}`);
+      throw new ShapeError(
+        `packed rows: ${name} has ${len} values, expected ${rows.size} rows x ${per} = ${rows.size * per}`,
+      );
     }
   }
 }

@@ -101,7 +101,38 @@ export interface Impression {
 
 export const WORLD_EPOCH_MS = Date.UTC(2026, 0, 1);
 
-const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'to', 'vi', 'ze', 'po', 'da', 'fe', 'gu', 'hi', 'ja', 'ko', 'li', 'mo', 'nu', 'pe', 'qua', 'ri', 'su', 'te', 'ul', 'vo', 'wi', 'xe', 'yo', 'zu'];
+const SYLLABLES = [
+  'ka',
+  'lo',
+  'mi',
+  'ne',
+  'ru',
+  'sa',
+  'to',
+  'vi',
+  'ze',
+  'po',
+  'da',
+  'fe',
+  'gu',
+  'hi',
+  'ja',
+  'ko',
+  'li',
+  'mo',
+  'nu',
+  'pe',
+  'qua',
+  'ri',
+  'su',
+  'te',
+  'ul',
+  'vo',
+  'wi',
+  'xe',
+  'yo',
+  'zu',
+];
 
 function makeWord(rng: Random): string {
   const n = 2 + rng.int(2);
@@ -150,7 +181,9 @@ export class World {
       }
     };
     this.commonWords = Array.from({ length: 60 }, uniqueWord);
-    this.topicWords = Array.from({ length: c.topics }, () => Array.from({ length: c.wordsPerTopic }, uniqueWord));
+    this.topicWords = Array.from({ length: c.topics }, () =>
+      Array.from({ length: c.wordsPerTopic }, uniqueWord),
+    );
     this.topicColors = Array.from({ length: c.topics }, () => [rng.int(256), rng.int(256), rng.int(256)]);
     this.topicStripe = Array.from({ length: c.topics }, () => 1 + rng.int(4));
     this.segments = Array.from({ length: c.segments }, (_, i) => `seg-${i}`);
@@ -163,7 +196,10 @@ export class World {
     }
     for (const s of this.segments) {
       setBias(`segment=${s}`, 0.2);
-      this.segmentAffinity.set(s, Float64Array.from({ length: c.topics }, () => rng.normal() * 0.6));
+      this.segmentAffinity.set(
+        s,
+        Float64Array.from({ length: c.topics }, () => rng.normal() * 0.6),
+      );
     }
     for (const d of this.devices) setBias(`device=${d}`, 0.15);
     for (const k of this.countries) setBias(`country=${k}`, 0.1);
@@ -176,7 +212,10 @@ export class World {
         country: rng.pick(this.countries),
       };
       this.contexts.push(ctx);
-      this.contextAffinity.set(ctx.id, Float64Array.from({ length: c.topics }, () => rng.normal() * 0.9));
+      this.contextAffinity.set(
+        ctx.id,
+        Float64Array.from({ length: c.topics }, () => rng.normal() * 0.9),
+      );
     }
     // aim the mean probability near baseCtr
     this.baseLogit = Math.log(c.baseCtr / (1 - c.baseCtr)) + 0.9;
@@ -208,7 +247,9 @@ export class World {
       const out: string[] = [];
       for (let i = 0; i < n; i++) {
         // 60% topic words: enough signal for the text tower, noisy enough to need it
-        out.push(rng.bernoulli(0.6) ? rng.pick(this.topicWords[topic] as string[]) : rng.pick(this.commonWords));
+        out.push(
+          rng.bernoulli(0.6) ? rng.pick(this.topicWords[topic] as string[]) : rng.pick(this.commonWords),
+        );
       }
       return out.join(' ');
     };
@@ -246,7 +287,10 @@ export class World {
    * The ground-truth click probability of showing `item` in the given
    * situation. Pure: does not draw from the PRNG.
    */
-  clickProbability(f: Omit<Impression, 'clickProbability' | 'clicked' | 'itemId' | 'timestamp'>, item: Item): number {
+  clickProbability(
+    f: Omit<Impression, 'clickProbability' | 'clicked' | 'itemId' | 'timestamp'>,
+    item: Item,
+  ): number {
     const b = (k: string): number => this.bias.get(k) ?? 0;
     const ctxAff = this.contextAffinity.get(f.contextId);
     const segAff = this.segmentAffinity.get(f.segment);
@@ -272,7 +316,10 @@ export class World {
    * (default: all items created before the impression). The label is drawn
    * from the ground-truth probability.
    */
-  impressions(count: number, opts: { from?: number; spanMs?: number; pool?: readonly Item[] } = {}): Impression[] {
+  impressions(
+    count: number,
+    opts: { from?: number; spanMs?: number; pool?: readonly Item[] } = {},
+  ): Impression[] {
     const rng = this.rng;
     const from = opts.from ?? WORLD_EPOCH_MS + 3 * 3600_000;
     const span = opts.spanMs ?? 3 * 24 * 3600_000;

@@ -32,7 +32,12 @@ export function hashField(field: string, value: string | number, rows: number): 
  * that is not a letter or digit, and maps each token to a row in [1, rows);
  * row 0 is padding. Returns exactly `length` ids (truncated or zero-padded).
  */
-export function tokenize(text: string, rows: number, length: number, out = new Int32Array(length)): Int32Array {
+export function tokenize(
+  text: string,
+  rows: number,
+  length: number,
+  out = new Int32Array(length),
+): Int32Array {
   out.fill(0);
   let n = 0;
   for (const token of text.toLowerCase().split(/[^\p{L}\p{N}]+/u)) {

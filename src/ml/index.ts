@@ -18,8 +18,22 @@
  *   `predictExamples(model, examples, items, useOov)`, `evaluateOnWorld` (warm, cold via towers, cold via OOV).
  * - CLI entry points: `continueTraining({ registry, batches, items, validation })`, `readExamplesFile`, `readItemsFile`.
  */
-export { initBackend, backendName, registerSegmentSumKernels, type BackendName, type BackendChoice } from './backend.ts';
-export { World, DEFAULT_WORLD, WORLD_EPOCH_MS, type WorldConfig, type Item, type ListContext, type Impression } from './generator.ts';
+export {
+  initBackend,
+  backendName,
+  registerSegmentSumKernels,
+  type BackendName,
+  type BackendChoice,
+} from './backend.ts';
+export {
+  World,
+  DEFAULT_WORLD,
+  WORLD_EPOCH_MS,
+  type WorldConfig,
+  type Item,
+  type ListContext,
+  type Impression,
+} from './generator.ts';
 export { Random } from './random.ts';
 export { fnv1a, hashField, tokenize } from './hashing.ts';
 export {
@@ -40,7 +54,14 @@ export { Scorer, requestRows, type ScoreRequest, type ScoreResult, type HeadEngi
 export { ScoringPool, type ScoringPoolOptions } from './scoring-pool.ts';
 export { Autobatcher, type AutobatcherOptions, type AutobatcherStats } from './autobatcher.ts';
 export { ModelRegistry, type VersionInfo, type PublishOptions } from './registry.ts';
-export { CtrTrainer, DEFAULT_TRAIN, type TrainOptions, type TrainingExample, type ItemLookup, type StepResult } from './trainer.ts';
+export {
+  CtrTrainer,
+  DEFAULT_TRAIN,
+  type TrainOptions,
+  type TrainingExample,
+  type ItemLookup,
+  type StepResult,
+} from './trainer.ts';
 export { Adam, type AdamOptions, type TableUpdate } from './optimizer.ts';
 export { exampleFromImpression, predictExamples } from './examples.ts';
 export { auc, logLoss, expectedCalibrationError, qualityReport, type QualityReport } from './evaluation.ts';
@@ -57,4 +78,11 @@ export {
   TrainingError,
   type MlErrorCode,
 } from './errors.ts';
-export { continueTraining, evaluateOnWorld, readExamplesFile, readItemsFile, type ContinueTrainingOptions, type WorldEvaluation } from './train-eval.ts';
+export {
+  continueTraining,
+  evaluateOnWorld,
+  readExamplesFile,
+  readItemsFile,
+  type ContinueTrainingOptions,
+  type WorldEvaluation,
+} from './train-eval.ts';

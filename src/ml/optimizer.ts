@@ -62,18 +62,35 @@ export class Adam {
    * Update of an embedding table [rows, width] given gradients of the
    * `rows` (unique, any order) the batch touched, `grads` rows.length x width.
    */
-  updateTable(name: string, table: Float32Array, width: number, rows: Int32Array, grads: Float32Array, mode: TableUpdate): void {
+  updateTable(
+    name: string,
+    table: Float32Array,
+    width: number,
+    rows: Int32Array,
+    grads: Float32Array,
+    mode: TableUpdate,
+  ): void {
     const s = this.slot(name, table.length);
     if (mode === 'lazy') {
-      for (let i = 0; i < rows.length; i++) this.apply(table, grads, s.m, s.v, (rows[i] as number) * width, i * width, width);
+      for (let i = 0; i < rows.length; i++)
+        this.apply(table, grads, s.m, s.v, (rows[i] as number) * width, i * width, width);
       return;
     }
     const full = new Float32Array(table.length);
-    for (let i = 0; i < rows.length; i++) full.set(grads.subarray(i * width, i * width + width), (rows[i] as number) * width);
+    for (let i = 0; i < rows.length; i++)
+      full.set(grads.subarray(i * width, i * width + width), (rows[i] as number) * width);
     this.apply(table, full, s.m, s.v, 0, 0, table.length);
   }
 
-  private apply(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, po: number, go: number, n: number): void {
+  private apply(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    po: number,
+    go: number,
+    n: number,
+  ): void {
     const { beta1, beta2, epsilon } = this.options;
     const lr = this.lrT;
     for (let j = 0; j < n; j++) {

@@ -63,7 +63,8 @@ export class ModelRegistry {
   }
 
   private dir(version: string): string {
-    if (!VERSION_RE.test(version)) throw new RegistryError(`"${version}" is not a model version name`, { version });
+    if (!VERSION_RE.test(version))
+      throw new RegistryError(`"${version}" is not a model version name`, { version });
     return join(this.root, 'versions', version);
   }
 
@@ -92,7 +93,10 @@ export class ModelRegistry {
       await rename(tmp, this.dir(version));
     } catch (cause) {
       await rm(tmp, { recursive: true, force: true });
-      throw new RegistryError(`cannot publish model version ${version} to ${this.root}: ${String(cause)}`, { cause, version });
+      throw new RegistryError(`cannot publish model version ${version} to ${this.root}: ${String(cause)}`, {
+        cause,
+        version,
+      });
     }
     log.info({ version, modelBytes: info.modelBytes, metrics: info.metrics }, 'model version published');
     if (opts.promote ?? true) await this.promote(version);
@@ -135,7 +139,10 @@ export class ModelRegistry {
     try {
       return JSON.parse(await readFile(path, 'utf8')) as VersionInfo;
     } catch (cause) {
-      throw new RegistryError(`model version ${version} is not in registry ${this.root} (${path}: ${String(cause)})`, { cause, version });
+      throw new RegistryError(
+        `model version ${version} is not in registry ${this.root} (${path}: ${String(cause)})`,
+        { cause, version },
+      );
     }
   }
 
@@ -145,7 +152,10 @@ export class ModelRegistry {
     try {
       return await readFile(path);
     } catch (cause) {
-      throw new RegistryError(`cannot read model of version ${version} at ${path}: ${String(cause)}`, { cause, version });
+      throw new RegistryError(`cannot read model of version ${version} at ${path}: ${String(cause)}`, {
+        cause,
+        version,
+      });
     }
   }
 

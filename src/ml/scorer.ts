@@ -52,7 +52,8 @@ export class Scorer {
     this.model = model;
     this.version = version;
     this.engine = engine;
-    if (engine === 'tfjs') this.tfParams = toTfParams(model.weights, (n) => n.startsWith('mlp.') && !n.startsWith('mlp.0.'));
+    if (engine === 'tfjs')
+      this.tfParams = toTfParams(model.weights, (n) => n.startsWith('mlp.') && !n.startsWith('mlp.0.'));
   }
 
   /** Scores a batch of requests with one cross-part call. @throws ShapeError for inconsistent arrays. */
@@ -70,8 +71,13 @@ export class Scorer {
     let o = 0;
     requests.forEach((r, i) => {
       const cnt = r.items.count;
-      if (r.context.cats.length !== spec.contextFields.length || r.context.nums.length !== spec.contextNumeric.length) {
-        throw new ShapeError(`request ${i}: context has ${r.context.cats.length} fields / ${r.context.nums.length} numbers, model expects ${spec.contextFields.length} / ${spec.contextNumeric.length}`);
+      if (
+        r.context.cats.length !== spec.contextFields.length ||
+        r.context.nums.length !== spec.contextNumeric.length
+      ) {
+        throw new ShapeError(
+          `request ${i}: context has ${r.context.cats.length} fields / ${r.context.nums.length} numbers, model expects ${spec.contextFields.length} / ${spec.contextNumeric.length}`,
+        );
       }
       head.contextPart(r.context.cats, r.context.nums, ctxParts, i * P);
       ctxIndex.fill(i, o, o + cnt);
@@ -79,7 +85,14 @@ export class Scorer {
         itemParts.set(r.itemParts.parts, o * P);
         computed.push(undefined);
       } else {
-        const rows: PackedRows = { size: cnt, contextCats: new Int32Array(0), contextNums: new Float32Array(0), itemCats: r.items.cats, itemNums: r.items.nums, embeddings: r.items.embeddings };
+        const rows: PackedRows = {
+          size: cnt,
+          contextCats: new Int32Array(0),
+          contextNums: new Float32Array(0),
+          itemCats: r.items.cats,
+          itemNums: r.items.nums,
+          embeddings: r.items.embeddings,
+        };
         const parts = itemParts.subarray(o * P, (o + cnt) * P);
         head.itemParts(rows, 0, cnt, parts);
         computed.push(parts.slice());
@@ -94,20 +107,36 @@ export class Scorer {
       const scores = new Float32Array(cnt);
       for (let j = 0; j < cnt; j++) scores[j] = 1 / (1 + Math.exp(-(logits[o + j] as number)));
       const parts = computed[i];
-      out.push(parts ? { version: this.version, scores, itemParts: { version: this.version, parts } } : { version: this.version, scores });
+      out.push(
+        parts
+          ? { version: this.version, scores, itemParts: { version: this.version, parts } }
+          : { version: this.version, scores },
+      );
       o += cnt;
     });
     return out;
   }
 
   /** The cross part on the chosen engine. */
-  crossLogits(ctxParts: Float32Array, contexts: number, itemParts: Float32Array, n: number, ctxIndex: Int32Array): Float32Array {
+  crossLogits(
+    ctxParts: Float32Array,
+    contexts: number,
+    itemParts: Float32Array,
+    n: number,
+    ctxIndex: Int32Array,
+  ): Float32Array {
     if (this.engine === 'js') return this.model.head.crossLogits(ctxParts, itemParts, n, ctxIndex);
     const P = this.model.head.partSize;
     const params = this.tfParams as TfParams;
     return tf.tidy(() => {
       const single = contexts === 1;
-      const out = crossLogitsTf(this.model.headConfig, params, tf.tensor2d(ctxParts, [contexts, P]), tf.tensor2d(itemParts, [n, P]), single ? undefined : tf.tensor1d(ctxIndex, 'int32'));
+      const out = crossLogitsTf(
+        this.model.headConfig,
+        params,
+        tf.tensor2d(ctxParts, [contexts, P]),
+        tf.tensor2d(itemParts, [n, P]),
+        single ? undefined : tf.tensor1d(ctxIndex, 'int32'),
+      );
       return out.dataSync() as Float32Array;
     });
   }

@@ -51,7 +51,8 @@ interface Slot {
  * hooks given with --import do not reach worker threads.
  */
 function startWorker(workerData: unknown): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./scoring-worker.js', import.meta.url), { workerData });
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./scoring-worker.js', import.meta.url), { workerData });
   const target = new URL('./scoring-worker.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
@@ -70,7 +71,13 @@ export class ScoringPool {
   private watcher: { close(): void } | undefined;
 
   constructor(options: Partial<ScoringPoolOptions> = {}) {
-    this.options = { workers: availableParallelism(), backend: 'auto', engine: 'tfjs', model: 'ctr', ...options };
+    this.options = {
+      workers: availableParallelism(),
+      backend: 'auto',
+      engine: 'tfjs',
+      model: 'ctr',
+      ...options,
+    };
     for (let i = 0; i < this.options.workers; i++) this.slots.push(this.spawn(i));
   }
 
@@ -82,11 +89,18 @@ export class ScoringPool {
       if (!p) return;
       slot.pending.delete(m.id);
       if (m.ok) p.resolve(m);
-      else p.reject(new MlError((m.error?.code ?? 'CTR_ML_WORKER') as MlErrorCode, `scoring worker ${index}: ${m.error?.message}`));
+      else
+        p.reject(
+          new MlError(
+            (m.error?.code ?? 'CTR_ML_WORKER') as MlErrorCode,
+            `scoring worker ${index}: ${m.error?.message}`,
+          ),
+        );
     });
     const fail = (err: Error): void => {
       slot.dead = true;
-      for (const p of slot.pending.values()) p.reject(new WorkerError(`scoring worker ${index} failed: ${err.message}`, { cause: err }));
+      for (const p of slot.pending.values())
+        p.reject(new WorkerError(`scoring worker ${index} failed: ${err.message}`, { cause: err }));
       slot.pending.clear();
       if (!this.closed) log.error({ worker: index, err: err.message }, 'scoring worker died');
     };
@@ -124,11 +138,22 @@ export class ScoringPool {
   async load(version: string, bytes: Uint8Array): Promise<void> {
     if (this.closed) throw new ClosedError('scoring pool is closed');
     if (version === this.current) return;
-    const replies = await Promise.all(this.slots.map((s) => this.call<{ backend: string }>(s, { type: 'load', version, bytes })));
+    const replies = await Promise.all(
+      this.slots.map((s) => this.call<{ backend: string }>(s, { type: 'load', version, bytes })),
+    );
     this.backendName = replies[0]?.backend;
     const old = this.current;
     this.current = version;
-    log.info({ version, previous: old, backend: this.backendName, workers: this.slots.length, engine: this.options.engine }, 'model version loaded');
+    log.info(
+      {
+        version,
+        previous: old,
+        backend: this.backendName,
+        workers: this.slots.length,
+        engine: this.options.engine,
+      },
+      'model version loaded',
+    );
     if (old !== undefined) {
       this.retiring.add(old);
       this.maybeDrop(old);
@@ -150,7 +175,10 @@ export class ScoringPool {
           await this.load(version, await registry.modelBytes(version));
           reloads.add(1, { [METRIC_ATTRIBUTES.model]: this.options.model, [METRIC_ATTRIBUTES.result]: 'ok' });
         } catch (err) {
-          reloads.add(1, { [METRIC_ATTRIBUTES.model]: this.options.model, [METRIC_ATTRIBUTES.result]: 'error' });
+          reloads.add(1, {
+            [METRIC_ATTRIBUTES.model]: this.options.model,
+            [METRIC_ATTRIBUTES.result]: 'error',
+          });
           log.error({ version, err: String(err) }, 'hot reload failed; keeping the current version');
         }
         if (first) {
@@ -189,7 +217,11 @@ export class ScoringPool {
     return this.withVersion(async (slot, version) => {
       const t0 = process.hrtime.bigint();
       const r = await this.call<{ results: ScoreResult[] }>(slot, { type: 'score', version, requests });
-      inference.recordSince(t0, { [METRIC_ATTRIBUTES.model]: this.options.model, [METRIC_ATTRIBUTES.modelVersion]: version, [METRIC_ATTRIBUTES.backend]: this.backendName ?? 'unknown' });
+      inference.recordSince(t0, {
+        [METRIC_ATTRIBUTES.model]: this.options.model,
+        [METRIC_ATTRIBUTES.modelVersion]: version,
+        [METRIC_ATTRIBUTES.backend]: this.backendName ?? 'unknown',
+      });
       return r.results;
     });
   }

@@ -33,7 +33,10 @@ const scorers = new Map<string, Scorer>();
 
 function scorer(version: string): Scorer {
   const s = scorers.get(version);
-  if (!s) throw Object.assign(new Error(`model version ${version} is not loaded in this worker`), { code: 'CTR_ML_WORKER' });
+  if (!s)
+    throw Object.assign(new Error(`model version ${version} is not loaded in this worker`), {
+      code: 'CTR_ML_WORKER',
+    });
   return s;
 }
 
@@ -76,7 +79,11 @@ port.on('message', (msg: Msg) => {
       }
     } catch (e) {
       const err = e as { code?: string; message?: string };
-      port.postMessage({ id: msg.id, ok: false, error: { code: err.code ?? 'CTR_ML_WORKER', message: err.message ?? String(e) } });
+      port.postMessage({
+        id: msg.id,
+        ok: false,
+        error: { code: err.code ?? 'CTR_ML_WORKER', message: err.message ?? String(e) },
+      });
     }
   })();
 });

@@ -35,7 +35,9 @@ export function encodeTensors(tensors: TensorMap, meta: unknown = {}): Buffer {
   let floats = 0;
   for (const [name, t] of tensors) {
     if (t.data.length !== sizeOf(t.shape)) {
-      throw new ModelFormatError(`tensor "${name}" has ${t.data.length} values but shape [${t.shape.join(', ')}]`);
+      throw new ModelFormatError(
+        `tensor "${name}" has ${t.data.length} values but shape [${t.shape.join(', ')}]`,
+      );
     }
     entries.push({ name, shape: t.shape, offset: floats });
     floats += t.data.length;
@@ -48,17 +50,23 @@ export function encodeTensors(tensors: TensorMap, meta: unknown = {}): Buffer {
   out.writeUInt32LE(header.length, 8);
   header.copy(out, 12);
   const view = new Float32Array(out.buffer, out.byteOffset + dataStart, floats);
-  for (const [i, [, t]] of [...tensors].entries()) view.set(t.data, (entries[i] as { offset: number }).offset);
+  for (const [i, [, t]] of [...tensors].entries())
+    view.set(t.data, (entries[i] as { offset: number }).offset);
   return out;
 }
 
 /** Decodes a buffer written by encodeTensors. `what` names the file in errors. Tensors are copies. */
 export function decodeTensors(buf: Uint8Array, what: string): { tensors: TensorMap; meta: unknown } {
-  if (buf.length < 12) throw new ModelFormatError(`${what}: ${buf.length} bytes is too short for a tensor file`);
+  if (buf.length < 12)
+    throw new ModelFormatError(`${what}: ${buf.length} bytes is too short for a tensor file`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (dv.getUint32(0, true) !== MAGIC) throw new ModelFormatError(`${what}: not a ctr-streams tensor file (bad magic)`);
+  if (dv.getUint32(0, true) !== MAGIC)
+    throw new ModelFormatError(`${what}: not a ctr-streams tensor file (bad magic)`);
   const version = dv.getUint32(4, true);
-  if (version !== FORMAT_VERSION) throw new ModelFormatError(`${what}: tensor file format ${version} is not supported (expected ${FORMAT_VERSION})`);
+  if (version !== FORMAT_VERSION)
+    throw new ModelFormatError(
+      `${what}: tensor file format ${version} is not supported (expected ${FORMAT_VERSION})`,
+    );
   const hlen = dv.getUint32(8, true);
   let header: { tensors: { name: string; shape: number[]; offset: number }[]; meta: unknown };
   try {
@@ -74,7 +82,8 @@ export function decodeTensors(buf: Uint8Array, what: string): { tensors: TensorM
   const tensors: TensorMap = new Map();
   for (const e of header.tensors) {
     const n = sizeOf(e.shape);
-    if (e.offset + n > floats) throw new ModelFormatError(`${what}: tensor "${e.name}" runs past the end of the file`);
+    if (e.offset + n > floats)
+      throw new ModelFormatError(`${what}: tensor "${e.name}" runs past the end of the file`);
     tensors.set(e.name, { shape: e.shape, data: all.slice(e.offset, e.offset + n) });
   }
   return { tensors, meta: header.meta };

@@ -99,7 +99,9 @@ export function towerBatch(c: TowerConfig, items: readonly ItemContent[]): Tower
   items.forEach((it, i) => {
     tokens.set(tokenize(`${it.title} ${it.description}`, c.text.vocabRows, T, buf), i * T);
     if (it.image.length !== s * s * 3) {
-      throw new ShapeError(`item ${i}: image has ${it.image.length} bytes, the image tower expects ${s}x${s}x3 = ${s * s * 3}`);
+      throw new ShapeError(
+        `item ${i}: image has ${it.image.length} bytes, the image tower expects ${s}x${s}x3 = ${s * s * 3}`,
+      );
     }
     const o = i * s * s * 3;
     for (let j = 0; j < it.image.length; j++) pixels[o + j] = (it.image[j] as number) / 255 - 0.5;
@@ -108,7 +110,11 @@ export function towerBatch(c: TowerConfig, items: readonly ItemContent[]): Tower
 }
 
 /** The gathered token vectors [U, T, d] and padding mask [U, T] of a tower batch. */
-export function textInputs(c: TowerConfig, table: Float32Array, b: TowerBatch): { vecs: Float32Array; mask: Float32Array } {
+export function textInputs(
+  c: TowerConfig,
+  table: Float32Array,
+  b: TowerBatch,
+): { vecs: Float32Array; mask: Float32Array } {
   const mask = new Float32Array(b.tokens.length);
   for (let i = 0; i < b.tokens.length; i++) mask[i] = b.tokens[i] === 0 ? 0 : 1;
   return { vecs: gatherTableRows(table, c.text.dim, b.tokens), mask };
@@ -121,7 +127,12 @@ function p(params: TfParams, name: string): tf.Tensor {
 }
 
 /** Text tower: [U, T, d] token vectors + [U, T] mask -> [U, text.out]. */
-export function textTowerTf(c: TowerConfig, params: TfParams, vecs: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
+export function textTowerTf(
+  c: TowerConfig,
+  params: TfParams,
+  vecs: tf.Tensor3D,
+  mask: tf.Tensor2D,
+): tf.Tensor2D {
   const [U, T] = [vecs.shape[0], vecs.shape[1]];
   const H = c.text.lstm;
   const w = p(params, 'text.lstm.w') as tf.Tensor2D;
@@ -134,7 +145,10 @@ export function textTowerTf(c: TowerConfig, params: TfParams, vecs: tf.Tensor3D,
   for (let t = 0; t < T; t++) {
     const z = tf.add(matMul(tf.concat([steps[t] as tf.Tensor2D, h], 1), w), b);
     const [i, f, g, o] = tf.split(z, 4, 1) as tf.Tensor2D[];
-    const c2 = tf.add(tf.mul(tf.sigmoid(f as tf.Tensor), cell), tf.mul(tf.sigmoid(i as tf.Tensor), tf.tanh(g as tf.Tensor)));
+    const c2 = tf.add(
+      tf.mul(tf.sigmoid(f as tf.Tensor), cell),
+      tf.mul(tf.sigmoid(i as tf.Tensor), tf.tanh(g as tf.Tensor)),
+    );
     const h2 = tf.mul(tf.sigmoid(o as tf.Tensor), tf.tanh(c2));
     // padding steps keep the previous state, so trailing padding changes nothing
     const m = masks[t] as tf.Tensor2D;
@@ -145,11 +159,18 @@ export function textTowerTf(c: TowerConfig, params: TfParams, vecs: tf.Tensor3D,
   const Hs = tf.stack(hs, 1) as tf.Tensor3D; // [U, T, H]
   // additive self-attention pooling: score_t = v . tanh(W h_t + b), softmax over real tokens
   const a = c.text.attention;
-  const proj = tf.tanh(tf.add(matMul(Hs.reshape([U * T, H]), p(params, 'text.att.w') as tf.Tensor2D), p(params, 'text.att.b')));
-  const scores = matMul(proj as tf.Tensor2D, p(params, 'text.att.v').reshape([a, 1]) as tf.Tensor2D).reshape([U, T]);
+  const proj = tf.tanh(
+    tf.add(matMul(Hs.reshape([U * T, H]), p(params, 'text.att.w') as tf.Tensor2D), p(params, 'text.att.b')),
+  );
+  const scores = matMul(proj as tf.Tensor2D, p(params, 'text.att.v').reshape([a, 1]) as tf.Tensor2D).reshape([
+    U,
+    T,
+  ]);
   const alpha = tf.softmax(tf.add(scores, tf.mul(tf.sub(1, mask), -1e9)));
   const pooled = tf.sum(tf.mul(Hs, alpha.expandDims(2)), 1) as tf.Tensor2D;
-  return tf.tanh(tf.add(matMul(pooled, p(params, 'text.out.w') as tf.Tensor2D), p(params, 'text.out.b'))) as tf.Tensor2D;
+  return tf.tanh(
+    tf.add(matMul(pooled, p(params, 'text.out.w') as tf.Tensor2D), p(params, 'text.out.b')),
+  ) as tf.Tensor2D;
 }
 
 /**
@@ -167,7 +188,9 @@ export function conv3x3Stride2(x: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tensor4D
   const Ho = H / 2;
   const Wo = W / 2;
   const flat = tf.concat([x.reshape([U * H * W, C]), tf.zeros([1, C])], 0) as tf.Tensor2D;
-  const cols = tf.gather(flat, tf.tensor1d(im2colIndex(U, H, W), 'int32')).reshape([U * Ho * Wo, 9 * C]) as tf.Tensor2D;
+  const cols = tf
+    .gather(flat, tf.tensor1d(im2colIndex(U, H, W), 'int32'))
+    .reshape([U * Ho * Wo, 9 * C]) as tf.Tensor2D;
   const cout = kernel.shape[3];
   // cols are in (dy, dx, c) order, the kernel's row-major order
   return matMul(cols, kernel.reshape([9 * C, cout]) as tf.Tensor2D).reshape([U, Ho, Wo, cout]) as tf.Tensor4D;
@@ -207,22 +230,40 @@ function im2colIndex(U: number, H: number, W: number): Int32Array {
 export function imageTowerTf(c: TowerConfig, params: TfParams, pixels: tf.Tensor4D): tf.Tensor2D {
   let x: tf.Tensor4D = pixels;
   c.image.channels.forEach((_, i) => {
-    x = tf.relu(tf.add(conv3x3Stride2(x, p(params, `image.conv${i}.w`) as tf.Tensor4D), p(params, `image.conv${i}.b`))) as tf.Tensor4D;
+    x = tf.relu(
+      tf.add(conv3x3Stride2(x, p(params, `image.conv${i}.w`) as tf.Tensor4D), p(params, `image.conv${i}.b`)),
+    ) as tf.Tensor4D;
   });
   const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D;
-  return tf.tanh(tf.add(matMul(pooled, p(params, 'image.out.w') as tf.Tensor2D), p(params, 'image.out.b'))) as tf.Tensor2D;
+  return tf.tanh(
+    tf.add(matMul(pooled, p(params, 'image.out.w') as tf.Tensor2D), p(params, 'image.out.b')),
+  ) as tf.Tensor2D;
 }
 
 /** Both towers: the item embeddings [U, text.out + image.out]. */
-export function itemEmbeddingTf(c: TowerConfig, params: TfParams, textVecs: tf.Tensor3D, textMask: tf.Tensor2D, pixels: tf.Tensor4D): tf.Tensor2D {
-  return tf.concat([textTowerTf(c, params, textVecs, textMask), imageTowerTf(c, params, pixels)], 1) as tf.Tensor2D;
+export function itemEmbeddingTf(
+  c: TowerConfig,
+  params: TfParams,
+  textVecs: tf.Tensor3D,
+  textMask: tf.Tensor2D,
+  pixels: tf.Tensor4D,
+): tf.Tensor2D {
+  return tf.concat(
+    [textTowerTf(c, params, textVecs, textMask), imageTowerTf(c, params, pixels)],
+    1,
+  ) as tf.Tensor2D;
 }
 
 /**
  * Embeds items with given tower weights (inference). Returns U x dim floats.
  * Runs on the current tfjs backend; call from a worker to keep an event loop free.
  */
-export function embedItems(c: TowerConfig, weights: TensorMap, tfParams: TfParams, items: readonly ItemContent[]): Float32Array {
+export function embedItems(
+  c: TowerConfig,
+  weights: TensorMap,
+  tfParams: TfParams,
+  items: readonly ItemContent[],
+): Float32Array {
   if (items.length === 0) return new Float32Array(0);
   const b = towerBatch(c, items);
   const table = weights.get('text.table');

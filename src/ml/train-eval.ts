@@ -14,7 +14,13 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { CtrModel, DEFAULT_MODEL_CONFIG, type CtrModelConfig } from './ctr-model.ts';
-import { CtrTrainer, type ItemLookup, type StepResult, type TrainingExample, type TrainOptions } from './trainer.ts';
+import {
+  CtrTrainer,
+  type ItemLookup,
+  type StepResult,
+  type TrainingExample,
+  type TrainOptions,
+} from './trainer.ts';
 import { exampleFromImpression, predictExamples } from './examples.ts';
 import { qualityReport, type QualityReport } from './evaluation.ts';
 import type { Item, World } from './generator.ts';
@@ -43,7 +49,9 @@ export async function continueTraining(o: ContinueTrainingOptions): Promise<Vers
   let trainer: CtrTrainer;
   if (parent) {
     const ckpt = await o.registry.checkpoint(parent);
-    trainer = ckpt ? CtrTrainer.resume(ckpt, `checkpoint of ${parent}`, o.train) : new CtrTrainer(await o.registry.load(parent), o.train);
+    trainer = ckpt
+      ? CtrTrainer.resume(ckpt, `checkpoint of ${parent}`, o.train)
+      : new CtrTrainer(await o.registry.load(parent), o.train);
     log.info({ parent, resumedSlots: ckpt !== undefined }, 'resuming training from the latest version');
   } else {
     trainer = new CtrTrainer(CtrModel.create(o.config ?? DEFAULT_MODEL_CONFIG, o.train?.seed ?? 1), o.train);
@@ -57,7 +65,11 @@ export async function continueTraining(o: ContinueTrainingOptions): Promise<Vers
     const r = qualityReport(probs, labels, probs);
     Object.assign(metrics, { auc: r.auc, logLoss: r.logLoss, ece: r.ece, validationExamples: r.examples });
   }
-  return o.registry.publish(trainer.model, { metrics, checkpoint: trainer.checkpoint(), ...(parent ? { parent } : {}) });
+  return o.registry.publish(trainer.model, {
+    metrics,
+    checkpoint: trainer.checkpoint(),
+    ...(parent ? { parent } : {}),
+  });
 }
 
 export interface WorldEvaluation {
@@ -72,13 +84,21 @@ export interface WorldEvaluation {
  * Quality of `model` on fresh impressions of `world`: warm items (from
  * `warmItems`), and `coldCount` brand-new items. Draws from the world's PRNG.
  */
-export function evaluateOnWorld(model: CtrModel, world: World, opts: { warmItems: readonly Item[]; examples?: number; coldCount?: number }): WorldEvaluation {
+export function evaluateOnWorld(
+  model: CtrModel,
+  world: World,
+  opts: { warmItems: readonly Item[]; examples?: number; coldCount?: number },
+): WorldEvaluation {
   const n = opts.examples ?? 30_000;
   const lookup = (id: string): ItemContent | undefined => world.item(id);
   const score = (imps: ReturnType<World['impressions']>, oov: boolean): QualityReport => {
     const ex = imps.map((i) => exampleFromImpression(i, world.item(i.itemId) as Item));
     const probs = predictExamples(model, ex, lookup, () => oov);
-    return qualityReport(probs, ex.map((e) => e.label), imps.map((i) => i.clickProbability));
+    return qualityReport(
+      probs,
+      ex.map((e) => e.label),
+      imps.map((i) => i.clickProbability),
+    );
   };
   const warm = score(world.impressions(n, { pool: opts.warmItems }), false);
   const last = opts.warmItems.reduce((t, i) => Math.max(t, i.createdAt), 0);
@@ -95,7 +115,8 @@ export async function* readExamplesFile(path: string, batchSize = 4096): AsyncGe
     line++;
     if (text.trim() === '') continue;
     const e = JSON.parse(text) as TrainingExample;
-    if (typeof e.itemId !== 'string' || typeof e.features !== 'object') throw new Error(`${path}:${line}: not a training example (needs features, itemId, label)`);
+    if (typeof e.itemId !== 'string' || typeof e.features !== 'object')
+      throw new Error(`${path}:${line}: not a training example (needs features, itemId, label)`);
     batch.push(e);
     if (batch.length >= batchSize) {
       yield batch;
@@ -111,7 +132,11 @@ export async function readItemsFile(path: string): Promise<Map<string, ItemConte
   for await (const text of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
     if (text.trim() === '') continue;
     const j = JSON.parse(text) as { id: string; title: string; description: string; image: string };
-    out.set(j.id, { title: j.title, description: j.description, image: new Uint8Array(Buffer.from(j.image, 'base64')) });
+    out.set(j.id, {
+      title: j.title,
+      description: j.description,
+      image: new Uint8Array(Buffer.from(j.image, 'base64')),
+    });
   }
   return out;
 }

@@ -46,7 +46,13 @@ export interface TrainOptions {
   seed: number;
 }
 
-export const DEFAULT_TRAIN: TrainOptions = { batchSize: 512, tableUpdate: 'lazy', adam: {}, oovRate: 0.05, seed: 1 };
+export const DEFAULT_TRAIN: TrainOptions = {
+  batchSize: 512,
+  tableUpdate: 'lazy',
+  adam: {},
+  oovRate: 0.05,
+  seed: 1,
+};
 
 const log = createLogger('ml-trainer');
 
@@ -91,7 +97,10 @@ export class CtrTrainer {
       let u = itemIndex.get(ex.itemId);
       if (u === undefined) {
         const content = items(ex.itemId);
-        if (!content) throw new TrainingError(`example ${i} names item "${ex.itemId}", which the item lookup does not know`);
+        if (!content)
+          throw new TrainingError(
+            `example ${i} names item "${ex.itemId}", which the item lookup does not know`,
+          );
         u = contents.length;
         itemIndex.set(ex.itemId, u);
         contents.push(content);
@@ -117,7 +126,9 @@ export class CtrTrainer {
     for (let i = 0; i < B; i++) oovMask[i] = this.rng.bernoulli(this.options.oovRate) ? 1 : 0;
     const labels = Float32Array.from(examples, (e) => (e.label > 0 ? 1 : 0));
 
-    const denseNames = [...w.keys()].filter((n) => !isStateParam(n) && !(TABLE_PARAMS as readonly string[]).includes(n));
+    const denseNames = [...w.keys()].filter(
+      (n) => !isStateParam(n) && !(TABLE_PARAMS as readonly string[]).includes(n),
+    );
     const fc = spec.contextFields.length;
     const fi = spec.itemFields.length;
     const T = c.towers.text.tokens;
@@ -127,7 +138,9 @@ export class CtrTrainer {
       const ctxVecs = tf.tensor3d(gatherTableRows(table, k1, rows.contextCats), [B, fc, k1]);
       const itemVecs = tf.tensor3d(gatherTableRows(table, k1, rows.itemCats), [B, fi, k1]);
       const tokVecs = tf.tensor3d(text.vecs, [tb.size, T, c.towers.text.dim]);
-      const dense = denseNames.map((n) => tf.tensor((w.get(n) as { data: Float32Array }).data, (w.get(n) as { shape: number[] }).shape));
+      const dense = denseNames.map((n) =>
+        tf.tensor((w.get(n) as { data: Float32Array }).data, (w.get(n) as { shape: number[] }).shape),
+      );
       const consts = {
         tokMask: tf.tensor2d(text.mask, [tb.size, T]),
         pixels: tf.tensor4d(tb.pixels, [tb.size, S, S, 3]),
@@ -144,7 +157,10 @@ export class CtrTrainer {
         const p: TfParams = new Map(denseNames.map((n, j) => [n, ds[j] as tf.Tensor]));
         const embU = itemEmbeddingTf(c.towers, p, tv as tf.Tensor3D, consts.tokMask, consts.pixels);
         const embRows = tf.gather(embU, consts.idx);
-        const emb = tf.add(tf.mul(embRows, tf.sub(1, consts.oov)), tf.mul(p.get('oov') as tf.Tensor, consts.oov)) as tf.Tensor2D;
+        const emb = tf.add(
+          tf.mul(embRows, tf.sub(1, consts.oov)),
+          tf.mul(p.get('oov') as tf.Tensor, consts.oov),
+        ) as tf.Tensor2D;
         const logits = headLogitsTf(m.headConfig, p, {
           ctxVecs: cv as tf.Tensor3D,
           itemVecs: iv as tf.Tensor3D,
@@ -159,7 +175,8 @@ export class CtrTrainer {
       const { value, grads } = tf.valueAndGrads(lossFn)([ctxVecs, itemVecs, tokVecs, ...dense]);
       return { loss: value.dataSync()[0] as number, grads: grads.map((g) => g.dataSync() as Float32Array) };
     });
-    if (!Number.isFinite(result.loss)) throw new TrainingError(`loss became ${result.loss} at step ${this.adam.step + 1}`);
+    if (!Number.isFinite(result.loss))
+      throw new TrainingError(`loss became ${result.loss} at step ${this.adam.step + 1}`);
 
     this.adam.beginStep();
     const [gCtx, gItem, gTok, ...gDense] = result.grads as Float32Array[];
@@ -172,7 +189,13 @@ export class CtrTrainer {
     g.set(gCtx as Float32Array, 0);
     g.set(gItem as Float32Array, (gCtx as Float32Array).length);
     touched['fm.table'] = this.updateTable('fm.table', table, k1, ids, g);
-    touched['text.table'] = this.updateTable('text.table', data('text.table'), c.towers.text.dim, tb.tokens, gTok as Float32Array);
+    touched['text.table'] = this.updateTable(
+      'text.table',
+      data('text.table'),
+      c.towers.text.dim,
+      tb.tokens,
+      gTok as Float32Array,
+    );
     m.steps = this.adam.step;
     m.examplesSeen += B;
     m.dispose(); // tower tensors were uploaded from old weights
@@ -180,7 +203,13 @@ export class CtrTrainer {
   }
 
   /** Sums the gradients of repeated rows, then applies the table update. Returns the number of unique rows. */
-  private updateTable(name: string, table: Float32Array, width: number, ids: Int32Array, grads: Float32Array): number {
+  private updateTable(
+    name: string,
+    table: Float32Array,
+    width: number,
+    ids: Int32Array,
+    grads: Float32Array,
+  ): number {
     const pos = new Map<number, number>();
     for (let i = 0; i < ids.length; i++) if (!pos.has(ids[i] as number)) pos.set(ids[i] as number, pos.size);
     const rows = new Int32Array(pos.size);

@@ -27,13 +27,21 @@ describe('Autobatcher', () => {
     const calls = Array.from({ length: 300 }, (_, i) => b.submit({ caller: i, rows: 1 + (i % 4) }));
     const results = await Promise.all(calls);
     results.forEach((r, i) => assert.equal(r, `result-${i}`));
-    assert.ok(sizes.every((s) => s <= 10), `batch sizes ${Math.max(...sizes)}`);
+    assert.ok(
+      sizes.every((s) => s <= 10),
+      `batch sizes ${Math.max(...sizes)}`,
+    );
     assert.ok(b.stats.calls < 300 / 2, `joined requests: ${b.stats.calls} calls for 300 requests`);
     assert.equal(b.stats.requests, 300);
   });
 
   it('starts a batch within maxWaitMs (plus timer slack) when requests trickle in', async () => {
-    const b = new Autobatcher<Req, number>({ maxBatchSize: 1000, maxWaitMs: 20, rows: (r) => r.rows, run: async (batch) => batch.map((r) => r.caller) });
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 1000,
+      maxWaitMs: 20,
+      rows: (r) => r.rows,
+      run: async (batch) => batch.map((r) => r.caller),
+    });
     const waits: number[] = [];
     const calls: Promise<void>[] = [];
     // the slack is what the event loop itself lagged (a shared CI machine): measure it rather than guess
@@ -47,13 +55,21 @@ describe('Autobatcher', () => {
     await Promise.all(calls);
     lag.disable();
     const slack = 5 + lag.max / 1e6;
-    assert.ok(b.stats.maxWaitMs <= 20 + slack, `max wait ${b.stats.maxWaitMs} ms, allowed 20 + ${slack.toFixed(1)} ms of measured event-loop lag`);
+    assert.ok(
+      b.stats.maxWaitMs <= 20 + slack,
+      `max wait ${b.stats.maxWaitMs} ms, allowed 20 + ${slack.toFixed(1)} ms of measured event-loop lag`,
+    );
     assert.ok(b.stats.calls >= 2 && b.stats.calls < 30, `${b.stats.calls} calls`);
     assert.ok(Math.max(...waits) < 20 + slack + 20, `max end-to-end ${Math.max(...waits)} ms`);
   });
 
   it('dispatches a full batch at once without waiting for maxWaitMs', async () => {
-    const b = new Autobatcher<Req, number>({ maxBatchSize: 4, maxWaitMs: 10_000, rows: (r) => r.rows, run: async (batch) => batch.map((r) => r.caller) });
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 4,
+      maxWaitMs: 10_000,
+      rows: (r) => r.rows,
+      run: async (batch) => batch.map((r) => r.caller),
+    });
     const t0 = performance.now();
     await Promise.all([0, 1, 2, 3].map((i) => b.submit({ caller: i, rows: 1 })));
     assert.ok(performance.now() - t0 < 1000);
@@ -61,7 +77,12 @@ describe('Autobatcher', () => {
   });
 
   it('rejects a request larger than the batch size', async () => {
-    const b = new Autobatcher<Req, number>({ maxBatchSize: 4, maxWaitMs: 1, rows: (r) => r.rows, run: async (batch) => batch.map(() => 0) });
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 4,
+      maxWaitMs: 1,
+      rows: (r) => r.rows,
+      run: async (batch) => batch.map(() => 0),
+    });
     await assert.rejects(b.submit({ caller: 0, rows: 5 }), ShapeError);
   });
 
@@ -91,11 +112,19 @@ describe('Autobatcher', () => {
 
   it('rejects every request of a failed batch with the batch error, and keeps serving', async () => {
     let fail = true;
-    const b = new Autobatcher<Req, number>({ maxBatchSize: 8, maxWaitMs: 2, rows: (r) => r.rows, run: async (batch) => {
-      if (fail) throw new Error('model exploded');
-      return batch.map((r) => r.caller);
-    } });
-    const bad = await Promise.allSettled([b.submit({ caller: 1, rows: 1 }), b.submit({ caller: 2, rows: 1 })]);
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 8,
+      maxWaitMs: 2,
+      rows: (r) => r.rows,
+      run: async (batch) => {
+        if (fail) throw new Error('model exploded');
+        return batch.map((r) => r.caller);
+      },
+    });
+    const bad = await Promise.allSettled([
+      b.submit({ caller: 1, rows: 1 }),
+      b.submit({ caller: 2, rows: 1 }),
+    ]);
     assert.ok(bad.every((r) => r.status === 'rejected' && /model exploded/.test(String(r.reason))));
     fail = false;
     assert.equal(await b.submit({ caller: 3, rows: 1 }), 3);

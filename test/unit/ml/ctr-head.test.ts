@@ -3,11 +3,27 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/ml/backend.ts';
 import { HeadKernels, initHead, partSize, type HeadConfig } from '../../../src/ml/ctr-head.ts';
-import { crossLogitsTf, disposeInputs, headInputsFromRows, headLogitsTf, toTfParams } from '../../../src/ml/ctr-head-tf.ts';
-import { allocateRows, DEFAULT_FEATURE_SPEC, writeContext, writeItem, packContext } from '../../../src/ml/feature-spec.ts';
+import {
+  crossLogitsTf,
+  disposeInputs,
+  headInputsFromRows,
+  headLogitsTf,
+  toTfParams,
+} from '../../../src/ml/ctr-head-tf.ts';
+import {
+  allocateRows,
+  DEFAULT_FEATURE_SPEC,
+  writeContext,
+  writeItem,
+  packContext,
+} from '../../../src/ml/feature-spec.ts';
 import { Random } from '../../../src/ml/random.ts';
 
-const config: HeadConfig = { spec: { ...DEFAULT_FEATURE_SPEC, hashRows: 1 << 12, embeddingDim: 16 }, fmDim: 8, hidden: [32, 16] };
+const config: HeadConfig = {
+  spec: { ...DEFAULT_FEATURE_SPEC, hashRows: 1 << 12, embeddingDim: 16 },
+  fmDim: 8,
+  hidden: [32, 16],
+};
 
 function randomParams(seed: number) {
   const params = initHead(config, seed);
@@ -15,7 +31,8 @@ function randomParams(seed: number) {
   // make every term matter: non-trivial table, biases, running max
   for (const [name, t] of params) {
     if (name.endsWith('.max')) t.data.forEach((_, i) => (t.data[i] = 5 + rng.next() * 20));
-    else if (name.endsWith('.b') || name === 'fm.bias' || name === 'fm.table') t.data.forEach((_, i) => (t.data[i] = rng.normal() * 0.2));
+    else if (name.endsWith('.b') || name === 'fm.bias' || name === 'fm.table')
+      t.data.forEach((_, i) => (t.data[i] = rng.normal() * 0.2));
   }
   return params;
 }
@@ -23,11 +40,27 @@ function randomParams(seed: number) {
 function oneContextRows(n: number, seed: number) {
   const rng = new Random(seed);
   const rows = allocateRows(config.spec, n);
-  const ctx = { contextId: 'ctx-7', publisher: 'pub-2', placement: 'pub-2/pl-1', country: 'SI', segment: 'seg-3', device: 'mobile', position: 0, hour: 13, pageDepth: 4 };
+  const ctx = {
+    contextId: 'ctx-7',
+    publisher: 'pub-2',
+    placement: 'pub-2/pl-1',
+    country: 'SI',
+    segment: 'seg-3',
+    device: 'mobile',
+    position: 0,
+    hour: 13,
+    pageDepth: 4,
+  };
   for (let r = 0; r < n; r++) {
     writeContext(config.spec, rows, r, ctx);
     const emb = Float32Array.from({ length: 16 }, () => rng.normal());
-    writeItem(config.spec, rows, r, { category: `cat-${r % 4}`, itemAgeHours: r % 5 === 0 ? undefined : rng.next() * 50 }, emb);
+    writeItem(
+      config.spec,
+      rows,
+      r,
+      { category: `cat-${r % 4}`, itemAgeHours: r % 5 === 0 ? undefined : rng.next() * 50 },
+      emb,
+    );
   }
   return { rows, ctx: packContext(config.spec, ctx) };
 }
@@ -49,7 +82,11 @@ describe('CTR head', () => {
     disposeInputs(x);
     tp.forEach((v) => v.dispose());
     assert.equal(tv.length, 50);
-    for (let i = 0; i < 50; i++) assert.ok(Math.abs((js[i] as number) - (tv[i] as number)) < 1e-4, `row ${i}: js ${js[i]} vs tf ${tv[i]}`);
+    for (let i = 0; i < 50; i++)
+      assert.ok(
+        Math.abs((js[i] as number) - (tv[i] as number)) < 1e-4,
+        `row ${i}: js ${js[i]} vs tf ${tv[i]}`,
+      );
   });
 
   it('factorised scoring (context part + cached item parts + cross) equals the plain DeepFM pass', () => {
@@ -64,12 +101,25 @@ describe('CTR head', () => {
     const tp = toTfParams(params);
     const x = headInputsFromRows(config, params, rows);
     const plain = tf.tidy(() => headLogitsTf(config, tp, x).dataSync());
-    const crossTf = tf.tidy(() => crossLogitsTf(config, tp, tf.tensor2d(ctxPart, [1, partSize(config)]), tf.tensor2d(itemParts, [300, partSize(config)])).dataSync());
+    const crossTf = tf.tidy(() =>
+      crossLogitsTf(
+        config,
+        tp,
+        tf.tensor2d(ctxPart, [1, partSize(config)]),
+        tf.tensor2d(itemParts, [300, partSize(config)]),
+      ).dataSync(),
+    );
     disposeInputs(x);
     tp.forEach((v) => v.dispose());
     for (let i = 0; i < 300; i++) {
-      assert.ok(Math.abs((fact[i] as number) - (plain[i] as number)) < 1e-4, `pair ${i}: factorised ${fact[i]} vs plain ${plain[i]}`);
-      assert.ok(Math.abs((crossTf[i] as number) - (plain[i] as number)) < 1e-4, `pair ${i}: tf cross ${crossTf[i]} vs plain ${plain[i]}`);
+      assert.ok(
+        Math.abs((fact[i] as number) - (plain[i] as number)) < 1e-4,
+        `pair ${i}: factorised ${fact[i]} vs plain ${plain[i]}`,
+      );
+      assert.ok(
+        Math.abs((crossTf[i] as number) - (plain[i] as number)) < 1e-4,
+        `pair ${i}: tf cross ${crossTf[i]} vs plain ${plain[i]}`,
+      );
     }
   });
 
@@ -77,7 +127,13 @@ describe('CTR head', () => {
     const params = randomParams(8);
     const head = new HeadKernels(config, params);
     const a = oneContextRows(4, 9);
-    const ctxB = packContext(config.spec, { contextId: 'ctx-1', publisher: 'pub-1', segment: 'seg-0', position: 2, pageDepth: 9 });
+    const ctxB = packContext(config.spec, {
+      contextId: 'ctx-1',
+      publisher: 'pub-1',
+      segment: 'seg-0',
+      position: 2,
+      pageDepth: 9,
+    });
     const P = partSize(config);
     const parts = new Float32Array(2 * P);
     head.contextPart(a.ctx.cats, a.ctx.nums, parts, 0);

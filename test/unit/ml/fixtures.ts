@@ -13,4 +13,11 @@ export const TINY_MODEL: CtrModelConfig = {
   },
 };
 
-export const TINY_WORLD: Partial<WorldConfig> = { seed: 7, items: 60, contexts: 12, imageSize: 8, titleTokens: 4, descriptionTokens: 4 };
+export const TINY_WORLD: Partial<WorldConfig> = {
+  seed: 7,
+  items: 60,
+  contexts: 12,
+  imageSize: 8,
+  titleTokens: 4,
+  descriptionTokens: 4,
+};

@@ -27,7 +27,12 @@ describe('CtrModel: towers, training, export', () => {
     const t = textInputs(c, model.weights.get('text.table')!.data, b);
     const p = toTfParams(model.weights, (n) => n.startsWith('text.') || n.startsWith('image.'));
     const [textShape, imageShape] = tf.tidy(() => [
-      textTowerTf(c, p, tf.tensor3d(t.vecs, [5, c.text.tokens, c.text.dim]), tf.tensor2d(t.mask, [5, c.text.tokens])).shape,
+      textTowerTf(
+        c,
+        p,
+        tf.tensor3d(t.vecs, [5, c.text.tokens, c.text.dim]),
+        tf.tensor2d(t.mask, [5, c.text.tokens]),
+      ).shape,
       imageTowerTf(c, p, tf.tensor4d(b.pixels, [5, 8, 8, 3])).shape,
     ]);
     p.forEach((x) => x.dispose());
@@ -59,7 +64,9 @@ describe('CtrModel: towers, training, export', () => {
     const table = model.weights.get('fm.table')!.data;
     const before = table.slice();
     const first = trainer.step(examples.slice(0, 200), lookup);
-    assert.ok(first.touchedRows['fm.table']! > 0 && first.touchedRows['fm.table']! < TINY_MODEL.spec.hashRows);
+    assert.ok(
+      first.touchedRows['fm.table']! > 0 && first.touchedRows['fm.table']! < TINY_MODEL.spec.hashRows,
+    );
     let changedRows = 0;
     for (let r = 0; r < TINY_MODEL.spec.hashRows; r++) {
       for (let d = 0; d < TINY_MODEL.fmDim + 1; d++) {
@@ -69,9 +76,13 @@ describe('CtrModel: towers, training, export', () => {
         }
       }
     }
-    assert.ok(changedRows <= first.touchedRows['fm.table']!, `${changedRows} rows changed, ${first.touchedRows['fm.table']} touched`);
+    assert.ok(
+      changedRows <= first.touchedRows['fm.table']!,
+      `${changedRows} rows changed, ${first.touchedRows['fm.table']} touched`,
+    );
     let last = first.loss;
-    for (let e = 0; e < 15; e++) for (let i = 0; i < 600; i += 200) last = trainer.step(examples.slice(i, i + 200), lookup).loss;
+    for (let e = 0; e < 15; e++)
+      for (let i = 0; i < 600; i += 200) last = trainer.step(examples.slice(i, i + 200), lookup).loss;
     assert.ok(last < first.loss, `loss ${first.loss} -> ${last}`);
     assert.equal(model.examplesSeen, 200 * 46);
   });
@@ -83,7 +94,10 @@ describe('CtrModel: towers, training, export', () => {
     const exported = model.toBuffer();
     const checkpoint = trainer.checkpoint();
     // slots are two more copies of every trained tensor: the export is about a third of the checkpoint
-    assert.ok(exported.length < checkpoint.length * 0.4, `export ${exported.length} B vs checkpoint ${checkpoint.length} B`);
+    assert.ok(
+      exported.length < checkpoint.length * 0.4,
+      `export ${exported.length} B vs checkpoint ${checkpoint.length} B`,
+    );
     const reloaded = CtrModel.fromBuffer(exported, 'test export');
     const test = examples.slice(0, 100);
     const a = predictExamples(model, test, lookup);

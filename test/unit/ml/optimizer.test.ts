@@ -25,7 +25,10 @@ describe('Adam with lazy and dense table updates', () => {
         const i = r * width + d;
         if (r === 7 || r === 2) {
           assert.notEqual(lazyT[i], before[i], `touched row ${r} moved`);
-          assert.ok(Math.abs((lazyT[i] as number) - (denseT[i] as number)) < 1e-7, `row ${r}: lazy ${lazyT[i]} vs dense ${denseT[i]}`);
+          assert.ok(
+            Math.abs((lazyT[i] as number) - (denseT[i] as number)) < 1e-7,
+            `row ${r}: lazy ${lazyT[i]} vs dense ${denseT[i]}`,
+          );
         } else {
           assert.equal(lazyT[i], before[i], `untouched row ${r} must not change`);
         }

@@ -22,9 +22,27 @@ function request(model: CtrModel, ctxIndex: number, itemIds: string[]): ScoreReq
   const ctx = world.contexts[ctxIndex % world.contexts.length]!;
   const emb = model.embed(itemIds.map((id) => world.item(id)!));
   const rows = allocateRows(spec, itemIds.length);
-  itemIds.forEach((id, r) => writeItem(spec, rows, r, { category: world.item(id)!.category, itemAgeHours: 5 }, emb.subarray(r * 16, r * 16 + 16)));
+  itemIds.forEach((id, r) =>
+    writeItem(
+      spec,
+      rows,
+      r,
+      { category: world.item(id)!.category, itemAgeHours: 5 },
+      emb.subarray(r * 16, r * 16 + 16),
+    ),
+  );
   return {
-    context: packContext(spec, { contextId: ctx.id, publisher: ctx.publisher, placement: ctx.placement, country: ctx.country, segment: 'seg-1', device: 'mobile', position: 0, hour: 9, pageDepth: 2 }),
+    context: packContext(spec, {
+      contextId: ctx.id,
+      publisher: ctx.publisher,
+      placement: ctx.placement,
+      country: ctx.country,
+      segment: 'seg-1',
+      device: 'mobile',
+      position: 0,
+      hour: 9,
+      pageDepth: 2,
+    }),
     items: { count: itemIds.length, cats: rows.itemCats, nums: rows.itemNums, embeddings: rows.embeddings },
   };
 }
@@ -60,7 +78,11 @@ describe('serving: registry, scorer, worker pool, hot reload', () => {
 
   it('the in-thread scorer (js and tfjs engines, cached parts or not) equals the plain head', () => {
     const model = CtrModel.create(TINY_MODEL, 5);
-    const req = request(model, 3, world.items.slice(0, 20).map((i) => i.id));
+    const req = request(
+      model,
+      3,
+      world.items.slice(0, 20).map((i) => i.id),
+    );
     const rows = allocateRows(spec, 20);
     const ctxRows = allocateRows(spec, 0);
     void ctxRows;
@@ -91,15 +113,19 @@ describe('serving: registry, scorer, worker pool, hot reload', () => {
     const m2 = CtrModel.create(TINY_MODEL, 12);
     const v1 = (await reg.publish(m1)).version;
     const pool = new ScoringPool({ workers: 2, backend: 'wasm', engine: 'tfjs' });
-    const batcher = new Autobatcher<ScoreRequest, ScoreResult>({ maxBatchSize: 256, maxWaitMs: 2, concurrency: 2, rows: requestRows, run: (b) => pool.score(b) });
+    const batcher = new Autobatcher<ScoreRequest, ScoreResult>({
+      maxBatchSize: 256,
+      maxWaitMs: 2,
+      concurrency: 2,
+      rows: requestRows,
+      run: (b) => pool.score(b),
+    });
     try {
       await pool.follow(reg, 20);
       assert.equal(pool.version, v1);
       const ids = world.items.slice(0, 10).map((i) => i.id);
       const req = request(m1, 1, ids); // same embeddings for both versions: only the head differs
-      const expect = new Map<string, Float32Array>([
-        [v1, new Scorer(m1, v1, 'js').score([req])[0]!.scores],
-      ]);
+      const expect = new Map<string, Float32Array>([[v1, new Scorer(m1, v1, 'js').score([req])[0]!.scores]]);
       let v2 = '';
       const results: ScoreResult[] = [];
       const load = (async () => {
@@ -120,7 +146,8 @@ describe('serving: registry, scorer, worker pool, hot reload', () => {
       assert.ok(results.slice(firstV2).every((r) => r.version === v2));
       for (const r of results) {
         const want = expect.get(r.version)!;
-        for (let i = 0; i < want.length; i++) assert.ok(Math.abs(r.scores[i]! - want[i]!) < 1e-5, `version ${r.version} row ${i}`);
+        for (let i = 0; i < want.length; i++)
+          assert.ok(Math.abs(r.scores[i]! - want[i]!) < 1e-5, `version ${r.version} row ${i}`);
       }
       const embedded = await pool.embed(world.items.slice(0, 3));
       assert.equal(embedded.version, v2);
