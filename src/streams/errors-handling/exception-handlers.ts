@@ -40,6 +40,7 @@ import {
   type HandlerKind,
 } from './dead-letter-record.ts';
 import { HandlerStats, type HandlerAction } from './handler-stats.ts';
+import type { ExceptionHandlerName } from '../config.ts';
 
 export type { HandlerContext, HandlerResponse } from '../processor/exception-handlers.ts';
 
@@ -90,7 +91,8 @@ export type ExceptionHandler = DeserializationExceptionHandler &
   ProductionExceptionHandler;
 
 /** Names accepted by the `*.exception.handler` settings. */
-export type ExceptionHandlerName = 'fail' | 'log-and-continue' | 'dead-letter';
+// one list of handler names, declared with the config keys that take them
+export type { ExceptionHandlerName };
 
 const log = createLogger('exception-handler');
 
