@@ -199,6 +199,7 @@ export class KafkaStreams {
   private committingAll = false;
   private fatal: Error | undefined;
   private closing: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
   private generation = 0;
   private signalHandler: (() => void) | undefined;
   /** When a task loop last came back from yielding to the event loop (performance.now() ms). */
@@ -322,6 +323,9 @@ export class KafkaStreams {
         maxBytesPerPartition: this.config['max.partition.fetch.bytes'],
         maxWaitTimeMs: this.config['fetch.max.wait.ms'],
         ownedPartitions: () => [...new Set([...this.tasks.values()].map((h) => h.partition))],
+        ...(this.config['application.server']
+          ? { applicationServer: this.config['application.server'] }
+          : {}),
       });
       this.consumer = consumer;
       consumer.onRebalancing(() => this.onRebalanceStarted());
@@ -382,55 +386,64 @@ export class KafkaStreams {
       process.off('SIGTERM', this.signalHandler);
       process.off('SIGINT', this.signalHandler);
     }
-    if (!wasCreated) {
-      await this.assignmentChain.catch(() => undefined);
-      const timeout = this.config['shutdown.timeout.ms'];
-      let timer: NodeJS.Timeout | undefined;
-      const handles = [...this.tasks.values()];
-      const clean = this.fatal === undefined;
-      const closeAll = async (): Promise<void> => {
-        const offsets = new Map<string, string>();
-        await Promise.all(
-          handles.map(async (h) => {
-            const o = await this.closeTask(h, clean);
-            for (const [k, v] of o) offsets.set(k, v);
-          }),
-        );
-        if (clean) await this.commitOffsets(offsets);
-      };
-      try {
-        await Promise.race([
-          closeAll(),
-          new Promise((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  new StreamsError(
-                    'CTR_STREAMS',
-                    `close did not finish within shutdown.timeout.ms (${timeout} ms)`,
-                  ),
-                ),
-              timeout,
-            );
-          }),
-        ]);
-      } catch (error) {
-        log.error({ err: error }, 'graceful close failed: closing tasks dirty');
-        await Promise.all(handles.map((h) => this.closeTask(h, false).catch(() => undefined)));
-      } finally {
-        clearTimeout(timer);
-      }
-      this.tasks.clear();
-      await this.globalUpdater?.close().catch((error) => log.warn({ err: error }, 'global store close failed'));
-      await this.consumer
-        ?.disconnect()
-        .catch((error) => log.warn({ err: error }, 'consumer disconnect failed'));
-      await this.producer
-        ?.disconnect()
-        .catch((error) => log.warn({ err: error }, 'producer disconnect failed'));
-    }
+    if (!wasCreated) await (this.stopping ??= this.stopEverything());
     this.stateDir.unlockAll();
     this.lifecycle.moveTo('NOT_RUNNING');
+  }
+
+  /**
+   * Stops the task loops, closes every task (clean: commit first; after a
+   * fatal error: dirty), then the global stores, the consumer (leaving the
+   * group, so the partitions move at once) and the producer. Runs once: on
+   * close(), or right after a fatal error so a failed instance does not hold
+   * its partitions (Kafka Streams' SHUTDOWN_CLIENT).
+   */
+  private async stopEverything(): Promise<void> {
+    await this.assignmentChain.catch(() => undefined);
+    const timeout = this.config['shutdown.timeout.ms'];
+    let timer: NodeJS.Timeout | undefined;
+    const handles = [...this.tasks.values()];
+    const clean = this.fatal === undefined;
+    const closeAll = async (): Promise<void> => {
+      const offsets = new Map<string, string>();
+      await Promise.all(
+        handles.map(async (h) => {
+          const o = await this.closeTask(h, clean);
+          for (const [k, v] of o) offsets.set(k, v);
+        }),
+      );
+      if (clean) await this.commitOffsets(offsets);
+    };
+    try {
+      await Promise.race([
+        closeAll(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new StreamsError(
+                  'CTR_STREAMS',
+                  `close did not finish within shutdown.timeout.ms (${timeout} ms)`,
+                ),
+              ),
+            timeout,
+          );
+        }),
+      ]);
+    } catch (error) {
+      log.error({ err: error }, 'graceful close failed: closing tasks dirty');
+      await Promise.all(handles.map((h) => this.closeTask(h, false).catch(() => undefined)));
+    } finally {
+      clearTimeout(timer);
+    }
+    this.tasks.clear();
+    await this.globalUpdater?.close().catch((error) => log.warn({ err: error }, 'global store close failed'));
+    await this.consumer
+      ?.disconnect()
+      .catch((error) => log.warn({ err: error }, 'consumer disconnect failed'));
+    await this.producer
+      ?.disconnect()
+      .catch((error) => log.warn({ err: error }, 'producer disconnect failed'));
   }
 
   /**
@@ -443,7 +456,9 @@ export class KafkaStreams {
 
   /** Bootstraps the global stores (global-state-updater.ts) before any task is created. */
   private async startGlobalStores(): Promise<void> {
-    const global = Array.isArray(this.topology) ? undefined : (this.topology as TopologyLike).globalSubtopology?.(this.config['application.id']);
+    const global = Array.isArray(this.topology)
+      ? undefined
+      : (this.topology as TopologyLike).globalSubtopology?.(this.config['application.id']);
     if (global === undefined) return;
     this.globalUpdater = new GlobalStateUpdater({
       kafka: this.kafka,
@@ -811,7 +826,8 @@ export class KafkaStreams {
         stores: handle.task.stores(),
         listener: this.options.restoreListener,
         batchMaxRecords: this.config['restore.batch.max.records'],
-        isCancelled: () => handle.phase !== 'restoring' || this.closing !== undefined,
+        isCancelled: () =>
+          handle.phase !== 'restoring' || this.closing !== undefined || this.fatal !== undefined,
       });
       if (handle.phase !== 'restoring' || this.closing) return;
       for (const r of results) {
@@ -909,10 +925,9 @@ export class KafkaStreams {
         // a listener's bug must not hide the error
       }
     }
-    for (const handle of this.tasks.values()) {
-      handle.phase = handle.phase === 'closed' ? 'closed' : 'closing';
-      handle.wake();
-    }
+    for (const handle of this.tasks.values()) handle.wake();
+    // release the partitions at once (close tasks dirty, leave the group); close() then finishes
+    if (this.lifecycle.state === 'ERROR') this.stopping ??= this.stopEverything();
   }
 
   /** The error that stopped the instance, if any. */

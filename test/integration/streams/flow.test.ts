@@ -212,4 +212,48 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
       'headers name the source topic',
     );
   });
+
+  it('goes to ERROR on a processing failure, tells the listener, and releases its partitions at once', async () => {
+    const input = uniqueName('fatal-in');
+    const applicationId = uniqueName('fatal-app');
+    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
+    await produceKeyed(env.kafka, input, 200, 20);
+    const poisoned = new Topology().addSource('in', input, stringSerde, undefined).addProcessor(
+      'boom',
+      () => ({
+        process: () => {
+          throw new Error('boom');
+        },
+      }),
+      'in',
+    );
+    // a long session: if the failed instance kept its membership, the next one would wait 30 s
+    const failing = new KafkaStreams(poisoned, { ...base(applicationId), 'session.timeout.ms': 30_000 });
+    const errors: Error[] = [];
+    failing.onError((e) => errors.push(e));
+    await failing.start();
+    await eventually('ERROR state', () => failing.state === 'ERROR', 20_000);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.message, /task 0_\d failed: .*boom/);
+    assert.equal((errors[0] as Error & { code?: string }).code, 'CTR_TASK_FAILED');
+
+    // another machine (its own state.dir): the failed instance keeps its directory lock until close()
+    const otherDir = mkdtempSync(join(tmpdir(), 'ctr-flow-other-'));
+    const healthy = new KafkaStreams(countingTopology({ input }), {
+      ...base(applicationId),
+      'state.dir': otherDir,
+    });
+    const started = performance.now();
+    try {
+      await healthy.start();
+      await waitForCommittedToEnd(env.kafka, applicationId, input, 20_000);
+      assert.ok(performance.now() - started < 15_000, 'the failed instance had left the group');
+      assert.equal(total(await readStore<number>([healthy], STORE, 2)), 200);
+    } finally {
+      await healthy.close();
+      await failing.close();
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+    assert.equal(failing.state, 'NOT_RUNNING');
+  });
 });
