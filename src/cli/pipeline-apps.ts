@@ -21,6 +21,7 @@ import { pipelineSerdes } from '../../topologies/events.ts';
 import { PooledModelRunner, type ModelRunner } from '../../topologies/model-runner.ts';
 import { topicNames } from '../../topologies/topics.ts';
 import type { PipelineTopologyName } from './topology-catalog.ts';
+import type { RunningApps } from './start-apps.ts';
 
 export interface PipelineRunOptions {
   topicPrefix: string;
@@ -31,13 +32,6 @@ export interface PipelineRunOptions {
   k?: number;
 }
 
-/** What `run` drives: one or more apps and the resources they hold. */
-export interface RunningApps {
-  readonly apps: readonly KafkaStreams[];
-  /** The first fatal error of any app. */
-  error(): Error | undefined;
-  close(): Promise<void>;
-}
 
 /** Starts one pipeline application under `config` (its application.id, state.dir, ...). */
 export async function startPipelineApp(name: PipelineTopologyName, config: StreamsConfig, o: PipelineRunOptions): Promise<RunningApps> {

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { registerDescribe } from './describe.ts';
+import { registerReplay } from './replay.ts';
 import { registerReset } from './reset.ts';
 import { registerRun } from './run.ts';
 import { registerStore } from './store.ts';
@@ -11,6 +12,7 @@ import { registerStore } from './store.ts';
 export function registerOperationsCommands(program: Command): void {
   registerRun(program);
   registerDescribe(program);
+  registerReplay(program);
   registerReset(program);
   registerStore(program);
 }

@@ -8,58 +8,19 @@
  * Exit codes: 0 after a clean stop, 1 when an application failed (ERROR) or
  * could not start, 2 for bad settings.
  */
-import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
-import type { StreamsConfig } from '../../streams/config.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { commandConfig, withConfigOptions, type ConfigFlags } from '../cli-config.ts';
 import { commandAction, withCommonOptions } from '../command-action.ts';
 import { CliError } from '../errors.ts';
-import { isPipelineTopology, resolveTopology } from '../topology-catalog.ts';
-import { nonNegativeNumber, positiveInt } from './options.ts';
-import type { RunningApps } from '../pipeline-apps.ts';
+import { addAppRunOptions, fallbackApplicationId, startApps, type AppRunFlags, type RunningApps } from '../start-apps.ts';
+import { nonNegativeNumber } from './options.ts';
 
 const log = createLogger('cli');
 
-interface RunFlags extends ConfigFlags {
-  topicPrefix: string;
-  registry: string;
-  workers: number;
-  backend?: string;
-  cycleInterval?: number;
-  top?: number;
+interface RunFlags extends ConfigFlags, AppRunFlags {
   metricsPort?: number;
   duration?: number;
-}
-
-/** Starts what `spec` names; the caller owns the result. */
-async function startApps(spec: string, config: StreamsConfig, o: RunFlags): Promise<RunningApps> {
-  const pipelineOptions = {
-    topicPrefix: o.topicPrefix,
-    registryDir: o.registry,
-    workers: o.workers,
-    ...(o.backend ? { backend: o.backend as never } : {}),
-    ...(o.cycleInterval ? { cycleIntervalMs: o.cycleInterval } : {}),
-    ...(o.top ? { k: o.top } : {}),
-  };
-  if (spec === 'all') {
-    const { startWholePipeline } = await import('../pipeline-apps.ts');
-    return startWholePipeline(config, pipelineOptions);
-  }
-  if (isPipelineTopology(spec)) {
-    const { startPipelineApp } = await import('../pipeline-apps.ts');
-    return startPipelineApp(spec, config, pipelineOptions);
-  }
-  const { topology } = await resolveTopology(spec, o.topicPrefix);
-  const { KafkaStreams } = await import('../../streams/runtime/index.ts');
-  const app = new KafkaStreams(topology, config);
-  try {
-    await app.start();
-  } catch (error) {
-    await app.close().catch(() => {});
-    throw error;
-  }
-  return { apps: [app], error: () => app.error, close: () => app.close() };
 }
 
 export function registerRun(program: Command): void {
@@ -67,19 +28,13 @@ export function registerRun(program: Command): void {
     .command('run')
     .argument('<topology>', 'embeddings | engagement | recommendations | all (the three in one process) | a module path exporting a Topology')
     .description('run an application until SIGTERM/SIGINT, serving /metrics, /health and /health/ready')
-    .option('--topic-prefix <prefix>', 'pipeline topic name prefix', '')
-    .option('--registry <dir>', 'model registry directory (embeddings, recommendations, all)', process.env.CTR_MODEL_REGISTRY ?? '/var/lib/ctr-streams/models')
-    .option('--workers <n>', 'scoring worker threads', positiveInt('--workers'), Math.max(1, Math.min(2, availableParallelism())))
-    .option('--backend <name>', 'tensor backend: auto, tensorflow, wasm, cpu', process.env.CTR_ML_BACKEND)
-    .option('--cycle-interval <ms>', 'list-building cycle interval (recommendations)', positiveInt('--cycle-interval'))
-    .option('-k, --top <k>', 'items per list (recommendations)', positiveInt('--top'))
     .addOption(new Option('--metrics-port <port>', 'port of /metrics and /health (0 = any free port; default env CTR_TELEMETRY_PORT, else 9464)').argParser(nonNegativeNumber('--metrics-port')))
     .addOption(new Option('--duration <s>', 'stop cleanly after this many seconds (default: until a signal)').argParser(nonNegativeNumber('--duration')));
-  withCommonOptions(withConfigOptions(command))
+  withCommonOptions(withConfigOptions(addAppRunOptions(command)))
     .addHelpText('after', '\nExamples:\n  ctr-streams run recommendations --config /etc/ctr-streams/ctr-streams.properties\n  CTR_APPLICATION_ID=my-app ctr-streams run ./my-app.ts --bootstrap 127.0.0.1:9092\n\nExit codes: 0 clean stop, 1 an application failed, 2 bad settings.')
     .action(
       commandAction('run', async (spec: string, o: RunFlags) => {
-        const fallbackId = spec === 'all' ? 'ctr' : isPipelineTopology(spec) ? `ctr-${spec}` : (await resolveTopology(spec, o.topicPrefix)).defaultApplicationId;
+        const fallbackId = await fallbackApplicationId(spec, o.topicPrefix);
         const config = commandConfig(o, { applicationId: fallbackId });
         const { startTelemetry, telemetryOptionsFromEnv } = await import('../../telemetry/index.ts');
         const telemetryOptions = telemetryOptionsFromEnv({ serviceName: config['application.id'] });
