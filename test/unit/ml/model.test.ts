@@ -1,4 +1,4 @@
-import { describe, it, before } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/ml/backend.ts';
@@ -115,5 +115,23 @@ describe('CtrModel: towers, training, export', () => {
     resumed.step(examples.slice(200, 400), lookup);
     assert.deepEqual(resumed.model.weights.get('mlp.0.wc')!.data, m1.weights.get('mlp.0.wc')!.data);
     assert.deepEqual(resumed.model.weights.get('fm.table')!.data, m1.weights.get('fm.table')!.data);
+  });
+});
+
+describe('UnsortedSegmentSum kernel (gather gradient) on wasm and cpu', () => {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`gives tf.gather a correct table gradient on ${backend}`, async () => {
+      await initBackend(backend);
+      const table = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
+      const ids = tf.tensor1d([3, 0, 3, 1], 'int32');
+      const weights = tf.tensor2d([1, 10, 100, 1000, 2, 20, 3, 30], [4, 2]);
+      const [g] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), weights)))([table]);
+      // row 3 is gathered twice: its gradient sums rows 0 and 2 of the weights
+      assert.deepEqual(Array.from(g!.dataSync()), [100, 1000, 3, 30, 0, 0, 3, 30]);
+      tf.dispose([table, ids, weights, g!]);
+    });
+  }
+  after(async () => {
+    await initBackend('wasm');
   });
 });
