@@ -36,6 +36,8 @@ export interface ConsumerOptions {
    * reports it owns where balance allows. Default: kafkajs's round robin.
    */
   ownedPartitions?: () => readonly number[];
+  /** With `ownedPartitions`: this member's `application.server` (host:port), announced in its group metadata. */
+  applicationServer?: string;
 }
 
 /**
@@ -132,7 +134,7 @@ export class KafkaConsumer {
       readUncommitted: !(options.readCommitted ?? true),
       allowAutoTopicCreation: false,
       ...(options.ownedPartitions
-        ? { partitionAssigners: [createPartitionGroupAssigner(options.ownedPartitions)] }
+        ? { partitionAssigners: [createPartitionGroupAssigner(options.ownedPartitions, options.applicationServer)] }
         : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {

@@ -11,3 +11,4 @@ export { assignPartitionGroups, createPartitionGroupAssigner, PARTITION_GROUP_AS
 export { rawPipe, type RawPipeOptions, type RawPipeResult } from './raw-pipe.ts';
 export { readTopicToEnd, type ReadOptions } from './topic-reader.ts';
 export { KafkaError, ToolMissingError, describeError, KAFKA_ERROR_CODES, type KafkaErrorCode } from './errors.ts';
+export { describeGroupMembers, type GroupMember } from './group-members.ts';

@@ -18,10 +18,23 @@ export const PARTITION_GROUP_ASSIGNER = 'CtrPartitionGroupAssigner';
 
 interface OwnedData {
   owned: number[];
+  /** `application.server` (host:port) of the member, for interactive queries; absent when not announced. */
+  server?: string;
 }
 
-function encodeUserData(owned: readonly number[]): Buffer {
-  return Buffer.from(JSON.stringify({ owned: [...owned] } satisfies OwnedData));
+function encodeUserData(owned: readonly number[], server?: string): Buffer {
+  return Buffer.from(JSON.stringify({ owned: [...owned], ...(server ? { server } : {}) } satisfies OwnedData));
+}
+
+/** The `application.server` a member announced in its group metadata (see group-members.ts), or undefined. */
+export function decodeServer(data: Buffer | null | undefined): string | undefined {
+  if (!data || data.length === 0) return undefined;
+  try {
+    const parsed = JSON.parse(data.toString('utf8')) as Partial<OwnedData>;
+    return typeof parsed.server === 'string' ? parsed.server : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function decodeUserData(data: Buffer | null | undefined): number[] {
@@ -85,7 +98,7 @@ export function assignPartitionGroups(
  * Builds the kafkajs assigner.
  * @param owned returns the partition numbers this member owns now (sent as metadata on every join).
  */
-export function createPartitionGroupAssigner(owned: () => readonly number[]): PartitionAssigner {
+export function createPartitionGroupAssigner(owned: () => readonly number[], server?: string): PartitionAssigner {
   return ({ cluster }) => ({
     name: PARTITION_GROUP_ASSIGNER,
     version: 1,
@@ -125,7 +138,7 @@ export function createPartitionGroupAssigner(owned: () => readonly number[]): Pa
         metadata: AssignerProtocol.MemberMetadata.encode({
           version: 1,
           topics,
-          userData: encodeUserData(owned()),
+          userData: encodeUserData(owned(), server),
         }),
       };
     },

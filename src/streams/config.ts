@@ -31,6 +31,7 @@ export interface StreamsConfig {
   'application.id': string;
   'bootstrap.servers': string[];
   'client.id': string;
+  'application.server': string;
   'state.dir': string;
   'processing.guarantee': ProcessingGuarantee;
   'commit.interval.ms': number;
@@ -216,6 +217,19 @@ export const STREAMS_CONFIG_TABLE: readonly ConfigDef[] = [
     importance: 'medium',
     doc: 'Client id prefix sent to the brokers (logs, quotas). Default `<application.id>-<pid>`.',
     validate: stringValidator(),
+  }),
+  def({
+    name: 'application.server',
+    type: 'string',
+    default: '',
+    importance: 'low',
+    doc: 'host:port where this instance serves interactive queries (its HTTP endpoint). Carried in the consumer group metadata so every instance knows which instance holds which key; empty = not announced.',
+    validate: (v) => {
+      if (v === '' || v === undefined) return '';
+      if (typeof v !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(v.trim()))
+        return new ConfigInvalid(`expected host:port (e.g. 10.0.0.7:8080), got ${show(v)}`);
+      return v.trim();
+    },
   }),
   def({
     name: 'num.stream.threads',

@@ -21,3 +21,12 @@ export {
   TaskFailedError,
   type RuntimeErrorCode,
 } from './errors.ts';
+export { GlobalStateUpdater, type GlobalStateUpdaterOptions } from './global-state-updater.ts';
+export {
+  InteractiveQueries,
+  StoreQueryError,
+  type KeyQueryMetadata,
+  type StreamsMetadata,
+  type ReadOnlyKeyValueStore,
+  type ReadOnlyWindowStore,
+} from './interactive-queries.ts';

@@ -323,6 +323,7 @@ export class KafkaStreams {
         maxBytesPerPartition: this.config['max.partition.fetch.bytes'],
         maxWaitTimeMs: this.config['fetch.max.wait.ms'],
         ownedPartitions: () => [...new Set([...this.tasks.values()].map((h) => h.partition))],
+        ...(this.config['application.server'] ? { applicationServer: this.config['application.server'] } : {}),
         ...(this.config['application.server']
           ? { applicationServer: this.config['application.server'] }
           : {}),
