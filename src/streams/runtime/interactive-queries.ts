@@ -197,18 +197,15 @@ export class InteractiveQueries {
 
   /** Read-only access to a window store's local partitions. */
   windowStore<K, V>(storeName: string, keySerde: Serde<K>): ReadOnlyWindowStore<K, V> {
-    const self = this;
+    const forKey = (key: K): Promise<WindowStore<K, V>> =>
+      this.storeForKey<WindowStore<K, V>>(storeName, key, keySerde);
+    const local = (): Array<WindowStore<K, V>> => this.localStores<WindowStore<K, V>>(storeName);
     return {
       fetch: async function* (key, fromMs, toMs) {
-        yield* (await self.storeForKey<WindowStore<K, V>>(storeName, key, keySerde)).fetchRange(
-          key,
-          fromMs,
-          toMs,
-        );
+        yield* (await forKey(key)).fetchRange(key, fromMs, toMs);
       },
       fetchAll: async function* (fromMs, toMs) {
-        for (const store of self.localStores<WindowStore<K, V>>(storeName))
-          yield* store.fetchAll(fromMs, toMs);
+        for (const store of local()) yield* store.fetchAll(fromMs, toMs);
       },
     };
   }
