@@ -14,6 +14,11 @@ import type { KafkaProducer, OutgoingRecord } from '../../kafka/index.ts';
 import type { RecordCollector } from '../processor/record-collector.ts';
 import type { Headers } from '../processor/record.ts';
 import { CollectorSendError } from './errors.ts';
+import { counter } from '../../telemetry/instruments.ts';
+import { METRICS } from '../../telemetry/metric-names.ts';
+
+/** Acknowledged records per destination topic (the catalogue's ctr.streams.records.produced). */
+const producedRecords = counter(METRICS.recordsProduced);
 
 export interface KafkaRecordCollectorOptions {
   /** For error messages. */
@@ -93,6 +98,9 @@ export class KafkaRecordCollector implements RecordCollector {
       try {
         if (this.failure) return;
         const acked = await this.producer.send(chunk);
+        const perTopic = new Map<string, number>();
+        for (const r of chunk) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
+        for (const [topic, n] of perTopic) producedRecords.add(n, { topic });
         for (const [tp, next] of acked) {
           const before = this.nextOffsets.get(tp);
           if (before === undefined || BigInt(next) > BigInt(before)) this.nextOffsets.set(tp, next);

@@ -70,7 +70,7 @@
  * session.timeout.ms (default 45 s; bench/engine.ts and
  * test/integration/streams/heartbeat.test.ts measure it).
  */
-import { metrics } from '@opentelemetry/api';
+import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -86,6 +86,9 @@ import {
   type TopicSpec,
 } from '../../kafka/index.ts';
 import { createLogger } from '../../telemetry/logger.ts';
+import { counter, histogram } from '../../telemetry/instruments.ts';
+import { METRICS } from '../../telemetry/metric-names.ts';
+import { linksFromHeaders } from '../../telemetry/trace-context.ts';
 import { loadStreamsConfig, type StreamsConfig, type StreamsConfigInput } from '../config.ts';
 import { StreamsError, TopologyError } from '../errors.ts';
 import { exceptionHandlersFromConfig } from '../errors-handling/index.ts';
@@ -104,6 +107,11 @@ import { TaskHandle } from './task-handle.ts';
 import { GlobalStateUpdater } from './global-state-updater.ts';
 
 const log = createLogger('kafka-streams');
+// the catalogue's names (src/telemetry/metric-names.ts), which dashboards and alerts use
+const consumedRecords = counter(METRICS.recordsConsumed);
+const batchSizes = histogram(METRICS.batchSize);
+const processDurations = histogram(METRICS.processDuration);
+const tracer = trace.getTracer('ctr-streams');
 const meter = metrics.getMeter('ctr-streams');
 const recordsProcessed = meter.createCounter('ctr.task.records.processed', {
   description: 'Records processed by stream tasks.',
@@ -323,7 +331,6 @@ export class KafkaStreams {
         maxBytesPerPartition: this.config['max.partition.fetch.bytes'],
         maxWaitTimeMs: this.config['fetch.max.wait.ms'],
         ownedPartitions: () => [...new Set([...this.tasks.values()].map((h) => h.partition))],
-        ...(this.config['application.server'] ? { applicationServer: this.config['application.server'] } : {}),
         ...(this.config['application.server']
           ? { applicationServer: this.config['application.server'] }
           : {}),
@@ -632,11 +639,35 @@ export class KafkaStreams {
         this.lastTurnMs = performance.now();
         continue;
       }
-      await handle.mutex.run(async () => {
-        if (handle.phase !== 'running') return;
-        await handle.task.process(next.records);
-      });
+      const subtopology = handle.id.slice(0, handle.id.indexOf('_'));
+      const batchStarted = performance.now();
+      // one span per batch per task, linked to the producer span of each record in it (W3C headers)
+      await tracer.startActiveSpan(
+        `process ${next.topic}`,
+        {
+          kind: SpanKind.CONSUMER,
+          links: linksFromHeaders(next.records.map((r) => r.headers as Record<string, Buffer | string | undefined>)),
+          attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': next.topic, 'messaging.batch.message_count': next.records.length, 'ctr.task.id': handle.id },
+        },
+        async (span) => {
+          try {
+            await handle.mutex.run(async () => {
+              if (handle.phase !== 'running') return;
+              await handle.task.process(next.records);
+            });
+          } catch (error) {
+            span.recordException(error as Error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+            throw error;
+          } finally {
+            span.end();
+          }
+        },
+      );
       recordsProcessed.add(next.records.length, { task: handle.id });
+      consumedRecords.add(next.records.length, { topic: next.topic });
+      batchSizes.record(next.records.length, { subtopology });
+      processDurations.record((performance.now() - batchStarted) / 1000, { subtopology });
       if (handle.buffered(next.topic) < limit) this.resumePartition(next.topic, handle.partition);
       if (commitEveryBatch) handle.commitDue = true;
       // bound what the producer holds for this task: wait for in-flight sends when they pile up
