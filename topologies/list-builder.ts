@@ -78,12 +78,15 @@ export interface ListBuilderOptions {
   chunkContexts?: number;
   /** Chunks scoring at once (packing overlaps scoring). Default 4. */
   inFlightChunks?: number;
+  /** Cached item parts are dropped after this long, ms (they include the item's age). Default 600000. */
+  partsTtlMs?: number;
 }
 
 /** Thrown inside a cycle when the runner moved to another version mid-cycle; the cycle restarts. */
 class VersionMoved extends Error {}
 
 interface PackedItem {
+  itemId: string;
   cats: Int32Array;
   nums: Float32Array;
   vector: Float32Array;
@@ -123,13 +126,27 @@ export function topK(scores: Float32Array, k: number): number[] {
 
 export class ListBuilder {
   readonly o: Required<ListBuilderOptions>;
+  /**
+   * The head's item parts per item, for `partsVersion` (the factorised
+   * scorer: the item half of the first layer and of the FM term depends only
+   * on the item, so it is computed once per item and version, not once per
+   * context). OOV candidates are cached under their own key: their parts
+   * use the OOV vector but the item's own category and age.
+   */
+  private readonly parts = new Map<string, Float32Array>();
+  private partsVersion: string | undefined;
+  private partsSince = 0;
+  /** Item parts cached (for tests and benchmarks). */
+  get cachedParts(): number {
+    return this.parts.size;
+  }
 
   constructor(
     private readonly model: ModelRunner,
     private readonly table: EmbeddingLookup,
     options: ListBuilderOptions,
   ) {
-    this.o = { chunkContexts: 128, inFlightChunks: 4, ...options };
+    this.o = { chunkContexts: 128, inFlightChunks: 4, partsTtlMs: 600_000, ...options };
     if (!(this.o.k >= 1)) throw new RangeError(`list size k must be >= 1, got ${this.o.k}`);
   }
 
@@ -152,23 +169,46 @@ export class ListBuilder {
   private async buildWith(snap: ModelSnapshot, contexts: readonly ListContextInput[], nowMs: number): Promise<CycleResult> {
     const t0 = performance.now();
     const spec = snap.spec;
+    // the parts hold the item's age (a feature): recompute them now and then, and on a new version
+    if (this.partsVersion !== snap.version || nowMs - this.partsSince > this.o.partsTtlMs) {
+      this.parts.clear();
+      this.partsVersion = snap.version;
+      this.partsSince = nowMs;
+    }
+    const partsKey = (p: PackedItem): string => (p.oov ? `${p.itemId}\u0000oov` : p.itemId);
     const timings: CycleTimings = { lookupMs: 0, packMs: 0, scoreWaitMs: 0, topKMs: 0, totalMs: 0, contexts: contexts.length, rows: 0 };
     const items = new Map<string, PackedItem>();
     const misses = new Map<string, string>();
     let hits = 0;
     const lists: BuiltList[] = [];
-    const inFlight: { chunk: readonly ListContextInput[]; oov: Uint8Array[]; results: Promise<ScoreResult[]> }[] = [];
+    const inFlight: { chunk: readonly ListContextInput[]; packed: PackedItem[][]; oov: Uint8Array[]; results: Promise<ScoreResult[]> }[] = [];
 
     const finish = async (): Promise<void> => {
       const f = inFlight.shift();
       if (!f) return;
       const w0 = performance.now();
-      const results = await f.results;
+      let results: ScoreResult[];
+      try {
+        results = await f.results;
+      } catch (err) {
+        // cached parts of the old version reached a worker that already runs the new one
+        if (this.model.version !== snap.version) throw new VersionMoved();
+        throw err;
+      }
       timings.scoreWaitMs += performance.now() - w0;
       const k0 = performance.now();
       results.forEach((r, i) => {
         if (r.version !== snap.version) throw new VersionMoved();
         const ctx = f.chunk[i] as ListContextInput;
+        const computed = r.itemParts;
+        if (computed && computed.version === snap.version) {
+          const packed = f.packed[i] as PackedItem[];
+          const P = computed.parts.length / packed.length;
+          packed.forEach((p, j) => {
+            const key = partsKey(p);
+            if (!this.parts.has(key)) this.parts.set(key, computed.parts.slice(j * P, (j + 1) * P));
+          });
+        }
         const oov = f.oov[i] as Uint8Array;
         const best = topK(r.scores, this.o.k);
         let oovCount = 0;
@@ -187,6 +227,7 @@ export class ListBuilder {
       const chunk = contexts.slice(c0, c0 + this.o.chunkContexts).filter((c) => c.candidates.length > 0);
       const requests: ScoreRequest[] = [];
       const oovFlags: Uint8Array[] = [];
+      const packedLists: PackedItem[][] = [];
       for (const ctx of chunk) {
         const l0 = performance.now();
         const packed: PackedItem[] = [];
@@ -203,13 +244,14 @@ export class ListBuilder {
         }
         const p0 = performance.now();
         timings.lookupMs += p0 - l0;
-        requests.push(this.packRequest(spec, ctx, packed, nowMs));
+        requests.push(this.packRequest(spec, snap.version, ctx, packed, nowMs, partsKey));
+        packedLists.push(packed);
         oovFlags.push(Uint8Array.from(packed, (p) => (p.oov ? 1 : 0)));
         timings.rows += packed.length;
         timings.packMs += performance.now() - p0;
       }
       if (requests.length === 0) continue;
-      inFlight.push({ chunk, oov: oovFlags, results: this.model.score(requests) });
+      inFlight.push({ chunk, packed: packedLists, oov: oovFlags, results: this.model.score(requests) });
       // a rejected chunk must not go unobserved while earlier chunks are awaited
       inFlight[inFlight.length - 1]?.results.catch(() => undefined);
       if (inFlight.length >= this.o.inFlightChunks) await finish();
@@ -233,11 +275,24 @@ export class ListBuilder {
       const v = values[f];
       if (typeof v === 'number' && Number.isFinite(v)) nums[i] = v;
     });
-    return { cats, nums, vector: usable ? e.vector : snap.oov, oov: !usable };
+    return { itemId, cats, nums, vector: usable ? e.vector : snap.oov, oov: !usable };
   }
 
-  private packRequest(spec: FeatureSpec, ctx: ListContextInput, packed: readonly PackedItem[], nowMs: number): ScoreRequest {
+  private packRequest(spec: FeatureSpec, version: string, ctx: ListContextInput, packed: readonly PackedItem[], nowMs: number, partsKey: (p: PackedItem) => string): ScoreRequest {
     const n = packed.length;
+    const context = packContext(spec, listContextValues(ctx, nowMs));
+    // every candidate's parts cached: send them instead of the raw item side (the worker skips that half of the head)
+    let parts: Float32Array | undefined;
+    for (let j = 0; j < n; j++) {
+      const c = this.parts.get(partsKey(packed[j] as PackedItem));
+      if (c === undefined) {
+        parts = undefined;
+        break;
+      }
+      parts ??= new Float32Array(n * c.length);
+      parts.set(c, j * c.length);
+    }
+    if (parts) return { context, items: { count: n, cats: new Int32Array(0), nums: new Float32Array(0), embeddings: new Float32Array(0) }, itemParts: { version, parts } };
     const fi = spec.itemFields.length;
     const ni = spec.itemNumeric.length;
     const d = spec.embeddingDim;
@@ -249,6 +304,6 @@ export class ListBuilder {
       nums.set(p.nums, j * ni);
       embeddings.set(p.vector, j * d);
     });
-    return { context: packContext(spec, listContextValues(ctx, nowMs)), items: { count: n, cats, nums, embeddings } };
+    return { context, items: { count: n, cats, nums, embeddings } };
   }
 }

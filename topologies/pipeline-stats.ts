@@ -38,6 +38,12 @@ export class BoundedSample {
     else this.values[this.next++ % this.capacity] = v;
   }
 
+  /** Forgets every value (e.g. after a warm-up). */
+  clear(): void {
+    this.values.length = 0;
+    this.next = 0;
+  }
+
   get size(): number {
     return this.values.length;
   }
