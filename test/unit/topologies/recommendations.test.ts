@@ -157,3 +157,27 @@ describe('recommendations topology', () => {
     }
   });
 });
+
+describe('ListBuilder item-part cache', () => {
+  it('scores the same with cached item parts as when it computes them, and caches one entry per item', async () => {
+    const { ListBuilder } = await import('../../../topologies/list-builder.ts');
+    const table = new EmbeddingTable();
+    for (let i = 0; i < 30; i++) embed(table, `i${i}`, 'v1', i);
+    const runner = new InProcessModelRunner(testModel(3), 'v1');
+    const builder = new ListBuilder(runner, table, { k: 30, chunkContexts: 2 });
+    const ctxs = ['a', 'b', 'c'].map((c) => ({ contextId: c, publisher: 'p', placement: 'p/0', country: 'SI', candidates: Array.from({ length: 20 }, (_, j) => ({ itemId: `i${(j * 7 + c.charCodeAt(0)) % 30}` })) }));
+    const cold = (await builder.build(ctxs, T0))!;
+    assert.ok(builder.cachedParts > 0 && builder.cachedParts <= 30);
+    const warm = (await builder.build(ctxs, T0))!;
+    assert.equal(warm.lists.length, 3);
+    for (const [i, l] of warm.lists.entries()) {
+      const c = cold.lists[i]!;
+      assert.deepEqual(l.items.map((x) => x.itemId), c.items.map((x) => x.itemId));
+      l.items.forEach((x, j) => assert.ok(Math.abs(x.score - c.items[j]!.score) < 1e-5));
+    }
+    // a fresh builder (no cache) agrees too: the cache changes cost, not results
+    const fresh = (await new ListBuilder(runner, table, { k: 30, chunkContexts: 64 }).build(ctxs, T0))!;
+    fresh.lists.forEach((l, i) => l.items.forEach((x, j) => assert.ok(Math.abs(x.score - warm.lists[i]!.items[j]!.score) < 1e-5)));
+    await runner.close();
+  });
+});
