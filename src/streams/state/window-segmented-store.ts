@@ -345,6 +345,10 @@ export class SegmentedWindowBytesStore implements WindowBytesStore {
         nextOffset,
       );
     }
+    // segments this batch did not touch are also up to date at nextOffset (a position-only write):
+    // else the smallest position would lag and the next restore replay more than it must
+    for (const segment of this.segments.values())
+      if (!routed.has(segment)) await segment.restoreBatch([], nextOffset);
     if (this.meta !== undefined) {
       const time = Buffer.allocUnsafe(TIME_BYTES);
       time.writeUInt32BE(Math.floor(Math.max(0, this.observed) / 2 ** 32), 0);
