@@ -16,7 +16,7 @@ import type { Materialized } from './materialized.ts';
 import type { Named } from './named.ts';
 import { storeUpdateProcessor } from './stateful-processors.ts';
 import { SessionWindowedKStream, TimeWindowedKStream } from './windowed-kstream.ts';
-import { SessionWindows, type TimeWindows } from './windows.ts';
+import { SessionWindows, type SlidingWindows, type TimeWindows } from './windows.ts';
 import { addRepartition } from './repartition.ts';
 
 export class KGroupedStream<K, V> {
@@ -87,13 +87,13 @@ export class KGroupedStream<K, V> {
 
   /**
    * Windows the grouped stream for a windowed aggregation: time windows
-   * (tumbling/hopping) or session windows. Goes through the repartition topic
+   * (tumbling/hopping), sliding windows or session windows. Goes through the repartition topic
    * like any aggregation when the key changed upstream.
    */
-  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SlidingWindows): TimeWindowedKStream<K, V>;
   windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
   windowedBy(
-    windows: TimeWindows | SessionWindows,
+    windows: TimeWindows | SlidingWindows | SessionWindows,
   ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
     const parent = (storeName: string): string =>
       this.repartition

@@ -23,6 +23,7 @@ import type { SessionWindows, TimeWindows } from './windows.ts';
 
 const log = createLogger('dsl');
 const lateDropped = counter(METRICS.lateRecordsDropped);
+const droppedRecords = counter(METRICS.droppedRecords);
 
 /** Counts and logs (rate-limited) dropped records of one processor. */
 export class DropCounter {
@@ -53,6 +54,10 @@ export class DropCounter {
 
   invalid(context: ProcessorContext<any, any>, record: StreamRecord<unknown, unknown>): void {
     this.invalidRecords++;
+    droppedRecords.add(1, {
+      reason: record.key === null || record.key === undefined ? 'null-key' : 'null-value',
+      topic: record.origin?.topic ?? 'unknown',
+    });
     if (this.invalidRecords === 1 || this.invalidRecords % 10_000 === 0) {
       log.warn(
         {
@@ -340,4 +345,111 @@ export function suppressProcessor<K, V>(options: {
       context.forward(emitted);
     }
   };
+}
+
+/**
+ * Sliding-window aggregation (Kafka Streams' SlidingWindows, KIP-450): the
+ * windows are defined by the records, [t - diff, t] ending at each record
+ * ("left" windows) and [t + 1, t + 1 + diff] starting right after one
+ * ("right" windows, only when a record falls in them); both ends inclusive.
+ * Every distinct set of records that lie within `diff` of each other is one
+ * window, and a new record updates exactly the windows that contain it.
+ *
+ * The records themselves are kept per key in a buffer (a window store that
+ * keeps duplicates, retention 2 x diff + grace): each affected window's
+ * aggregate is folded from the buffered records it contains, so the result
+ * never depends on the order records arrived in (within grace).
+ */
+export function slidingWindowAggregateProcessor<K, V, VA>(options: {
+  storeName: string;
+  bufferStoreName: string;
+  timeDifferenceMs: number;
+  graceMs: number;
+  initializer: () => VA;
+  aggregator: (key: K, value: V, aggregate: VA) => VA;
+  operator: string;
+}): () => Processor<K, V, Windowed<K>, VA> {
+  return () => {
+    let context: ProcessorContext<Windowed<K>, VA>;
+    let store: WindowStore<K, VA>;
+    let buffer: WindowStore<K, V>;
+    let observed = -1;
+    const drops = new DropCounter(options.storeName, options.operator);
+    const diff = options.timeDifferenceMs;
+    return {
+      init(ctx) {
+        context = ctx;
+        store = ctx.getStateStore<WindowStore<K, VA>>(options.storeName);
+        buffer = ctx.getStateStore<WindowStore<K, V>>(options.bufferStoreName);
+        observed = Math.max(ctx.currentStreamTimeMs, buffer.observedStreamTimeMs);
+      },
+      async process(records) {
+        const out: Array<StreamRecord<Windowed<K>, VA>> = [];
+        for (const r of records) {
+          if (r.key === null || r.key === undefined || r.value === null || r.value === undefined) {
+            drops.invalid(context, r);
+            continue;
+          }
+          const t = r.timestamp;
+          if (t > observed) observed = t;
+          const closeTime = observed - options.graceMs;
+          // sliding windows include their end: one closes when stream time passes end + grace,
+          // and the latest window that can contain t ends at t + diff
+          if (t + diff < closeTime) {
+            drops.late(
+              context,
+              r,
+              `every sliding window containing ${t} closed at stream time ${observed} (grace ${options.graceMs} ms)`,
+            );
+            continue;
+          }
+          const before = await collectRecords(buffer, r.key, t - 2 * diff - 1, t + 2 * diff + 1);
+          const hadSameTime = before.some(([ts]) => ts === t);
+          await buffer.put(r.key, r.value, t);
+          const all = [...before, [t, r.value] as const].sort((x, y) => x[0] - y[0]);
+          const starts = new Set<number>();
+          starts.add(Math.max(0, t - diff));
+          for (const [tr] of before) {
+            if (tr > t && tr <= t + diff) starts.add(Math.max(0, tr - diff));
+            if (tr >= t - diff - 1 && tr < t) starts.add(tr + 1);
+          }
+          if (!hadSameTime && all.some(([tr]) => tr > t && tr <= t + 1 + diff)) starts.add(t + 1);
+          const writes: Array<readonly [K, VA, number]> = [];
+          for (const start of [...starts].sort((a, b) => a - b)) {
+            const end = start + diff;
+            if (end < closeTime) continue;
+            let aggregate = options.initializer();
+            let maxTs = -1;
+            for (const [tr, v] of all) {
+              if (tr < start || tr > end) continue;
+              aggregate = options.aggregator(r.key, v, aggregate);
+              if (tr > maxTs) maxTs = tr;
+            }
+            if (maxTs < 0) continue;
+            writes.push([r.key, aggregate, start]);
+            out.push({
+              key: { key: r.key, window: { startMs: start, endMs: end } },
+              value: aggregate,
+              timestamp: maxTs,
+              headers: r.headers,
+              ...(r.origin ? { origin: r.origin } : {}),
+            });
+          }
+          if (writes.length > 0) await store.putAll(writes);
+        }
+        if (out.length > 0) context.forward(out);
+      },
+    };
+  };
+}
+
+async function collectRecords<K, V>(
+  store: WindowStore<K, V>,
+  key: K,
+  from: number,
+  to: number,
+): Promise<Array<readonly [number, V]>> {
+  const out: Array<readonly [number, V]> = [];
+  for await (const entry of store.fetchRange(key, Math.max(0, from), to)) out.push(entry);
+  return out;
 }

@@ -24,10 +24,14 @@ import { countSerde } from './count-serde.ts';
 import type { InternalStreamsBuilder } from './internal-streams-builder.ts';
 import type { Materialized } from './materialized.ts';
 import type { Named } from './named.ts';
-import { sessionAggregateProcessor, timeWindowAggregateProcessor } from './window-processors.ts';
+import {
+  sessionAggregateProcessor,
+  slidingWindowAggregateProcessor,
+  timeWindowAggregateProcessor,
+} from './window-processors.ts';
 import { sessionWindowedSerde, timeWindowedSerde } from './windowed-serde.ts';
 import { WindowedKTable } from './windowed-ktable.ts';
-import type { SessionWindows, TimeWindows } from './windows.ts';
+import { SlidingWindows, type SessionWindows, type TimeWindows } from './windows.ts';
 
 /** Resolves the node that feeds the aggregation (a repartition source when the key changed upstream). */
 export type ParentResolver = (baseName: string) => string;
@@ -58,7 +62,7 @@ export class TimeWindowedKStream<K, V> {
     private readonly parent: ParentResolver,
     readonly keySerde: Serde<K> | undefined,
     readonly valueSerde: Serde<V> | undefined,
-    readonly windows: TimeWindows,
+    readonly windows: TimeWindows | SlidingWindows,
   ) {}
 
   /** Counts records per key and window. */
@@ -68,7 +72,8 @@ export class TimeWindowedKStream<K, V> {
       materialized,
       named,
       countSerde,
-      (_k, _v, current: number | undefined) => (current ?? 0) + 1,
+      () => 0,
+      (_k, _v, n: number) => n + 1,
     );
   }
 
@@ -79,9 +84,7 @@ export class TimeWindowedKStream<K, V> {
     materialized?: Materialized<K, VA>,
     named?: Named,
   ): WindowedKTable<K, VA> {
-    return this.build('aggregate', materialized, named, undefined, (key, value: V, current: VA | undefined) =>
-      aggregator(key, value, current === undefined ? initializer() : current),
-    );
+    return this.build('aggregate', materialized, named, undefined, initializer, aggregator);
   }
 
   /** Combines the values of each key and window. */
@@ -90,12 +93,15 @@ export class TimeWindowedKStream<K, V> {
     materialized?: Materialized<K, V>,
     named?: Named,
   ): WindowedKTable<K, V> {
+    // a reduce is an aggregate whose first value is the first record's
+    const none = Symbol('none') as unknown as V;
     return this.build(
       'reduce',
       materialized,
       named,
       this.valueSerde,
-      (_k, value: V, current: V | undefined) => (current === undefined ? value : reducer(current, value)),
+      () => none,
+      (_k, value, aggregate) => (aggregate === none ? value : reducer(aggregate, value)),
     );
   }
 
@@ -104,7 +110,8 @@ export class TimeWindowedKStream<K, V> {
     materialized: Materialized<K, VA> | undefined,
     named: Named | undefined,
     defaultValueSerde: Serde<VA> | undefined,
-    step: (key: K, value: V, current: VA | undefined) => VA,
+    initializer: () => VA,
+    aggregator: (key: K, value: V, aggregate: VA) => VA,
   ): WindowedKTable<K, VA> {
     const storeName = materialized?.storeName ?? this.builder.newStoreName('KSTREAM-AGGREGATE-');
     const { key, value } = serdes(
@@ -114,35 +121,70 @@ export class TimeWindowedKStream<K, V> {
       this.keySerde,
       defaultValueSerde,
     );
+    const sizeMs =
+      this.windows instanceof SlidingWindows ? this.windows.timeDifferenceMs : this.windows.sizeMs;
+    const graceMs = this.windows.graceMs;
+    const persistent = (materialized?.storeType ?? 'persistent') === 'persistent';
+    const logged = !(materialized && !materialized.loggingEnabled);
     const store = WindowStores.windowStoreBuilder(storeName, key, value, {
-      retentionMs: this.windows.sizeMs + this.windows.graceMs,
-      windowSizeMs: this.windows.sizeMs,
-      persistent: (materialized?.storeType ?? 'persistent') === 'persistent',
+      retentionMs: sizeMs + graceMs + 1,
+      windowSizeMs: sizeMs,
+      persistent,
     });
-    if (materialized && !materialized.loggingEnabled) store.withLoggingDisabled();
-    else store.withLoggingEnabled({ ...(materialized?.logConfig ?? {}) });
+    if (logged) store.withLoggingEnabled({ ...(materialized?.logConfig ?? {}) });
+    else store.withLoggingDisabled();
     const parent = this.parent(storeName);
     const name = named?.name ?? this.builder.newName('KSTREAM-AGGREGATE-');
-    this.builder.topology.addProcessor(
-      name,
-      timeWindowAggregateProcessor<K, V, VA>({
-        storeName,
-        windows: this.windows,
-        keySerde: key,
-        step,
-        coalesce: materialized?.cachingEnabled ?? true,
-        operator: `windowed ${operator} "${name}"`,
-      }),
-      parent,
-    );
+    const label = `windowed ${operator} "${name}"`;
+    if (this.windows instanceof SlidingWindows) {
+      if (this.valueSerde === undefined)
+        throw new TopologyError(
+          `${label} over sliding windows buffers the records and needs their value serde: give the stream one (Consumed.with, Grouped.with)`,
+        );
+      const bufferName = `${storeName}-records`;
+      const buffer = WindowStores.windowStoreBuilder(bufferName, key, this.valueSerde, {
+        retentionMs: 2 * sizeMs + graceMs + 2,
+        windowSizeMs: 0,
+        retainDuplicates: true,
+        persistent,
+      });
+      if (!logged) buffer.withLoggingDisabled();
+      this.builder.topology.addProcessor(
+        name,
+        slidingWindowAggregateProcessor<K, V, VA>({
+          storeName,
+          bufferStoreName: bufferName,
+          timeDifferenceMs: sizeMs,
+          graceMs,
+          initializer,
+          aggregator,
+          operator: label,
+        }),
+        parent,
+      );
+      this.builder.topology.addStateStore(buffer, name);
+    } else {
+      this.builder.topology.addProcessor(
+        name,
+        timeWindowAggregateProcessor<K, V, VA>({
+          storeName,
+          windows: this.windows,
+          keySerde: key,
+          step: (k, v, current) => aggregator(k, v, current === undefined ? initializer() : current),
+          coalesce: materialized?.cachingEnabled ?? true,
+          operator: label,
+        }),
+        parent,
+      );
+    }
     this.builder.topology.addStateStore(store, name);
     return new WindowedKTable<K, VA>(
       this.builder,
       name,
-      timeWindowedSerde(key, this.windows.sizeMs),
+      timeWindowedSerde(key, sizeMs),
       value,
       storeName,
-      this.windows.graceMs,
+      graceMs,
     );
   }
 }

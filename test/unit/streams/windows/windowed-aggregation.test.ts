@@ -6,6 +6,7 @@ import {
   Materialized,
   Produced,
   SessionWindows,
+  SlidingWindows,
   StreamsBuilder,
   Suppressed,
   TimeWindows,
@@ -203,6 +204,63 @@ describe('session windows', () => {
       ['a', 12, 12, null],
       ['a', 20, 20, null],
       ['a', 12, 20, 3],
+    ]);
+  });
+});
+
+describe('sliding windows', () => {
+  it('update exactly the windows that contain a record: its left window, right windows of earlier records, left windows of later ones', async () => {
+    const out = await run(
+      (b) =>
+        b
+          .stream('clicks', Consumed.with(stringSerde, stringSerde))
+          .groupByKey()
+          .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10, 100))
+          .count(Materialized.as<string, number>('sliding'))
+          .toStream()
+          .to('out', Produced.with(timeWindowedSerde(stringSerde, 10), countSerde)),
+      timeWindowedSerde(stringSerde, 10),
+      [
+        ['a', 5], // [0,10] (early records share the first window)
+        ['a', 8], // [0,10] again, and 5's right window [6,16]
+        ['a', 20], // its left window [10,20]
+        ['a', 12], // out of order: [2,12], [6,16], 8's right [9,19], 20's left [10,20], its right [13,23]
+      ],
+    );
+    assert.deepEqual(out, [
+      ['a', 0, 10, 1],
+      ['a', 0, 10, 2],
+      ['a', 6, 16, 1],
+      ['a', 10, 20, 1],
+      ['a', 2, 12, 3],
+      ['a', 6, 16, 2],
+      ['a', 9, 19, 1],
+      ['a', 10, 20, 2],
+      ['a', 13, 23, 1],
+    ]);
+  });
+
+  it('drop a record when every window that could contain it has closed', async () => {
+    const out = await run(
+      (b) =>
+        b
+          .stream('clicks', Consumed.with(stringSerde, stringSerde))
+          .groupByKey()
+          .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(10))
+          .count(Materialized.as<string, number>('sliding'))
+          .toStream()
+          .to('out', Produced.with(timeWindowedSerde(stringSerde, 10), countSerde)),
+      timeWindowedSerde(stringSerde, 10),
+      [
+        ['a', 30],
+        ['a', 19], // 19 + 10 < 30: every window that could hold it closed: dropped
+        ['a', 25], // its own left window [15,25] closed; 30's [20,30] (end inclusive) still open; its right [26,36]
+      ],
+    );
+    assert.deepEqual(out, [
+      ['a', 20, 30, 1],
+      ['a', 20, 30, 2],
+      ['a', 26, 36, 1],
     ]);
   });
 });
