@@ -213,6 +213,14 @@ export const METRICS = {
       'Cache entries evicted by the shared cache budget, per store; dirty ones are written down to the store (and its changelog) on eviction.',
     attributes: [A.store],
   },
+  droppedRecords: {
+    name: 'ctr.streams.dropped.records',
+    kind: 'counter',
+    unit: '{record}',
+    description:
+      'Records the engine skipped without an exception handler, by `reason` (`negative-timestamp`: the timestamp extractor gave < 0; `null-key`, `null-value`: an aggregation or table cannot apply it) and source topic.',
+    attributes: [A.reason, A.topic],
+  },
   dlqRecords: {
     name: 'ctr.streams.dlq.records',
     kind: 'counter',

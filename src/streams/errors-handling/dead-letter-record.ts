@@ -103,21 +103,29 @@ export interface DeadLetterRecord {
   timestamp: number;
 }
 
-/** The DLQ record of a raw (undeserializable) source record: its bytes, untouched. */
+/**
+ * The DLQ record of a source record as fetched (an undeserializable one, or
+ * the source of a record a processor or sink failed on): its bytes, untouched.
+ */
 export function deadLetterOfRaw(
   record: RawRecord,
   facts: Omit<DeadLetterFacts, 'topic' | 'partition' | 'offset' | 'timestamp'>,
+  extra: Headers = {},
 ): DeadLetterRecord {
   return {
     key: record.key,
     value: record.value,
-    headers: deadLetterHeaders(record.headers, {
-      ...facts,
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      timestamp: record.timestamp,
-    }),
+    headers: deadLetterHeaders(
+      record.headers,
+      {
+        ...facts,
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        timestamp: record.timestamp,
+      },
+      extra,
+    ),
     timestamp: record.timestamp,
   };
 }

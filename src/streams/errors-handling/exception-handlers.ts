@@ -25,6 +25,7 @@ import type { StreamsConfig } from '../config.ts';
 import type {
   HandlerContext,
   HandlerResponse,
+  ProducedRecord,
   TaskExceptionHandlers,
 } from '../processor/exception-handlers.ts';
 import type { RawRecord } from '../processor/raw-record.ts';
@@ -37,22 +38,14 @@ import {
   deadLetterOfTyped,
   errorClass,
   errorCode,
+  type DeadLetterFacts,
+  type DeadLetterRecord,
   type HandlerKind,
 } from './dead-letter-record.ts';
 import { HandlerStats, type HandlerAction } from './handler-stats.ts';
 import type { ExceptionHandlerName } from '../config.ts';
 
-export type { HandlerContext, HandlerResponse } from '../processor/exception-handlers.ts';
-
-/** A record the producer could not send, as the RecordCollector had it (bytes). */
-export interface ProducedRecord {
-  topic: string;
-  partition: number | undefined;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Headers;
-  timestamp: number;
-}
+export type { HandlerContext, HandlerResponse, ProducedRecord } from '../processor/exception-handlers.ts';
 
 export interface DeserializationExceptionHandler {
   readonly name: string;
@@ -62,8 +55,9 @@ export interface DeserializationExceptionHandler {
 export interface ProcessingExceptionHandler {
   readonly name: string;
   /**
-   * `records` is the batch the processor was given (empty for a punctuator);
-   * on 'continue' the whole batch counts as processed.
+   * `records` is what failed: one record when the task isolated it (the
+   * usual case), the whole batch when the processor's stores cannot be
+   * rolled back, empty for a punctuator; on 'continue' they count as processed.
    */
   handle(
     context: HandlerContext,
@@ -268,11 +262,16 @@ export interface DeadLetterHandlerOptions {
  * bytes (deserialization and send errors) and headers naming the error and
  * the source (see DLQ_HEADERS), counts it, and answers 'continue'.
  *
- * Processing and serialization errors happen after deserialization, when the
- * source bytes are gone: there key and value are re-encoded (Buffers and
- * strings as they are, other values as JSON, header `__streams.errors.payload:
- * json`). A processor that fails on a batch dead-letters every record of it;
- * a failed punctuator has no record, so it is only logged and counted.
+ * Processing and serialization errors happen after deserialization: the
+ * task still holds the batch's source records, so the DLQ gets the source
+ * key/value bytes and headers of the record the failing one came from
+ * (`HandlerContext.sourceRecord`). Only when that source record is not at
+ * hand (a record buffered from an earlier batch, a context without
+ * `sourceRecord`) are the typed key and value re-encoded (Buffers and strings
+ * as they are, other values as JSON, header `__streams.errors.payload: json`).
+ * The task isolates the poison record of a failing batch, so normally one
+ * record is dead-lettered; a failed punctuator has no record, so it is only
+ * logged and counted.
  */
 export class DeadLetterHandler extends BuiltInHandler {
   readonly name = 'dead-letter' as const;
@@ -315,7 +314,7 @@ export class DeadLetterHandler extends BuiltInHandler {
     // a failed punctuator (no records) has nothing to dead-letter: as in Kafka Streams it is only logged and counted
     const extra = records.length > 1 ? { [DLQ_HEADERS.batchSize]: String(records.length) } : {};
     for (const record of records) {
-      const dlq = deadLetterOfTyped(record, this.#facts('processing', context, error), extra);
+      const dlq = this.#deadLetterOf(record, context, this.#facts('processing', context, error), extra);
       context.collector.sendRecord(topic, undefined, dlq.key, dlq.value, dlq.headers, dlq.timestamp);
     }
     return super.onProcessing(context, records, error);
@@ -327,7 +326,7 @@ export class DeadLetterHandler extends BuiltInHandler {
     sinkTopic: string,
     error: unknown,
   ): HandlerResponse {
-    const dlq = deadLetterOfTyped(record, this.#facts('production', context, error), {
+    const dlq = this.#deadLetterOf(record, context, this.#facts('production', context, error), {
       [DLQ_HEADERS.sinkTopic]: sinkTopic,
     });
     context.collector.sendRecord(
@@ -353,6 +352,17 @@ export class DeadLetterHandler extends BuiltInHandler {
     });
     context.collector.sendRecord(dlqTopic, undefined, record.key, record.value, headers, record.timestamp);
     return super.onSend(context, record, error);
+  }
+
+  /** The source bytes of `record` when the task still has them, else its typed key/value re-encoded. */
+  #deadLetterOf(
+    record: StreamRecord<unknown, unknown>,
+    context: HandlerContext,
+    facts: Omit<DeadLetterFacts, 'topic' | 'partition' | 'offset' | 'timestamp'>,
+    extra: Headers,
+  ): DeadLetterRecord {
+    const source = record.origin ? context.sourceRecord?.(record.origin) : undefined;
+    return source ? deadLetterOfRaw(source, facts, extra) : deadLetterOfTyped(record, facts, extra);
   }
 
   #facts(handler: HandlerKind, context: HandlerContext, error: unknown) {
@@ -401,6 +411,9 @@ export function taskExceptionHandlers(handlers: ExceptionHandlers): TaskExceptio
     onProcessingError: (context, records, error) => handlers.processing.handle(context, records, error),
     onSerializationError: (context, record, topic, error) =>
       handlers.production.handleSerializationException(context, record, topic, error),
+    onProductionError: (context, record, error) => handlers.production.handle(context, record, error),
+    // a handler that always fails gains nothing from isolating the poison record: skip the undo journal
+    processingIsolation: handlers.processing.name !== 'fail',
   };
 }
 

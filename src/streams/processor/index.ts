@@ -24,12 +24,21 @@ export type {
 } from './processor-topology.ts';
 export type { RawRecord } from './raw-record.ts';
 export type { RecordCollector } from './record-collector.ts';
-export type { HandlerContext, HandlerResponse, TaskExceptionHandlers } from './exception-handlers.ts';
+export type {
+  HandlerContext,
+  HandlerResponse,
+  ProducedRecord,
+  TaskExceptionHandlers,
+} from './exception-handlers.ts';
+export { ProductionGuardCollector, type ProductionGuardOptions } from './production-guard-collector.ts';
+export { DroppedRecords, type DropReason } from './dropped-records.ts';
 export { StreamTask, type StreamTaskOptions, type TaskState } from './stream-task.ts';
 export {
   PROCESSOR_ERROR_CODES,
   ProcessingError,
   RecordDeserializationError,
+  RecordProductionError,
+  RecordSendError,
   RecordSerializationError,
   TaskCommitError,
   type ProcessorErrorCode,

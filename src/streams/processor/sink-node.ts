@@ -7,6 +7,7 @@ import { describeCause, RecordSerializationError } from './errors.ts';
 import type { StreamPartitioner } from './partitioner.ts';
 import type { SinkNodeDef, TopicNameExtractor } from './processor-topology.ts';
 import type { StreamRecord } from './record.ts';
+import { handlerContext } from './processor-node.ts';
 import type { NodeHost, TaskNode } from './task-node.ts';
 
 export class SinkNode implements TaskNode {
@@ -73,17 +74,7 @@ export class SinkNode implements TaskNode {
   ): Promise<void> {
     const handler = this.host.handlers.onSerializationError;
     const response = handler
-      ? await handler(
-          {
-            applicationId: this.host.applicationId,
-            taskId: this.host.taskId,
-            processor: this.name,
-            collector: this.host.collector,
-          },
-          record,
-          topic,
-          error,
-        )
+      ? await handler(handlerContext(this.host, this.name), record, topic, error)
       : 'fail';
     if (response === 'continue') return;
     const origin = record.origin;

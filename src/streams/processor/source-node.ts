@@ -3,15 +3,14 @@
  * into typed StreamRecords (resolving the serdes once per batch) and hands
  * them to its children.
  */
-import { createLogger } from '../../telemetry/logger.ts';
 import type { Serde } from '../serde/serde.ts';
+import { DroppedRecords } from './dropped-records.ts';
 import { describeCause, RecordDeserializationError } from './errors.ts';
 import type { SourceNodeDef, TimestampExtractor } from './processor-topology.ts';
 import type { RawRecord } from './raw-record.ts';
 import type { StreamRecord } from './record.ts';
+import { handlerContext } from './processor-node.ts';
 import type { NodeHost, TaskNode } from './task-node.ts';
-
-const log = createLogger('task');
 
 export class SourceNode {
   readonly children: TaskNode[] = [];
@@ -53,6 +52,7 @@ export class SourceNode {
       );
     const out: StreamRecord<unknown, unknown>[] = [];
     let partitionTime = this.partitionTimes.get(topic) ?? -1;
+    const dropped = new DroppedRecords(this.host.taskId, this.name, topic);
     for (const raw of raws) {
       let key: unknown;
       let value: unknown;
@@ -70,16 +70,12 @@ export class SourceNode {
           partitionTime,
         );
         if (!(timestamp >= 0)) {
-          log.warn(
-            {
-              taskId: this.host.taskId,
-              topic: raw.topic,
-              partition: raw.partition,
-              offset: raw.offset,
-              timestamp,
-            },
-            'dropping a record whose extracted timestamp is negative',
-          );
+          // Kafka Streams drops these too (no event time to window or punctuate by); counted and logged per batch
+          dropped.add('negative-timestamp', {
+            topic: raw.topic,
+            partition: raw.partition,
+            offset: raw.offset,
+          });
           continue;
         }
       }
@@ -93,6 +89,7 @@ export class SourceNode {
       });
     }
     this.partitionTimes.set(topic, partitionTime);
+    dropped.report();
     return out;
   }
 
@@ -102,18 +99,7 @@ export class SourceNode {
 
   private async onError(raw: RawRecord, error: unknown): Promise<void> {
     const handler = this.host.handlers.onDeserializationError;
-    const response = handler
-      ? await handler(
-          {
-            applicationId: this.host.applicationId,
-            taskId: this.host.taskId,
-            processor: this.name,
-            collector: this.host.collector,
-          },
-          raw,
-          error,
-        )
-      : 'fail';
+    const response = handler ? await handler(handlerContext(this.host, this.name), raw, error) : 'fail';
     if (response === 'continue') return;
     throw new RecordDeserializationError(
       `source "${this.name}" of task ${this.host.taskId} cannot deserialize the record at ${raw.topic}[${raw.partition}] offset ${raw.offset}: ${describeCause(error)}`,

@@ -25,6 +25,7 @@ import type { ProcessorTopology } from './processor-topology.ts';
 import { supplyProcessor } from './processor.ts';
 import { PunctuationQueue, type PunctuationSchedule } from './punctuation-schedule.ts';
 import type { RawRecord } from './raw-record.ts';
+import { ProductionGuardCollector } from './production-guard-collector.ts';
 import type { RecordCollector } from './record-collector.ts';
 import type { StreamRecord } from './record.ts';
 import { SinkNode } from './sink-node.ts';
@@ -92,6 +93,10 @@ export class StreamTask {
   /** Set once every processor's init ran (completeRestoration). */
   private processorsReady = false;
   private commitAsked = false;
+  /** The batch being processed, by offset (one topic-partition per batch): the handlers' `sourceRecord`. */
+  private batch: { records: readonly RawRecord[]; byOffset: Map<string, RawRecord> | undefined } | undefined;
+  /** The options' collector behind the production exception handler. */
+  private readonly collector: ProductionGuardCollector;
 
   constructor(options: StreamTaskOptions) {
     this.options = options;
@@ -99,6 +104,11 @@ export class StreamTask {
     this.partition = options.partition;
     this.id = `${options.topology.id}_${options.partition}`;
     this.time = options.time ?? Date.now;
+    this.collector = new ProductionGuardCollector(options.collector, {
+      applicationId: options.applicationId,
+      taskId: this.id,
+      handlers: options.handlers ?? {},
+    });
   }
 
   get state(): TaskState {
@@ -135,7 +145,7 @@ export class StreamTask {
       taskId: this.id,
       partition: this.partition,
       taskDir: join(this.options.appStateDir, this.id),
-      collector: this.options.collector,
+      collector: this.collector,
       cacheBudget: this.options.cacheBudget,
       // changelog records carry the task's stream time: the batch being processed has no single record
       currentTimestamp: () => (this.streamTime >= 0 ? this.streamTime : this.time()),
@@ -216,16 +226,21 @@ export class StreamTask {
         );
       }
     }
-    const typed = await source.deserialize(records);
-    let start = 0;
-    while (start < typed.length) {
-      const end = this.chunkEnd(typed, start);
-      const chunk = start === 0 && end === typed.length ? typed : typed.slice(start, end);
-      for (let i = 0; i < chunk.length; i++)
-        if (chunk[i]!.timestamp > this.streamTime) this.streamTime = chunk[i]!.timestamp;
-      await source.forward(chunk);
-      await this.punctuateStreamTime();
-      start = end;
+    this.batch = { records, byOffset: undefined };
+    try {
+      const typed = await source.deserialize(records);
+      let start = 0;
+      while (start < typed.length) {
+        const end = this.chunkEnd(typed, start);
+        const chunk = start === 0 && end === typed.length ? typed : typed.slice(start, end);
+        for (let i = 0; i < chunk.length; i++)
+          if (chunk[i]!.timestamp > this.streamTime) this.streamTime = chunk[i]!.timestamp;
+        await source.forward(chunk);
+        await this.punctuateStreamTime();
+        start = end;
+      }
+    } finally {
+      this.batch = undefined;
     }
     const last = records[records.length - 1]!;
     this.consumed.set(`${last.topic}:${last.partition}`, (BigInt(last.offset) + 1n).toString());
@@ -258,7 +273,8 @@ export class StreamTask {
       // flush caches first: a flush hands records to the collector that belong to this commit (KAFKA-10362)
       for (const store of this.storeMap.values()) await store.flush();
       step = 'flush the record collector';
-      const acked = await this.options.collector.flush();
+      // the guard asks the production handler about records the producer did not write
+      const acked = await this.collector.flush();
       step = 'commit stores';
       for (const store of this.storeMap.values()) {
         const topic = store.changelogTopic;
@@ -416,7 +432,7 @@ export class StreamTask {
         return streamTime();
       },
       wallClockMs: () => this.time(),
-      collector: this.options.collector,
+      collector: this.collector,
       handlers: this.options.handlers ?? {},
       store: (name) => this.storeMap.get(name),
       globalStore: (name) => this.options.globalStores?.get(name),
@@ -425,6 +441,18 @@ export class StreamTask {
       },
       requestCommit: () => {
         this.commitAsked = true;
+      },
+      sourceRecord: (origin) => {
+        const batch = this.batch;
+        const first = batch?.records[0];
+        if (first === undefined || first.topic !== origin.topic || first.partition !== origin.partition)
+          return undefined;
+        // built on the first lookup: only a batch with a failure pays for the index
+        if (batch!.byOffset === undefined) {
+          batch!.byOffset = new Map();
+          for (const r of batch!.records) batch!.byOffset.set(r.offset, r);
+        }
+        return batch!.byOffset.get(origin.offset);
       },
     };
   }

@@ -7,6 +7,8 @@ import type { RecordCollector } from './record-collector.ts';
 import type { PunctuationSchedule } from './punctuation-schedule.ts';
 import type { StreamRecord } from './record.ts';
 import type { TaskExceptionHandlers } from './exception-handlers.ts';
+import type { RawRecord } from './raw-record.ts';
+import type { RecordOrigin } from './record.ts';
 
 /** A node that receives batches. */
 export interface TaskNode {
@@ -28,5 +30,7 @@ export interface NodeHost {
   /** A global store of the instance, readable by every processor. */
   globalStore(name: string): StateStore | undefined;
   addSchedule(schedule: PunctuationSchedule): void;
+  /** The raw record of the batch being processed with this origin (see HandlerContext.sourceRecord). */
+  sourceRecord(origin: RecordOrigin): RawRecord | undefined;
   requestCommit(): void;
 }

@@ -4,13 +4,11 @@
  * the records in order, and writes with ONE putAll, so a batch costs one
  * store round trip instead of one per record.
  */
-import { createLogger } from '../../../telemetry/logger.ts';
+import { DroppedRecords } from '../../processor/dropped-records.ts';
 import type { Processor, ProcessorContext } from '../../processor/processor.ts';
 import type { StreamRecord } from '../../processor/record.ts';
 import type { Serde } from '../../serde/serde.ts';
 import type { KeyValueStore } from '../../state/state-store.ts';
-
-const log = createLogger('dsl');
 
 /**
  * A Map key for a record key: primitives as themselves, anything else by its
@@ -54,7 +52,6 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
   return () => {
     let context: ProcessorContext<K, VAgg | null>;
     let store: KeyValueStore<K, VAgg>;
-    let skipped = 0;
     return {
       init(ctx) {
         context = ctx;
@@ -66,19 +63,15 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
         const keys: K[] = [];
         const usable: Array<StreamRecord<K, VIn>> = [];
         const slots: number[] = [];
+        const dropped = new DroppedRecords(context.taskId, context.processorName);
         for (const r of records) {
           if (
             r.key === null ||
             r.key === undefined ||
             (options.skipNullValues && (r.value === null || r.value === undefined))
           ) {
-            skipped++;
-            if (skipped === 1 || skipped % 10_000 === 0) {
-              log.warn(
-                { taskId: context.taskId, processor: context.processorName, skipped, origin: r.origin },
-                `${options.operator} skips records with a null key${options.skipNullValues ? ' or value' : ''}`,
-              );
-            }
+            // Kafka Streams skips these too (no key to aggregate under); counted and logged once per batch
+            dropped.add(r.key === null || r.key === undefined ? 'null-key' : 'null-value', r.origin);
             continue;
           }
           const id = keyIdentity(r.key, options.keySerde, options.storeName);
@@ -91,6 +84,7 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
           usable.push(r);
           slots.push(slot);
         }
+        dropped.report();
         if (usable.length === 0) return;
         const current: Array<VAgg | null | undefined> = await store.getMany(keys);
         const updates: Array<Update<K, VAgg>> = [];
