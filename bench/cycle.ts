@@ -18,7 +18,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKafka, KafkaAdmin, KafkaProducer } from '../src/kafka/index.ts';
 import { portAcceptsConnections as localPortOpen } from '../src/kafka/local-broker/index.ts';
-import { CtrModel, DEFAULT_MODEL_CONFIG, ModelRegistry, Random, World, type HeadEngine } from '../src/ml/index.ts';
+import {
+  CtrModel,
+  DEFAULT_MODEL_CONFIG,
+  ModelRegistry,
+  Random,
+  World,
+  type HeadEngine,
+} from '../src/ml/index.ts';
 import { EventProducer, Pipeline } from '../src/pipeline/index.ts';
 import { setLogLevel } from '../src/telemetry/index.ts';
 import { EmbeddingTable } from '../topologies/embedding-table.ts';
@@ -50,7 +57,12 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-cycle-'));
 const registry = new ModelRegistry(join(dir, 'models'));
 const model = CtrModel.create(DEFAULT_MODEL_CONFIG, 1);
 const version = (await registry.publish(model)).version;
-const runner = await PooledModelRunner.start(registry, { workers, engine: args.engine as HeadEngine, maxBatchRows: 16_384, maxWaitMs: 2 });
+const runner = await PooledModelRunner.start(registry, {
+  workers,
+  engine: args.engine as HeadEngine,
+  maxBatchRows: 16_384,
+  maxWaitMs: 2,
+});
 
 // every item embedded with the current version (random unit-scale vectors: the cost does not depend on the values)
 const rng = new Random(3);
@@ -58,14 +70,28 @@ const table = new EmbeddingTable();
 const dim = DEFAULT_MODEL_CONFIG.spec.embeddingDim;
 for (let i = 0; i < ITEMS; i++) {
   const v = Float32Array.from({ length: dim }, () => rng.normal() * 0.3);
-  table.apply(`item-${i}`, { itemId: `item-${i}`, modelVersion: version, dimension: dim, vector: vectorBytes(v), computedAt: 1, category: `cat-${i % 4}`, createdAt: Date.now() - rng.int(72) * 3_600_000 });
+  table.apply(`item-${i}`, {
+    itemId: `item-${i}`,
+    modelVersion: version,
+    dimension: dim,
+    vector: vectorBytes(v),
+    computedAt: 1,
+    category: `cat-${i % 4}`,
+    createdAt: Date.now() - rng.int(72) * 3_600_000,
+  });
 }
 function contexts(count: number): ListContextInput[] {
   const out: ListContextInput[] = [];
   for (let c = 0; c < count; c++) {
     const cands = new Set<string>();
     while (cands.size < N) cands.add(`item-${rng.int(ITEMS)}`);
-    out.push({ contextId: `ctx-${c}`, publisher: `pub-${c % 50}`, placement: `pub-${c % 50}/pl-${c % 3}`, country: ['SI', 'DE', 'US'][c % 3] as string, candidates: [...cands].map((itemId) => ({ itemId })) });
+    out.push({
+      contextId: `ctx-${c}`,
+      publisher: `pub-${c % 50}`,
+      placement: `pub-${c % 50}/pl-${c % 3}`,
+      country: ['SI', 'DE', 'US'][c % 3] as string,
+      candidates: [...cands].map((itemId) => ({ itemId })),
+    });
   }
   return out;
 }
@@ -87,7 +113,9 @@ if (brokerUp) {
 }
 
 const builder = new ListBuilder(runner, table, { k: 10, chunkContexts: 64, inFlightChunks: 2 * workers });
-console.log(`bench/cycle: ${cpus()[0]?.model ?? 'cpu'} x ${availableParallelism()} | backend ${runner.backend} | ${workers} scoring worker(s), head engine ${args.engine} | ${N} candidates per context, top 10 | ${ITEMS} items in the embedding table | producing: ${brokerUp ? `Avro + send to ${args.bootstrap}` : 'Avro only (no broker)'}`);
+console.log(
+  `bench/cycle: ${cpus()[0]?.model ?? 'cpu'} x ${availableParallelism()} | backend ${runner.backend} | ${workers} scoring worker(s), head engine ${args.engine} | ${N} candidates per context, top 10 | ${ITEMS} items in the embedding table | producing: ${brokerUp ? `Avro + send to ${args.bootstrap}` : 'Avro only (no broker)'}`,
+);
 // warm-up: compile kernels, fill caches
 await builder.build(contexts(64), Date.now());
 
@@ -99,10 +127,17 @@ for (const C of sizes) {
   if (!result) throw new Error('no model');
   const p0 = performance.now();
   const records = result.lists.map((l) => {
-    const v: RecommendationEvent = { contextId: l.contextId, cycleId: 1, modelVersion: result.version, generatedAt: Date.now(), items: l.items };
+    const v: RecommendationEvent = {
+      contextId: l.contextId,
+      cycleId: 1,
+      modelVersion: result.version,
+      generatedAt: Date.now(),
+      items: l.items,
+    };
     return { topic: benchTopic, key: l.contextId, value: serdes.recommendation.serialize(benchTopic, v) };
   });
-  if (producer) for (let i = 0; i < records.length; i += 2000) await producer.send(records.slice(i, i + 2000));
+  if (producer)
+    for (let i = 0; i < records.length; i += 2000) await producer.send(records.slice(i, i + 2000));
   const produceMs = performance.now() - p0;
   const total = performance.now() - t0;
   const t = result.timings;
@@ -118,14 +153,28 @@ for (const C of sizes) {
     (produceMs / 1000).toFixed(2),
   ]);
 }
-const head = ['contexts x candidates', 'M scores', 'cycle s', 'scores/s', 'lookup s', 'pack s', 'score wait s', 'top-K s', 'produce s'];
+const head = [
+  'contexts x candidates',
+  'M scores',
+  'cycle s',
+  'scores/s',
+  'lookup s',
+  'pack s',
+  'score wait s',
+  'top-K s',
+  'produce s',
+];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
 const line = (r: string[]) => '| ' + r.map((c, i) => c.padStart(widths[i] as number)).join(' | ') + ' |';
 console.log(line(head));
 console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
 for (const r of rows) console.log(line(r));
-console.log(`autobatcher: ${runner.batcher.stats.calls} model calls, ${runner.batcher.stats.rows} rows, max ${runner.batcher.stats.maxBatchRows} rows per call, mean wait ${(runner.batcher.stats.totalWaitMs / Math.max(1, runner.batcher.stats.requests)).toFixed(1)} ms`);
-console.log('lookup/pack/top-K are main-thread CPU; "score wait" is the main thread waiting for the workers beyond what packing overlapped.');
+console.log(
+  `autobatcher: ${runner.batcher.stats.calls} model calls, ${runner.batcher.stats.rows} rows, max ${runner.batcher.stats.maxBatchRows} rows per call, mean wait ${(runner.batcher.stats.totalWaitMs / Math.max(1, runner.batcher.stats.requests)).toFixed(1)} ms`,
+);
+console.log(
+  'lookup/pack/top-K are main-thread CPU; "score wait" is the main thread waiting for the workers beyond what packing overlapped.',
+);
 await producer?.disconnect();
 if (brokerUp) {
   const admin = new KafkaAdmin(kafka);
@@ -153,7 +202,15 @@ if (!args['no-latency'] && brokerUp) {
     stats,
   });
   const world = new World({ seed: 9, items: 1 });
-  const events = new EventProducer({ kafka, topics: pipeline.topics, serdes: pipeline.serdes, world, impressionsPerSecond: 1, newItemsPerSecond: rate, itemCreatedDelayMs: 0 });
+  const events = new EventProducer({
+    kafka,
+    topics: pipeline.topics,
+    serdes: pipeline.serdes,
+    world,
+    impressionsPerSecond: 1,
+    newItemsPerSecond: rate,
+    itemCreatedDelayMs: 0,
+  });
   // a warm-up (tower kernels, topic metadata), then the measured run
   await events.run(2000, 50);
   await new Promise((r) => setTimeout(r, 2000));

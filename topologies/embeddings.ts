@@ -27,7 +27,13 @@ import type { Processor, ProcessorContext, StreamRecord } from '../src/streams/p
 import { jsonSerde } from '../src/streams/serde/index.ts';
 import { counter, createLogger, METRICS, METRIC_ATTRIBUTES } from '../src/telemetry/index.ts';
 import type { ItemContent } from '../src/ml/index.ts';
-import { vectorBytes, type EmbeddingRequestEvent, type ItemCreatedEvent, type ItemEmbeddingEvent, type PipelineSerdes } from './events.ts';
+import {
+  vectorBytes,
+  type EmbeddingRequestEvent,
+  type ItemCreatedEvent,
+  type ItemEmbeddingEvent,
+  type PipelineSerdes,
+} from './events.ts';
 import type { ModelRunner } from './model-runner.ts';
 import { avroStoreSerde } from './store-serdes.ts';
 import type { PipelineStats } from './pipeline-stats.ts';
@@ -73,7 +79,10 @@ export interface BackfillState {
 export function itemContentOf(item: ItemCreatedEvent, imageSize: number): ItemContent {
   const pixels = item.image?.pixels;
   const want = imageSize * imageSize * 3;
-  const image = pixels && pixels.length === want ? new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length) : new Uint8Array(want).fill(127);
+  const image =
+    pixels && pixels.length === want
+      ? new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length)
+      : new Uint8Array(want).fill(127);
   return { title: item.title, description: item.description, image };
 }
 
@@ -90,7 +99,11 @@ class EmbeddingWriter {
    * Embeds `items` in tower batches with the model's current version.
    * @returns how many were embedded (0 when no model is loaded yet: the backfill picks them up later).
    */
-  async embedAndEmit(items: readonly ItemCreatedEvent[], reason: string, receivedAt?: ReadonlyMap<string, number>): Promise<number> {
+  async embedAndEmit(
+    items: readonly ItemCreatedEvent[],
+    reason: string,
+    receivedAt?: ReadonlyMap<string, number>,
+  ): Promise<number> {
     if (items.length === 0 || this.o.model.version === undefined) return 0;
     const size = await this.imageSize();
     const max = this.o.maxEmbedBatch ?? 256;
@@ -115,7 +128,9 @@ class EmbeddingWriter {
       if (this.o.stats) {
         this.o.stats.itemsEmbedded += out.length;
         // latency from the item-created record's timestamp (when it was published) to the stored vector
-        if (receivedAt) for (const it of chunk) this.o.stats.embedLatencyMs.push(Math.max(0, now - (receivedAt.get(it.itemId) ?? now)));
+        if (receivedAt)
+          for (const it of chunk)
+            this.o.stats.embedLatencyMs.push(Math.max(0, now - (receivedAt.get(it.itemId) ?? now)));
       }
       n += out.length;
     }
@@ -178,13 +193,19 @@ class EmbedNewItems implements Processor<string, ItemCreatedEvent, string, ItemE
       if (state?.version === version && state.done) return;
       if (state?.version !== version) {
         state = { version, after: '', done: false, embedded: 0, startedAt: this.ctx.currentSystemTimeMs };
-        log.info({ task: this.ctx.taskId, version, items: await this.catalogue.approximateNumEntries() }, 'model version changed: re-embedding every item of this task');
+        log.info(
+          { task: this.ctx.taskId, version, items: await this.catalogue.approximateNumEntries() },
+          'model version changed: re-embedding every item of this task',
+        );
       }
       const chunk = this.o.backfillChunk ?? 512;
       const todo: ItemCreatedEvent[] = [];
       let last = state.after;
       let scanned = 0;
-      for await (const [id, item] of this.catalogue.range(state.after === '' ? undefined : state.after, undefined)) {
+      for await (const [id, item] of this.catalogue.range(
+        state.after === '' ? undefined : state.after,
+        undefined,
+      )) {
         if (id === state.after) continue;
         last = id;
         scanned++;
@@ -199,7 +220,14 @@ class EmbedNewItems implements Processor<string, ItemCreatedEvent, string, ItemE
       await this.backfill.put('state', state);
       if (n > 0 || state.done) {
         log.info(
-          { task: this.ctx.taskId, version, embedded: state.embedded, after: state.after, done: state.done, ms: this.ctx.currentSystemTimeMs - state.startedAt },
+          {
+            task: this.ctx.taskId,
+            version,
+            embedded: state.embedded,
+            after: state.after,
+            done: state.done,
+            ms: this.ctx.currentSystemTimeMs - state.startedAt,
+          },
           state.done ? 'backfill done' : 'backfill progress',
         );
       }
@@ -244,7 +272,15 @@ class ServeEmbeddingRequests implements Processor<string, EmbeddingRequestEvent,
       else toEmbed.push(item);
     });
     // the requester missed a vector that exists (it read the topic before it was written): send it again
-    if (resend.length > 0) this.ctx.forward(resend.map((e) => ({ key: e.itemId, value: e, timestamp: this.ctx.currentSystemTimeMs, headers: {} })));
+    if (resend.length > 0)
+      this.ctx.forward(
+        resend.map((e) => ({
+          key: e.itemId,
+          value: e,
+          timestamp: this.ctx.currentSystemTimeMs,
+          headers: {},
+        })),
+      );
     await this.writer.embedAndEmit(toEmbed, 'embedding-request');
     if (keep.length > 0) await this.pending.putAll(keep);
   }
@@ -257,11 +293,28 @@ class ServeEmbeddingRequests implements Processor<string, EmbeddingRequestEvent,
 export function embeddingsTopology(o: EmbeddingsOptions): Topology {
   const t = o.topics;
   const s = o.serdes;
-  const supplier = (name: string) => (o.inMemoryStores ? Stores.inMemoryKeyValueStore(name) : Stores.persistentKeyValueStore(name));
-  const catalogue = Stores.keyValueStoreBuilder(supplier(EMBEDDING_STORES.catalogue), s.key, avroStoreSerde<ItemCreatedEvent>('item-created.avsc'));
-  const embeddings = Stores.keyValueStoreBuilder(supplier(EMBEDDING_STORES.embeddings), s.key, avroStoreSerde<ItemEmbeddingEvent>('item-embedding.avsc'));
-  const pending = Stores.keyValueStoreBuilder(supplier(EMBEDDING_STORES.pending), s.key, avroStoreSerde<EmbeddingRequestEvent>('embedding-request.avsc'));
-  const backfill = Stores.keyValueStoreBuilder(supplier(EMBEDDING_STORES.backfill), s.key, jsonSerde<BackfillState>());
+  const supplier = (name: string) =>
+    o.inMemoryStores ? Stores.inMemoryKeyValueStore(name) : Stores.persistentKeyValueStore(name);
+  const catalogue = Stores.keyValueStoreBuilder(
+    supplier(EMBEDDING_STORES.catalogue),
+    s.key,
+    avroStoreSerde<ItemCreatedEvent>('item-created.avsc'),
+  );
+  const embeddings = Stores.keyValueStoreBuilder(
+    supplier(EMBEDDING_STORES.embeddings),
+    s.key,
+    avroStoreSerde<ItemEmbeddingEvent>('item-embedding.avsc'),
+  );
+  const pending = Stores.keyValueStoreBuilder(
+    supplier(EMBEDDING_STORES.pending),
+    s.key,
+    avroStoreSerde<EmbeddingRequestEvent>('embedding-request.avsc'),
+  );
+  const backfill = Stores.keyValueStoreBuilder(
+    supplier(EMBEDDING_STORES.backfill),
+    s.key,
+    jsonSerde<BackfillState>(),
+  );
   return new Topology()
     .addSource('item-created', t.itemCreated, s.key, s.itemCreated)
     .addSource('embedding-requests', t.embeddingRequests, s.key, s.embeddingRequest)
@@ -271,5 +324,12 @@ export function embeddingsTopology(o: EmbeddingsOptions): Topology {
     .addStateStore(embeddings, 'embed-new-items', 'serve-embedding-requests')
     .addStateStore(pending, 'embed-new-items', 'serve-embedding-requests')
     .addStateStore(backfill, 'embed-new-items')
-    .addSink('item-embeddings-out', t.itemEmbeddings, s.key, s.itemEmbedding, 'embed-new-items', 'serve-embedding-requests');
+    .addSink(
+      'item-embeddings-out',
+      t.itemEmbeddings,
+      s.key,
+      s.itemEmbedding,
+      'embed-new-items',
+      'serve-embedding-requests',
+    );
 }

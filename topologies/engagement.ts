@@ -30,7 +30,7 @@ import { Stores, type KeyValueStore } from '../src/streams/state/index.ts';
 import { Topology } from '../src/streams/topology/index.ts';
 import type { Processor, ProcessorContext, StreamRecord } from '../src/streams/processor/index.ts';
 import { jsonSerde } from '../src/streams/serde/index.ts';
-import { createLogger } from '../src/telemetry/index.ts';
+import { createLogger, traceHeadersOf } from '../src/telemetry/index.ts';
 import type { ClickEvent, ImpressionEvent, PipelineSerdes, TrainingExampleEvent } from './events.ts';
 import type { PipelineStats } from './pipeline-stats.ts';
 import type { PipelineTopics } from './topics.ts';
@@ -149,22 +149,45 @@ class JoinClicks implements Processor<string, ImpressionEvent | ClickEvent, stri
         const clicked = [...new Set(early.map((c) => c.itemId).filter((id) => shown.has(id)))];
         await this.windowStore.put(v.impressionId, { impression: v, clicked });
         await this.expiry.put(`${padTime(v.timestamp)}|i|${v.impressionId}`, v.impressionId);
-        activity.push(this.activity('impression', v, [...shown], v.timestamp));
-        for (const id of shown) itemActivity.push({ key: id, value: { impressions: 1, clicks: 0, timestamp: v.timestamp }, timestamp: v.timestamp, headers: {} });
+        activity.push(this.activity('impression', v, [...shown], v.timestamp, traceHeadersOf(r.headers)));
+        for (const id of shown)
+          itemActivity.push({
+            key: id,
+            value: { impressions: 1, clicks: 0, timestamp: v.timestamp },
+            timestamp: v.timestamp,
+            headers: {},
+          });
         if (clicked.length > 0) {
-          activity.push(this.activity('click', v, clicked, v.timestamp));
-          for (const id of clicked) itemActivity.push({ key: id, value: { impressions: 0, clicks: 1, timestamp: v.timestamp }, timestamp: v.timestamp, headers: {} });
+          activity.push(this.activity('click', v, clicked, v.timestamp, traceHeadersOf(r.headers)));
+          for (const id of clicked)
+            itemActivity.push({
+              key: id,
+              value: { impressions: 0, clicks: 1, timestamp: v.timestamp },
+              timestamp: v.timestamp,
+              headers: {},
+            });
         }
       } else {
         if (this.o.stats) this.o.stats.clicks++;
         const w = await this.windowStore.get(v.impressionId);
         if (w) {
           const shown = w.impression.items.some((i) => i.itemId === v.itemId);
-          if (shown && !w.clicked.includes(v.itemId) && v.timestamp <= w.impression.timestamp + this.windowMs) {
+          if (
+            shown &&
+            !w.clicked.includes(v.itemId) &&
+            v.timestamp <= w.impression.timestamp + this.windowMs
+          ) {
             w.clicked.push(v.itemId);
             await this.windowStore.put(v.impressionId, w);
-            activity.push(this.activity('click', w.impression, [v.itemId], v.timestamp));
-            itemActivity.push({ key: v.itemId, value: { impressions: 0, clicks: 1, timestamp: v.timestamp }, timestamp: v.timestamp, headers: {} });
+            activity.push(
+              this.activity('click', w.impression, [v.itemId], v.timestamp, traceHeadersOf(r.headers)),
+            );
+            itemActivity.push({
+              key: v.itemId,
+              value: { impressions: 0, clicks: 1, timestamp: v.timestamp },
+              timestamp: v.timestamp,
+              headers: {},
+            });
           } else if (!shown) this.droppedClicks++;
         } else {
           const early = (await this.early.get(v.impressionId)) ?? [];
@@ -178,7 +201,14 @@ class JoinClicks implements Processor<string, ImpressionEvent | ClickEvent, stri
     if (itemActivity.length > 0) this.ctx.forward(itemActivity, 'to-item-activity');
   }
 
-  private activity(kind: ContextActivity['kind'], imp: ImpressionEvent, itemIds: string[], timestamp: number): StreamRecord<string, ContextActivity> {
+  /** @param headers the trace headers of the event, so the trace continues to the context's list */
+  private activity(
+    kind: ContextActivity['kind'],
+    imp: ImpressionEvent,
+    itemIds: string[],
+    timestamp: number,
+    headers: Record<string, Buffer | string> = {},
+  ): StreamRecord<string, ContextActivity> {
     const value: ContextActivity = {
       kind,
       contextId: imp.context.contextId,
@@ -188,7 +218,7 @@ class JoinClicks implements Processor<string, ImpressionEvent | ClickEvent, stri
       itemIds,
       timestamp,
     };
-    return { key: imp.context.contextId, value, timestamp, headers: {} };
+    return { key: imp.context.contextId, value, timestamp, headers };
   }
 
   /** Emits the examples of every impression whose window closed by stream time `t`, and forgets it. */
@@ -233,7 +263,12 @@ class JoinClicks implements Processor<string, ImpressionEvent | ClickEvent, stri
           impressionTimestamp: imp.timestamp,
           clickTimestamp: clicked ? imp.timestamp : null,
         };
-        examples.push({ key: `${imp.impressionId}/${shown.itemId}`, value, timestamp: imp.timestamp, headers: {} });
+        examples.push({
+          key: `${imp.impressionId}/${shown.itemId}`,
+          value,
+          timestamp: imp.timestamp,
+          headers: {},
+        });
       }
       await this.windowStore.delete(id);
     }
@@ -241,23 +276,37 @@ class JoinClicks implements Processor<string, ImpressionEvent | ClickEvent, stri
     if (this.o.stats) this.o.stats.trainingExamples += examples.length;
     if (examples.length > 0) this.ctx.forward(examples, 'to-training-examples');
     if (this.droppedClicks > 0) {
-      log.debug({ task: this.ctx.taskId, dropped: this.droppedClicks }, 'clicks without a matching impression in the join window');
+      log.debug(
+        { task: this.ctx.taskId, dropped: this.droppedClicks },
+        'clicks without a matching impression in the join window',
+      );
     }
   }
 }
 
 /** Adds `delta` to the tumbling window of `key` holding `timestamp`; deletes windows past retention. */
-async function addToWindow(store: KeyValueStore<string, Counts>, key: string, timestamp: number, delta: Counts, windowMs: number): Promise<void> {
+async function addToWindow(
+  store: KeyValueStore<string, Counts>,
+  key: string,
+  timestamp: number,
+  delta: Counts,
+  windowMs: number,
+): Promise<void> {
   const start = Math.floor(timestamp / windowMs) * windowMs;
   const k = `${key}@${padTime(start)}`;
   const c = (await store.get(k)) ?? { impressions: 0, clicks: 0 };
   await store.put(k, { impressions: c.impressions + delta.impressions, clicks: c.clicks + delta.clicks });
 }
 
-async function expireWindows(store: KeyValueStore<string, Counts>, keys: Iterable<string>, before: number): Promise<void> {
+async function expireWindows(
+  store: KeyValueStore<string, Counts>,
+  keys: Iterable<string>,
+  before: number,
+): Promise<void> {
   const dead: (readonly [string, null])[] = [];
   for (const key of keys) {
-    for await (const [k] of store.range(`${key}@`, `${key}@${padTime(before)}`)) if (k < `${key}@${padTime(before)}`) dead.push([k, null]);
+    for await (const [k] of store.range(`${key}@`, `${key}@${padTime(before)}`))
+      if (k < `${key}@${padTime(before)}`) dead.push([k, null]);
   }
   if (dead.length > 0) await store.putAll(dead);
 }
@@ -299,13 +348,23 @@ class ContextCandidates implements Processor<string, ContextActivity, string, Ca
     const max = this.o.maxCandidates ?? 500;
     const w = this.o.counterWindowMs ?? 3_600_000;
     const changed = new Map<string, CandidateSet>();
+    // the trace of the latest event per context continues on its candidate set
+    const traces = new Map<string, Record<string, Buffer | string>>();
     let latest = 0;
     for (const r of records) {
       const a = r.value;
       if (!a) continue;
+      traces.set(a.contextId, traceHeadersOf(r.headers));
       latest = Math.max(latest, a.timestamp);
       let set = changed.get(a.contextId) ?? (await this.sets.get(a.contextId));
-      set ??= { contextId: a.contextId, publisher: a.publisher, placement: a.placement, country: a.country, candidates: [], updatedAt: 0 };
+      set ??= {
+        contextId: a.contextId,
+        publisher: a.publisher,
+        placement: a.placement,
+        country: a.country,
+        candidates: [],
+        updatedAt: 0,
+      };
       const byId = new Map(set.candidates.map((c) => [c.itemId, c]));
       for (const id of a.itemIds) {
         let c = byId.get(id);
@@ -316,15 +375,33 @@ class ContextCandidates implements Processor<string, ContextActivity, string, Ca
         } else c.clicks++;
       }
       const horizon = a.timestamp - ttl;
-      set.candidates = [...byId.values()].filter((c) => c.lastSeen >= horizon).sort((x, y) => y.lastSeen - x.lastSeen || (x.itemId < y.itemId ? -1 : 1)).slice(0, max);
+      set.candidates = [...byId.values()]
+        .filter((c) => c.lastSeen >= horizon)
+        .sort((x, y) => y.lastSeen - x.lastSeen || (x.itemId < y.itemId ? -1 : 1))
+        .slice(0, max);
       set.updatedAt = Math.max(set.updatedAt, a.timestamp);
       changed.set(a.contextId, set);
-      await addToWindow(this.counters, a.contextId, a.timestamp, a.kind === 'impression' ? { impressions: 1, clicks: 0 } : { impressions: 0, clicks: a.itemIds.length }, w);
+      await addToWindow(
+        this.counters,
+        a.contextId,
+        a.timestamp,
+        a.kind === 'impression'
+          ? { impressions: 1, clicks: 0 }
+          : { impressions: 0, clicks: a.itemIds.length },
+        w,
+      );
     }
     if (changed.size === 0) return;
     await this.sets.putAll([...changed].map(([k, v]) => [k, v] as const));
     await expireWindows(this.counters, changed.keys(), latest - (this.o.counterRetentionMs ?? 86_400_000));
-    this.ctx.forward([...changed.values()].map((s) => ({ key: s.contextId, value: s, timestamp: s.updatedAt, headers: {} })));
+    this.ctx.forward(
+      [...changed.values()].map((s) => ({
+        key: s.contextId,
+        value: s,
+        timestamp: s.updatedAt,
+        headers: traces.get(s.contextId) ?? {},
+      })),
+    );
   }
 }
 
@@ -337,7 +414,8 @@ class ContextCandidates implements Processor<string, ContextActivity, string, Ca
 export function engagementTopology(o: EngagementOptions): Topology {
   const t = o.topics;
   const s = o.serdes;
-  const supplier = (name: string) => (o.inMemoryStores ? Stores.inMemoryKeyValueStore(name) : Stores.persistentKeyValueStore(name));
+  const supplier = (name: string) =>
+    o.inMemoryStores ? Stores.inMemoryKeyValueStore(name) : Stores.persistentKeyValueStore(name);
   const store = <V>(name: string) => Stores.keyValueStoreBuilder(supplier(name), s.key, jsonSerde<V>());
   const activitySerde = jsonSerde<ContextActivity>();
   const itemActivitySerde = jsonSerde<ItemActivity>();
@@ -355,7 +433,13 @@ export function engagementTopology(o: EngagementOptions): Topology {
     .addProcessor('context-candidates', () => new ContextCandidates(o), 'context-activity')
     .addStateStore(store<CandidateSet>(ENGAGEMENT_STORES.candidates), 'context-candidates')
     .addStateStore(store<Counts>(ENGAGEMENT_STORES.contextCounters), 'context-candidates')
-    .addSink('to-context-candidates', t.contextCandidates, s.key, jsonSerde<CandidateSet>(), 'context-candidates')
+    .addSink(
+      'to-context-candidates',
+      t.contextCandidates,
+      s.key,
+      jsonSerde<CandidateSet>(),
+      'context-candidates',
+    )
     .addSource('item-activity', t.itemActivity, s.key, itemActivitySerde)
     .addProcessor('item-counters', () => new ItemCounters(o), 'item-activity')
     .addStateStore(store<Counts>(ENGAGEMENT_STORES.itemCounters), 'item-counters');

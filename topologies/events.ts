@@ -21,7 +21,13 @@ export interface ItemCreatedEvent {
   description: string;
   category: string;
   language: string;
-  image: { width: number; height: number; channels: number; pixels: Buffer | null; seed: number | null } | null;
+  image: {
+    width: number;
+    height: number;
+    channels: number;
+    pixels: Buffer | null;
+    seed: number | null;
+  } | null;
   /** ms since the epoch. */
   createdAt: number;
 }

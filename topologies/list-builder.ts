@@ -19,7 +19,13 @@
  * chunks in flight, so a cycle of 10,000 x 500 candidates never holds more
  * than a few chunks of packed rows.
  */
-import { packContext, type FeatureSpec, type FeatureValues, type ScoreRequest, type ScoreResult } from '../src/ml/index.ts';
+import {
+  packContext,
+  type FeatureSpec,
+  type FeatureValues,
+  type ScoreRequest,
+  type ScoreResult,
+} from '../src/ml/index.ts';
 import { hashField } from '../src/ml/index.ts';
 import type { Candidate } from './engagement.ts';
 import type { EmbeddingLookup } from './embedding-table.ts';
@@ -166,7 +172,11 @@ export class ListBuilder {
     }
   }
 
-  private async buildWith(snap: ModelSnapshot, contexts: readonly ListContextInput[], nowMs: number): Promise<CycleResult> {
+  private async buildWith(
+    snap: ModelSnapshot,
+    contexts: readonly ListContextInput[],
+    nowMs: number,
+  ): Promise<CycleResult> {
     const t0 = performance.now();
     const spec = snap.spec;
     // the parts hold the item's age (a feature): recompute them now and then, and on a new version
@@ -176,12 +186,25 @@ export class ListBuilder {
       this.partsSince = nowMs;
     }
     const partsKey = (p: PackedItem): string => (p.oov ? `${p.itemId}\u0000oov` : p.itemId);
-    const timings: CycleTimings = { lookupMs: 0, packMs: 0, scoreWaitMs: 0, topKMs: 0, totalMs: 0, contexts: contexts.length, rows: 0 };
+    const timings: CycleTimings = {
+      lookupMs: 0,
+      packMs: 0,
+      scoreWaitMs: 0,
+      topKMs: 0,
+      totalMs: 0,
+      contexts: contexts.length,
+      rows: 0,
+    };
     const items = new Map<string, PackedItem>();
     const misses = new Map<string, string>();
     let hits = 0;
     const lists: BuiltList[] = [];
-    const inFlight: { chunk: readonly ListContextInput[]; packed: PackedItem[][]; oov: Uint8Array[]; results: Promise<ScoreResult[]> }[] = [];
+    const inFlight: {
+      chunk: readonly ListContextInput[];
+      packed: PackedItem[][];
+      oov: Uint8Array[];
+      results: Promise<ScoreResult[]>;
+    }[] = [];
 
     const finish = async (): Promise<void> => {
       const f = inFlight.shift();
@@ -217,7 +240,12 @@ export class ListBuilder {
           contextId: ctx.contextId,
           candidates: r.scores.length,
           oov: oovCount,
-          items: best.map((j, position) => ({ itemId: (ctx.candidates[j] as Candidate).itemId, score: r.scores[j] as number, position, outOfVocabulary: oov[j] === 1 })),
+          items: best.map((j, position) => ({
+            itemId: (ctx.candidates[j] as Candidate).itemId,
+            score: r.scores[j] as number,
+            position,
+            outOfVocabulary: oov[j] === 1,
+          })),
         });
       });
       timings.topKMs += performance.now() - k0;
@@ -278,7 +306,14 @@ export class ListBuilder {
     return { itemId, cats, nums, vector: usable ? e.vector : snap.oov, oov: !usable };
   }
 
-  private packRequest(spec: FeatureSpec, version: string, ctx: ListContextInput, packed: readonly PackedItem[], nowMs: number, partsKey: (p: PackedItem) => string): ScoreRequest {
+  private packRequest(
+    spec: FeatureSpec,
+    version: string,
+    ctx: ListContextInput,
+    packed: readonly PackedItem[],
+    nowMs: number,
+    partsKey: (p: PackedItem) => string,
+  ): ScoreRequest {
     const n = packed.length;
     const context = packContext(spec, listContextValues(ctx, nowMs));
     // every candidate's parts cached: send them instead of the raw item side (the worker skips that half of the head)
@@ -292,7 +327,17 @@ export class ListBuilder {
       parts ??= new Float32Array(n * c.length);
       parts.set(c, j * c.length);
     }
-    if (parts) return { context, items: { count: n, cats: new Int32Array(0), nums: new Float32Array(0), embeddings: new Float32Array(0) }, itemParts: { version, parts } };
+    if (parts)
+      return {
+        context,
+        items: {
+          count: n,
+          cats: new Int32Array(0),
+          nums: new Float32Array(0),
+          embeddings: new Float32Array(0),
+        },
+        itemParts: { version, parts },
+      };
     const fi = spec.itemFields.length;
     const ni = spec.itemNumeric.length;
     const d = spec.embeddingDim;

@@ -93,7 +93,12 @@ export class InProcessModelRunner implements ModelRunner {
 
   async snapshot(): Promise<ModelSnapshot | undefined> {
     if (!this.model || !this.current) return undefined;
-    return { version: this.current, oov: this.model.oovEmbedding, spec: this.model.config.spec, imageSize: this.model.config.towers.image.size };
+    return {
+      version: this.current,
+      oov: this.model.oovEmbedding,
+      spec: this.model.config.spec,
+      imageSize: this.model.config.towers.image.size,
+    };
   }
 
   async embed(items: ItemContent[]): Promise<{ version: string; embeddings: Float32Array }> {
@@ -134,7 +139,12 @@ export class PooledModelRunner implements ModelRunner {
   private constructor(registry: ModelRegistry, o: PooledModelRunnerOptions) {
     this.registry = registry;
     const workers = o.workers ?? 2;
-    this.pool = new ScoringPool({ workers, backend: o.backend ?? 'auto', engine: o.engine ?? 'tfjs', model: 'ctr' });
+    this.pool = new ScoringPool({
+      workers,
+      backend: o.backend ?? 'auto',
+      engine: o.engine ?? 'tfjs',
+      model: 'ctr',
+    });
     this.batcher = new Autobatcher<ScoreRequest, ScoreResult>({
       run: (batch) => this.pool.score(batch),
       rows: requestRows,
@@ -175,7 +185,14 @@ export class PooledModelRunner implements ModelRunner {
     let s = this.snapshots.get(version);
     if (!s) {
       // the OOV vector lives in the model file: read it once per version on this thread
-      s = this.registry.load(version).then((m) => ({ version, oov: m.oovEmbedding.slice(), spec: m.config.spec, imageSize: m.config.towers.image.size }));
+      s = this.registry
+        .load(version)
+        .then((m) => ({
+          version,
+          oov: m.oovEmbedding.slice(),
+          spec: m.config.spec,
+          imageSize: m.config.towers.image.size,
+        }));
       s.catch(() => this.snapshots.delete(version));
       this.snapshots.set(version, s);
     }
@@ -191,7 +208,10 @@ export class PooledModelRunner implements ModelRunner {
     const out: Promise<ScoreResult>[] = [];
     for (const r of requests) {
       if (r.items.count <= this.batcher.maxBatchSize) out.push(this.batcher.submit(r));
-      else throw new RangeError(`a list request of ${r.items.count} candidates exceeds the batch size ${this.batcher.maxBatchSize}`);
+      else
+        throw new RangeError(
+          `a list request of ${r.items.count} candidates exceeds the batch size ${this.batcher.maxBatchSize}`,
+        );
     }
     return Promise.all(out);
   }

@@ -21,7 +21,14 @@ import { Stores, type KeyValueStore } from '../src/streams/state/index.ts';
 import { Topology } from '../src/streams/topology/index.ts';
 import type { Processor, ProcessorContext, StreamRecord } from '../src/streams/processor/index.ts';
 import { jsonSerde } from '../src/streams/serde/index.ts';
-import { counter, createLogger, histogram, METRICS, METRIC_ATTRIBUTES } from '../src/telemetry/index.ts';
+import {
+  counter,
+  createLogger,
+  histogram,
+  METRICS,
+  METRIC_ATTRIBUTES,
+  traceHeadersOf,
+} from '../src/telemetry/index.ts';
 import type { EmbeddingRequestEvent, PipelineSerdes, RecommendationEvent } from './events.ts';
 import type { CandidateSet } from './engagement.ts';
 import type { EmbeddingLookup } from './embedding-table.ts';
@@ -58,15 +65,25 @@ export interface RecommendationsOptions {
   onCycle?: (result: CycleResult, candidates: ReadonlyMap<string, CandidateSet>, taskId: string) => void;
 }
 
-class BuildLists implements Processor<string, CandidateSet, string, RecommendationEvent | EmbeddingRequestEvent> {
+class BuildLists implements Processor<
+  string,
+  CandidateSet,
+  string,
+  RecommendationEvent | EmbeddingRequestEvent
+> {
   private ctx!: ProcessorContext<string, RecommendationEvent | EmbeddingRequestEvent>;
   private store!: KeyValueStore<string, CandidateSet>;
   private readonly builder: ListBuilder;
   private readonly requested = new Map<string, number>();
   private running = false;
+  /** Trace headers of the latest candidate set per context (in memory: after a restart, lists start new traces). */
+  private readonly traces = new Map<string, Record<string, Buffer | string>>();
 
   constructor(private readonly o: RecommendationsOptions) {
-    this.builder = new ListBuilder(o.model, o.embeddings, { k: o.k ?? 10, ...(o.chunkContexts ? { chunkContexts: o.chunkContexts } : {}) });
+    this.builder = new ListBuilder(o.model, o.embeddings, {
+      k: o.k ?? 10,
+      ...(o.chunkContexts ? { chunkContexts: o.chunkContexts } : {}),
+    });
   }
 
   init(ctx: ProcessorContext<string, RecommendationEvent | EmbeddingRequestEvent>): void {
@@ -78,7 +95,13 @@ class BuildLists implements Processor<string, CandidateSet, string, Recommendati
   async process(records: ReadonlyArray<StreamRecord<string, CandidateSet>>): Promise<void> {
     // the latest set per context wins (the topic is a changelog of candidate sets)
     const latest = new Map<string, CandidateSet | null>();
-    for (const r of records) latest.set(r.key, r.value);
+    for (const r of records) {
+      latest.set(r.key, r.value);
+      // the list built for this context next cycle continues the trace of its latest event
+      const trace = traceHeadersOf(r.headers);
+      if (r.value === null) this.traces.delete(r.key);
+      else if (Object.keys(trace).length > 0) this.traces.set(r.key, trace);
+    }
     await this.store.putAll([...latest]);
   }
 
@@ -90,7 +113,8 @@ class BuildLists implements Processor<string, CandidateSet, string, Recommendati
       const ttl = this.o.activeContextTtlMs ?? 86_400_000;
       const horizon = (this.ctx.currentStreamTimeMs < 0 ? now : this.ctx.currentStreamTimeMs) - ttl;
       const sets = new Map<string, CandidateSet>();
-      for await (const [id, set] of this.store.all()) if (set.updatedAt >= horizon && set.candidates.length > 0) sets.set(id, set);
+      for await (const [id, set] of this.store.all())
+        if (set.updatedAt >= horizon && set.candidates.length > 0) sets.set(id, set);
       if (sets.size === 0) return;
       const result = await this.builder.build([...sets.values()], now);
       if (!result) {
@@ -102,9 +126,15 @@ class BuildLists implements Processor<string, CandidateSet, string, Recommendati
       this.ctx.forward(
         result.lists.map((l) => ({
           key: l.contextId,
-          value: { contextId: l.contextId, cycleId, modelVersion: result.version, generatedAt: now, items: l.items } satisfies RecommendationEvent,
+          value: {
+            contextId: l.contextId,
+            cycleId,
+            modelVersion: result.version,
+            generatedAt: now,
+            items: l.items,
+          } satisfies RecommendationEvent,
           timestamp: now,
-          headers: {},
+          headers: { ...this.traces.get(l.contextId) },
         })),
         'to-recommendations',
       );
@@ -113,9 +143,15 @@ class BuildLists implements Processor<string, CandidateSet, string, Recommendati
         const last = this.requested.get(itemId);
         if (last !== undefined && now - last < (this.o.requestRetryMs ?? 30_000)) continue;
         this.requested.set(itemId, now);
-        requests.push({ key: itemId, value: { itemId, requestedAt: now, reason: 'CACHE_MISS', requestedBy: contextId }, timestamp: now, headers: {} });
+        requests.push({
+          key: itemId,
+          value: { itemId, requestedAt: now, reason: 'CACHE_MISS', requestedBy: contextId },
+          timestamp: now,
+          headers: {},
+        });
       }
-      for (const itemId of this.requested.keys()) if (!result.misses.has(itemId)) this.requested.delete(itemId);
+      for (const itemId of this.requested.keys())
+        if (!result.misses.has(itemId)) this.requested.delete(itemId);
       if (requests.length > 0) this.ctx.forward(requests, 'to-embedding-requests');
       const produceMs = performance.now() - p0;
       const ms = result.timings.totalMs + produceMs;
@@ -132,7 +168,18 @@ class BuildLists implements Processor<string, CandidateSet, string, Recommendati
         s.embeddingHits += result.hits;
         s.embeddingMisses += result.timings.rows - result.hits;
       }
-      log.debug({ task: this.ctx.taskId, cycleId, contexts: result.lists.length, rows: result.timings.rows, misses: result.misses.size, ms: Math.round(ms), version: result.version }, 'cycle done');
+      log.debug(
+        {
+          task: this.ctx.taskId,
+          cycleId,
+          contexts: result.lists.length,
+          rows: result.timings.rows,
+          misses: result.misses.size,
+          ms: Math.round(ms),
+          version: result.version,
+        },
+        'cycle done',
+      );
       this.o.onCycle?.(result, sets, this.ctx.taskId);
     } finally {
       this.running = false;
@@ -147,7 +194,9 @@ class BuildLists implements Processor<string, CandidateSet, string, Recommendati
 export function recommendationsTopology(o: RecommendationsOptions): Topology {
   const t = o.topics;
   const s = o.serdes;
-  const supplier = o.inMemoryStores ? Stores.inMemoryKeyValueStore(RECOMMENDATION_STORES.candidates) : Stores.persistentKeyValueStore(RECOMMENDATION_STORES.candidates);
+  const supplier = o.inMemoryStores
+    ? Stores.inMemoryKeyValueStore(RECOMMENDATION_STORES.candidates)
+    : Stores.persistentKeyValueStore(RECOMMENDATION_STORES.candidates);
   const candidateSerde = jsonSerde<CandidateSet>();
   return new Topology()
     .addSource('context-candidates', t.contextCandidates, s.key, candidateSerde)

@@ -6,11 +6,20 @@
  * trip to restore.
  */
 import { fileURLToPath } from 'node:url';
-import { compileAvroSchema, loadAvroSchemaFile, SerdeError, type AvroSchemaJson, type Serde } from '../src/streams/serde/index.ts';
+import {
+  compileAvroSchema,
+  loadAvroSchemaFile,
+  SerdeError,
+  type AvroSchemaJson,
+  type Serde,
+} from '../src/streams/serde/index.ts';
 
 /** A serde of plain Avro binary for `schema` (a schema JSON, or a file name under schemas/). */
 export function avroStoreSerde<T>(schema: AvroSchemaJson | string): Serde<T> {
-  const json = typeof schema === 'string' ? loadAvroSchemaFile(fileURLToPath(new URL(`../schemas/${schema}`, import.meta.url))) : schema;
+  const json =
+    typeof schema === 'string'
+      ? loadAvroSchemaFile(fileURLToPath(new URL(`../schemas/${schema}`, import.meta.url)))
+      : schema;
   const type = compileAvroSchema(json);
   const name = `avro-raw(${typeof schema === 'string' ? schema : 'inline'})`;
   return {
@@ -20,7 +29,11 @@ export function avroStoreSerde<T>(schema: AvroSchemaJson | string): Serde<T> {
       try {
         return type.toBuffer(data);
       } catch (cause) {
-        throw new SerdeError('CTR_SERDE_SERIALIZE', `cannot write a ${name} value for ${topic}: ${String(cause)}`, { topic, serde: name, cause });
+        throw new SerdeError(
+          'CTR_SERDE_SERIALIZE',
+          `cannot write a ${name} value for ${topic}: ${String(cause)}`,
+          { topic, serde: name, cause },
+        );
       }
     },
     deserialize(topic: string, data: Buffer | null): T | null {
@@ -28,7 +41,11 @@ export function avroStoreSerde<T>(schema: AvroSchemaJson | string): Serde<T> {
       try {
         return type.fromBuffer(data) as T;
       } catch (cause) {
-        throw new SerdeError('CTR_SERDE_DESERIALIZE', `cannot read a ${name} value from ${topic}: ${String(cause)}`, { topic, serde: name, cause });
+        throw new SerdeError(
+          'CTR_SERDE_DESERIALIZE',
+          `cannot read a ${name} value from ${topic}: ${String(cause)}`,
+          { topic, serde: name, cause },
+        );
       }
     },
   };

@@ -56,9 +56,18 @@ export interface PartitionCounts {
 export const DEFAULT_PARTITIONS: PartitionCounts = { items: 4, events: 4, contexts: 4 };
 
 /** Every topic the pipeline needs, as specs for KafkaAdmin.createTopics (idempotent there). */
-export function topicSpecs(t: PipelineTopics, partitions: Partial<PartitionCounts> = {}, replicationFactor = 1): TopicSpec[] {
+export function topicSpecs(
+  t: PipelineTopics,
+  partitions: Partial<PartitionCounts> = {},
+  replicationFactor = 1,
+): TopicSpec[] {
   const p = { ...DEFAULT_PARTITIONS, ...partitions };
-  const spec = (name: string, n: number, compacted = false): TopicSpec => ({ name, partitions: n, replicationFactor, compacted });
+  const spec = (name: string, n: number, compacted = false): TopicSpec => ({
+    name,
+    partitions: n,
+    replicationFactor,
+    compacted,
+  });
   return [
     spec(t.itemCreated, p.items, true),
     spec(t.embeddingRequests, p.items),

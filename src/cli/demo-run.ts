@@ -28,6 +28,8 @@ import { Pipeline } from '../pipeline/pipeline.ts';
 import { startLookupServer, type LookupServer } from '../lookup/index.ts';
 import { startTelemetry, type Telemetry } from '../telemetry/index.ts';
 import { PipelineStats } from '../../topologies/pipeline-stats.ts';
+import { pipelineSerdes } from '../../topologies/events.ts';
+import { topicNames } from '../../topologies/topics.ts';
 import type { CycleResult } from '../../topologies/list-builder.ts';
 import type { CandidateSet } from '../../topologies/engagement.ts';
 
@@ -62,7 +64,9 @@ export class QualityTracker {
   lists = 0;
   lastRatio = Number.NaN;
 
-  constructor(private readonly truth: (contextId: string, itemId: string, nowMs: number) => number | undefined) {}
+  constructor(
+    private readonly truth: (contextId: string, itemId: string, nowMs: number) => number | undefined,
+  ) {}
 
   /** Adds one cycle: per list, the mean truth of its top K and of all its candidates (a random list's expectation). */
   add(result: CycleResult, candidates: ReadonlyMap<string, CandidateSet>, nowMs: number): void {
@@ -109,7 +113,9 @@ async function ensureBroker(bootstrap: string): Promise<string> {
   const local = host === '127.0.0.1' || host === 'localhost';
   if (!local) return bootstrap;
   if (await portAcceptsConnections(port)) return bootstrap;
-  console.log(`no broker on ${first}: starting a local Apache Kafka broker (the first run fetches its jars from Maven Central) ...`);
+  console.log(
+    `no broker on ${first}: starting a local Apache Kafka broker (the first run fetches its jars from Maven Central) ...`,
+  );
   const broker = await startLocalBroker({ port });
   console.log(`local broker ready on ${broker.bootstrap} (${(broker.startMs / 1000).toFixed(1)} s)`);
   return broker.bootstrap;
@@ -133,7 +139,9 @@ async function cleanup(kafka: Kafka, prefixes: string[]): Promise<void> {
 const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 
 /** Runs the demo until Ctrl-C or `duration`. @returns the final figures (also printed). */
-export async function runDemo(o: DemoOptions): Promise<{ ratio: number; lists: number; stats: PipelineStats; backend: string }> {
+export async function runDemo(
+  o: DemoOptions,
+): Promise<{ ratio: number; lists: number; stats: PipelineStats; backend: string }> {
   const bootstrap = await ensureBroker(o.bootstrap);
   const run = `${new Date().toISOString().slice(11, 19).replace(/:/g, '')}-${randomBytes(2).toString('hex')}`;
   const topicPrefix = `demo-${run}`;
@@ -146,12 +154,22 @@ export async function runDemo(o: DemoOptions): Promise<{ ratio: number; lists: n
   const backend = await initBackend(o.backend);
   console.log(`ML backend: ${backend} (tfjs; set CTR_ML_BACKEND or --backend to choose)`);
   if ((await registry.latest()) === undefined) {
-    console.log(`model registry ${registry.root} is empty: training an initial model on ${o.trainExamples} generated impressions x 2 epochs`);
-    const bar = new cliProgress.SingleBar({ format: 'training [{bar}] {percentage}% | {value}/{total} steps | {duration}s', hideCursor: true }, cliProgress.Presets.shades_classic);
+    console.log(
+      `model registry ${registry.root} is empty: training an initial model on ${o.trainExamples} generated impressions x 2 epochs`,
+    );
+    const bar = new cliProgress.SingleBar(
+      { format: 'training [{bar}] {percentage}% | {value}/{total} steps | {duration}s', hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(1, 0);
-    const r = await trainInitialModel(registry, world, { examples: o.trainExamples, onProgress: (d, t) => (bar.setTotal(t), bar.update(d)) });
+    const r = await trainInitialModel(registry, world, {
+      examples: o.trainExamples,
+      onProgress: (d, t) => (bar.setTotal(t), bar.update(d)),
+    });
     bar.stop();
-    console.log(`trained ${r.version} in ${r.seconds.toFixed(1)} s: validation AUC ${fmt(r.metrics.auc ?? NaN, 3)} (Bayes-optimal ${fmt(r.metrics.bayesAuc ?? NaN, 3)}), log loss ${fmt(r.metrics.logLoss ?? NaN, 3)}`);
+    console.log(
+      `trained ${r.version} in ${r.seconds.toFixed(1)} s: validation AUC ${fmt(r.metrics.auc ?? NaN, 3)} (Bayes-optimal ${fmt(r.metrics.bayesAuc ?? NaN, 3)}), log loss ${fmt(r.metrics.logLoss ?? NaN, 3)}`,
+    );
   } else console.log(`model registry ${registry.root}: latest version ${await registry.latest()}`);
 
   // 2. telemetry, pipeline, lookup API
@@ -163,9 +181,19 @@ export async function runDemo(o: DemoOptions): Promise<{ ratio: number; lists: n
   }
   const stats = new PipelineStats();
   const kafka = createKafka({ bootstrapServers: bootstrap, clientId: 'ctr-demo' });
-  let producer: EventProducer | undefined;
-  const quality = new QualityTracker((c, i, now) => producer?.truth(c, i, now));
-  console.log(`starting the pipeline: topics ${topicPrefix}-*, apps ${appId}-{embeddings,engagement,recommendations}, cycle every ${o.cycleIntervalMs} ms, top ${o.k}`);
+  const producer = new EventProducer({
+    kafka,
+    topics: topicNames(topicPrefix),
+    serdes: pipelineSerdes(),
+    world,
+    impressionsPerSecond: o.rate,
+    newItemsPerSecond: o.newItemsPerSecond,
+    itemCreatedDelayMs: o.itemDelayMs,
+  });
+  const quality = new QualityTracker((c, i, now) => producer.truth(c, i, now));
+  console.log(
+    `starting the pipeline: topics ${topicPrefix}-*, apps ${appId}-{embeddings,engagement,recommendations}, cycle every ${o.cycleIntervalMs} ms, top ${o.k}`,
+  );
   const pipeline = await Pipeline.start({
     bootstrap,
     applicationId: appId,
@@ -185,17 +213,28 @@ export async function runDemo(o: DemoOptions): Promise<{ ratio: number; lists: n
   });
   let lookup: LookupServer | undefined;
   try {
-    lookup = await startLookupServer({ embeddings: pipeline.embeddings, recommendations: pipeline.latestLists, ...(telemetry?.health ? { health: telemetry.health } : {}), ...(telemetry?.metricsUrl ? { metricsUrl: telemetry.metricsUrl } : {}) }, o.port);
+    lookup = await startLookupServer(
+      {
+        embeddings: pipeline.embeddings,
+        recommendations: pipeline.latestLists,
+        ...(telemetry?.health ? { health: telemetry.health } : {}),
+        ...(telemetry?.metricsUrl ? { metricsUrl: telemetry.metricsUrl } : {}),
+      },
+      o.port,
+    );
   } catch (err) {
     console.error(`lookup API disabled: ${String(err)}`);
   }
   telemetry?.health.register('ready', 'pipeline', () => pipeline.error === undefined);
-  console.log(`scoring workers: ${o.workers} x ${pipeline.model.backend} | lookup API: ${lookup?.url ?? '-'} (/items/{id}/embedding, /contexts/{id}/recommendations, /health, /metrics)${telemetry?.metricsUrl ? ` | Prometheus: ${telemetry.metricsUrl}` : ''}`);
+  console.log(
+    `scoring workers: ${o.workers} x ${pipeline.model.backend} | lookup API: ${lookup?.url ?? '-'} (/items/{id}/embedding, /contexts/{id}/recommendations, /health, /metrics)${telemetry?.metricsUrl ? ` | Prometheus: ${telemetry.metricsUrl}` : ''}`,
+  );
 
   // 3. traffic
-  producer = new EventProducer({ kafka, topics: pipeline.topics, serdes: pipeline.serdes, world, impressionsPerSecond: o.rate, newItemsPerSecond: o.newItemsPerSecond, itemCreatedDelayMs: o.itemDelayMs });
   const published = await producer.publishCatalogue();
-  console.log(`published ${published} items; producing ${o.rate} impressions/s and ${o.newItemsPerSecond} new item(s)/s (each shown ${o.itemDelayMs} ms before its item-created record)`);
+  console.log(
+    `published ${published} items; producing ${o.rate} impressions/s and ${o.newItemsPerSecond} new item(s)/s (each shown ${o.itemDelayMs} ms before its item-created record)`,
+  );
   const started = Date.now();
   const traffic = producer.run(o.duration === undefined ? undefined : o.duration * 1000);
 
@@ -204,25 +243,32 @@ export async function runDemo(o: DemoOptions): Promise<{ ratio: number; lists: n
   const stop = (): void => {
     if (!stopping) console.log('\nstopping ...');
     stopping = true;
-    producer?.stop();
+    producer.stop();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let lastEvents = 0;
   let lastT = Date.now();
   const status = setInterval(() => {
-    const p = producer as EventProducer;
+    const p = producer;
     const events = p.counts.impressions + p.counts.clicks + p.counts.items;
     const now = Date.now();
     const rate = ((events - lastEvents) * 1000) / Math.max(1, now - lastT);
     lastEvents = events;
     lastT = now;
-    const hit = stats.embeddingHits + stats.embeddingMisses === 0 ? NaN : (100 * stats.embeddingHits) / (stats.embeddingHits + stats.embeddingMisses);
+    const hit =
+      stats.embeddingHits + stats.embeddingMisses === 0
+        ? NaN
+        : (100 * stats.embeddingHits) / (stats.embeddingHits + stats.embeddingMisses);
     const line =
       `[${fmt((now - started) / 1000, 0)}s] events/s ${fmt(rate, 0)} | embedded ${stats.itemsEmbedded} (requests ${stats.embeddingRequests}) | ` +
       `OOV ${fmt(100 * stats.oovRate)}% | emb cache hit ${fmt(hit)}% | cycle ${fmt(stats.lastCycleMs, 0)} ms x ${stats.lastCycleContexts} ctx | ` +
       `lists ${stats.listsEmitted} | top-${o.k} CTR vs random ${fmt(quality.ratio, 2)}x | examples ${stats.trainingExamples}`;
-    process.stdout.write(process.stdout.isTTY ? `\r${line.padEnd(process.stdout.columns ? Math.min(process.stdout.columns - 1, 220) : 0)}` : `${line}\n`);
+    process.stdout.write(
+      process.stdout.isTTY
+        ? `\r${line.padEnd(process.stdout.columns ? Math.min(process.stdout.columns - 1, 220) : 0)}`
+        : `${line}\n`,
+    );
     if (pipeline.error) stop();
   }, o.statusIntervalMs);
   await traffic;
@@ -235,12 +281,18 @@ export async function runDemo(o: DemoOptions): Promise<{ ratio: number; lists: n
 
   // 5. summary
   console.log('');
-  const sample = [...pipeline.latestLists.values()].sort((a, b) => b.generatedAt - a.generatedAt || (a.contextId < b.contextId ? -1 : 1))[0];
+  const sample = [...pipeline.latestLists.values()].sort(
+    (a, b) => b.generatedAt - a.generatedAt || (a.contextId < b.contextId ? -1 : 1),
+  )[0];
   if (sample) {
-    console.log(`sample list for ${sample.contextId} (cycle ${sample.cycleId}, model ${sample.modelVersion}, generated ${new Date(sample.generatedAt).toISOString()}):`);
+    console.log(
+      `sample list for ${sample.contextId} (cycle ${sample.cycleId}, model ${sample.modelVersion}, generated ${new Date(sample.generatedAt).toISOString()}):`,
+    );
     for (const it of sample.items) {
       const truth = producer.truth(sample.contextId, it.itemId, sample.generatedAt);
-      console.log(`  ${String(it.position + 1).padStart(2)}. ${it.itemId.padEnd(10)} score ${it.score.toFixed(4)}  true CTR ${truth === undefined ? '-' : truth.toFixed(4)}${it.outOfVocabulary ? '  (OOV)' : ''}`);
+      console.log(
+        `  ${String(it.position + 1).padStart(2)}. ${it.itemId.padEnd(10)} score ${it.score.toFixed(4)}  true CTR ${truth === undefined ? '-' : truth.toFixed(4)}${it.outOfVocabulary ? '  (OOV)' : ''}`,
+      );
     }
   } else console.log('no list was emitted (run longer, or with a shorter --cycle-interval)');
   const lat = stats.embedLatencyMs;

@@ -10,7 +10,9 @@ import { registerOperationsCommands } from './commands/operations.ts';
 
 const program = new Command()
   .name('ctr-streams')
-  .description('A Kafka Streams-style stream processor and the real-time CTR recommendation pipeline built on it.')
+  .description(
+    'A Kafka Streams-style stream processor and the real-time CTR recommendation pipeline built on it.',
+  )
   .showHelpAfterError();
 
 registerDemo(program);

@@ -36,24 +36,43 @@ export interface LookupServer {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
 async function handle(src: LookupSources, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: `method ${req.method} not allowed; the lookup API is read-only (GET)` });
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return send(res, 405, { error: `method ${req.method} not allowed; the lookup API is read-only (GET)` });
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = url.pathname
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   if (parts.length === 3 && parts[0] === 'items' && parts[2] === 'embedding') {
     const id = parts[1] as string;
     const e = src.embeddings.get(id);
-    if (!e) return send(res, 404, { error: `item "${id}" has no embedding (unknown item, or not embedded yet)` });
-    return send(res, 200, { itemId: id, modelVersion: e.version, dimension: e.vector.length, vector: Array.from(e.vector), category: e.category, createdAt: e.createdAt, computedAt: e.computedAt });
+    if (!e)
+      return send(res, 404, { error: `item "${id}" has no embedding (unknown item, or not embedded yet)` });
+    return send(res, 200, {
+      itemId: id,
+      modelVersion: e.version,
+      dimension: e.vector.length,
+      vector: Array.from(e.vector),
+      category: e.category,
+      createdAt: e.createdAt,
+      computedAt: e.computedAt,
+    });
   }
   if (parts.length === 3 && parts[0] === 'contexts' && parts[2] === 'recommendations') {
     const id = parts[1] as string;
     const list = src.recommendations.get(id);
-    if (!list) return send(res, 404, { error: `context "${id}" has no list yet (unknown context, or no cycle ran for it)` });
+    if (!list)
+      return send(res, 404, {
+        error: `context "${id}" has no list yet (unknown context, or no cycle ran for it)`,
+      });
     return send(res, 200, list);
   }
   if (parts.length === 1 && parts[0] === 'health') {
@@ -61,14 +80,17 @@ async function handle(src: LookupSources, req: IncomingMessage, res: ServerRespo
     return send(res, report.status === 'UP' ? 200 : 503, report);
   }
   if (parts.length === 1 && parts[0] === 'metrics') {
-    if (!src.metricsUrl) return send(res, 404, { error: 'metrics are not exported by this process (telemetry not started)' });
+    if (!src.metricsUrl)
+      return send(res, 404, { error: 'metrics are not exported by this process (telemetry not started)' });
     const r = await fetch(src.metricsUrl);
     const text = await r.text();
     res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/plain; version=0.0.4' });
     res.end(text);
     return;
   }
-  send(res, 404, { error: `no route for ${url.pathname}; try /items/{id}/embedding, /contexts/{id}/recommendations, /health, /metrics` });
+  send(res, 404, {
+    error: `no route for ${url.pathname}; try /items/{id}/embedding, /contexts/{id}/recommendations, /health, /metrics`,
+  });
 }
 
 /**

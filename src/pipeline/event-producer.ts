@@ -14,7 +14,12 @@
 import { KafkaProducer, type Kafka, type OutgoingRecord } from '../kafka/index.ts';
 import { Random, WORLD_EPOCH_MS, type Item, type World } from '../ml/index.ts';
 import { createLogger } from '../telemetry/index.ts';
-import type { ClickEvent, ImpressionEvent, ItemCreatedEvent, PipelineSerdes } from '../../topologies/events.ts';
+import type {
+  ClickEvent,
+  ImpressionEvent,
+  ItemCreatedEvent,
+  PipelineSerdes,
+} from '../../topologies/events.ts';
 import type { PipelineTopics } from '../../topologies/topics.ts';
 
 const log = createLogger('event-producer');
@@ -60,7 +65,8 @@ export class EventProducer {
   readonly offsetMs: number;
   private readonly producer: KafkaProducer;
   private readonly rng: Random;
-  private readonly o: Required<Omit<EventProducerOptions, 'kafka' | 'topics' | 'serdes' | 'world'>> & EventProducerOptions;
+  private readonly o: Required<Omit<EventProducerOptions, 'kafka' | 'topics' | 'serdes' | 'world'>> &
+    EventProducerOptions;
   private readonly delayedItems: { due: number; item: Item }[] = [];
   private readonly fresh: Item[] = [];
   private nextImpression = 0;
@@ -68,7 +74,17 @@ export class EventProducer {
   private stopped = false;
 
   constructor(o: EventProducerOptions) {
-    this.o = { impressionsPerSecond: 200, itemsPerList: 5, newItemsPerSecond: 1, itemCreatedDelayMs: 0, clickDelayMs: 2000, freshShare: 0.2, seed: 11, startWallMs: Date.now(), ...o };
+    this.o = {
+      impressionsPerSecond: 200,
+      itemsPerList: 5,
+      newItemsPerSecond: 1,
+      itemCreatedDelayMs: 0,
+      clickDelayMs: 2000,
+      freshShare: 0.2,
+      seed: 11,
+      startWallMs: Date.now(),
+      ...o,
+    };
     this.offsetMs = this.o.startWallMs - LIVE_WORLD_START_MS;
     this.producer = new KafkaProducer(o.kafka, { idempotent: true });
     this.rng = new Random(this.o.seed);
@@ -103,7 +119,12 @@ export class EventProducer {
   /** The record's timestamp is the publish time (the item's own creation time is a field). */
   private itemRecord(item: Item, nowMs = Date.now()): OutgoingRecord {
     const t = this.o.topics.itemCreated;
-    return { topic: t, key: item.id, value: this.o.serdes.itemCreated.serialize(t, this.itemCreatedOf(item)), timestamp: nowMs };
+    return {
+      topic: t,
+      key: item.id,
+      value: this.o.serdes.itemCreated.serialize(t, this.itemCreatedOf(item)),
+      timestamp: nowMs,
+    };
   }
 
   /** Publishes item-created for `items` (default: every item of the world), in batches. @returns how many. */
@@ -127,11 +148,13 @@ export class EventProducer {
     const records: OutgoingRecord[] = [];
     for (const item of w.newItems(newItems, worldNow)) {
       this.fresh.push(item);
-      if (this.o.itemCreatedDelayMs > 0) this.delayedItems.push({ due: nowMs + this.o.itemCreatedDelayMs, item });
+      if (this.o.itemCreatedDelayMs > 0)
+        this.delayedItems.push({ due: nowMs + this.o.itemCreatedDelayMs, item });
       else records.push(this.itemRecord(item, nowMs));
     }
     while (this.fresh.length > 50) this.fresh.shift();
-    while (this.delayedItems.length > 0 && (this.delayedItems[0] as { due: number }).due <= nowMs) records.push(this.itemRecord((this.delayedItems.shift() as { item: Item }).item, nowMs));
+    while (this.delayedItems.length > 0 && (this.delayedItems[0] as { due: number }).due <= nowMs)
+      records.push(this.itemRecord((this.delayedItems.shift() as { item: Item }).item, nowMs));
     this.counts.items += records.length;
     const ti = this.o.topics.impressions;
     const tc = this.o.topics.clicks;
@@ -158,11 +181,27 @@ export class EventProducer {
         items,
         timestamp: nowMs,
       };
-      records.push({ topic: ti, key: id, value: this.o.serdes.impression.serialize(ti, imp), timestamp: nowMs });
+      records.push({
+        topic: ti,
+        key: id,
+        value: this.o.serdes.impression.serialize(ti, imp),
+        timestamp: nowMs,
+      });
       this.counts.impressions++;
       [...shown].forEach((item, position) => {
         const p = w.clickProbability(
-          { contextId: ctx.id, publisher: ctx.publisher, placement: ctx.placement, country: ctx.country, segment, device, position, hour, pageDepth, itemAgeHours: Math.max(0, worldNow - item.createdAt) / 3_600_000 },
+          {
+            contextId: ctx.id,
+            publisher: ctx.publisher,
+            placement: ctx.placement,
+            country: ctx.country,
+            segment,
+            device,
+            position,
+            hour,
+            pageDepth,
+            itemAgeHours: Math.max(0, worldNow - item.createdAt) / 3_600_000,
+          },
           item,
         );
         if (!this.rng.bernoulli(p)) return;
@@ -225,7 +264,18 @@ export class EventProducer {
     for (const segment of w.segments) {
       for (const device of w.devices) {
         sum += w.clickProbability(
-          { contextId, publisher: ctx.publisher, placement: ctx.placement, country: ctx.country, segment, device, position: 0, hour: new Date(worldNow).getUTCHours(), pageDepth: 5, itemAgeHours: Math.max(0, worldNow - item.createdAt) / 3_600_000 },
+          {
+            contextId,
+            publisher: ctx.publisher,
+            placement: ctx.placement,
+            country: ctx.country,
+            segment,
+            device,
+            position: 0,
+            hour: new Date(worldNow).getUTCHours(),
+            pageDepth: 5,
+            itemAgeHours: Math.max(0, worldNow - item.createdAt) / 3_600_000,
+          },
           item,
         );
         n++;

@@ -12,14 +12,25 @@ import { TopicFollower } from './topic-follower.ts';
 const log = createLogger('global-tables');
 
 /** The item-embedding table over `item-embeddings`. */
-export function followEmbeddings(kafka: Kafka, topic: string, serdes: PipelineSerdes, table = new EmbeddingTable()): { table: EmbeddingTable; follower: TopicFollower } {
+export function followEmbeddings(
+  kafka: Kafka,
+  topic: string,
+  serdes: PipelineSerdes,
+  table = new EmbeddingTable(),
+): { table: EmbeddingTable; follower: TopicFollower } {
   const follower = new TopicFollower(kafka, topic, (records) => {
     for (const r of records) {
       if (r.key === null) continue;
       try {
-        table.apply(r.key.toString('utf8'), serdes.itemEmbedding.deserialize(topic, r.value) as ItemEmbeddingEvent | null);
+        table.apply(
+          r.key.toString('utf8'),
+          serdes.itemEmbedding.deserialize(topic, r.value) as ItemEmbeddingEvent | null,
+        );
       } catch (err) {
-        log.warn({ topic, partition: r.partition, offset: r.offset, err: String(err) }, 'unreadable item-embeddings record skipped');
+        log.warn(
+          { topic, partition: r.partition, offset: r.offset, err: String(err) },
+          'unreadable item-embeddings record skipped',
+        );
       }
     }
   });
@@ -27,7 +38,12 @@ export function followEmbeddings(kafka: Kafka, topic: string, serdes: PipelineSe
 }
 
 /** The latest list per context over `recommendations`. */
-export function followRecommendations(kafka: Kafka, topic: string, serdes: PipelineSerdes, table = new Map<string, RecommendationEvent>()): { table: Map<string, RecommendationEvent>; follower: TopicFollower } {
+export function followRecommendations(
+  kafka: Kafka,
+  topic: string,
+  serdes: PipelineSerdes,
+  table = new Map<string, RecommendationEvent>(),
+): { table: Map<string, RecommendationEvent>; follower: TopicFollower } {
   const follower = new TopicFollower(kafka, topic, (records) => {
     for (const r of records) {
       if (r.key === null) continue;
@@ -39,7 +55,10 @@ export function followRecommendations(kafka: Kafka, topic: string, serdes: Pipel
           if (!held || held.generatedAt <= v.generatedAt) table.set(v.contextId, v);
         }
       } catch (err) {
-        log.warn({ topic, partition: r.partition, offset: r.offset, err: String(err) }, 'unreadable recommendations record skipped');
+        log.warn(
+          { topic, partition: r.partition, offset: r.offset, err: String(err) },
+          'unreadable recommendations record skipped',
+        );
       }
     }
   });

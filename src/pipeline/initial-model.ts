@@ -4,7 +4,16 @@
  * seconds. Published to the registry (and promoted) with its validation
  * metrics (AUC, log loss, and the Bayes-optimal AUC of the known truth).
  */
-import { CtrModel, CtrTrainer, DEFAULT_MODEL_CONFIG, ModelRegistry, exampleFromImpression, predictExamples, qualityReport, type World } from '../ml/index.ts';
+import {
+  CtrModel,
+  CtrTrainer,
+  DEFAULT_MODEL_CONFIG,
+  ModelRegistry,
+  exampleFromImpression,
+  predictExamples,
+  qualityReport,
+  type World,
+} from '../ml/index.ts';
 import { createLogger } from '../telemetry/index.ts';
 
 const log = createLogger('initial-model');
@@ -29,14 +38,19 @@ export interface InitialModelResult {
 }
 
 /** Trains a model on `world`'s generated history and publishes it as the registry's latest version. */
-export async function trainInitialModel(registry: ModelRegistry, world: World, o: InitialModelOptions = {}): Promise<InitialModelResult> {
+export async function trainInitialModel(
+  registry: ModelRegistry,
+  world: World,
+  o: InitialModelOptions = {},
+): Promise<InitialModelResult> {
   const t0 = performance.now();
   const n = o.examples ?? 20_000;
   const epochs = o.epochs ?? 2;
   const history = world.impressions(n + (o.validation ?? 4000));
   const train = history.slice(0, n);
   const valid = history.slice(n);
-  const toExample = (imp: (typeof history)[number]) => exampleFromImpression(imp, world.item(imp.itemId) as { category: string });
+  const toExample = (imp: (typeof history)[number]) =>
+    exampleFromImpression(imp, world.item(imp.itemId) as { category: string });
   const examples = train.map(toExample);
   const model = CtrModel.create(DEFAULT_MODEL_CONFIG, o.seed ?? 1);
   const trainer = new CtrTrainer(model, { batchSize: 512, seed: o.seed ?? 1 });
@@ -51,11 +65,18 @@ export async function trainInitialModel(registry: ModelRegistry, world: World, o
   }
   o.onProgress?.(total, total);
   const probs = predictExamples(model, valid.map(toExample), items);
-  const q = qualityReport(probs, Float32Array.from(valid, (v) => (v.clicked ? 1 : 0)), Float32Array.from(valid, (v) => v.clickProbability));
+  const q = qualityReport(
+    probs,
+    Float32Array.from(valid, (v) => (v.clicked ? 1 : 0)),
+    Float32Array.from(valid, (v) => v.clickProbability),
+  );
   const metrics: Record<string, number> = {};
   for (const [k, v] of Object.entries(q)) if (typeof v === 'number') metrics[k] = v;
   const info = await registry.publish(model, { metrics, checkpoint: trainer.checkpoint() });
   const seconds = (performance.now() - t0) / 1000;
-  log.info({ version: info.version, seconds, examples: n * epochs, metrics }, 'initial model trained and published');
+  log.info(
+    { version: info.version, seconds, examples: n * epochs, metrics },
+    'initial model trained and published',
+  );
   return { version: info.version, seconds, examples: n * epochs, metrics };
 }

@@ -22,7 +22,12 @@ import { PooledModelRunner, type ModelRunner } from '../../topologies/model-runn
 import { PipelineStats } from '../../topologies/pipeline-stats.ts';
 import { recommendationsTopology } from '../../topologies/recommendations.ts';
 import type { CandidateSet } from '../../topologies/engagement.ts';
-import { topicNames, topicSpecs, type PartitionCounts, type PipelineTopics } from '../../topologies/topics.ts';
+import {
+  topicNames,
+  topicSpecs,
+  type PartitionCounts,
+  type PipelineTopics,
+} from '../../topologies/topics.ts';
 import { followEmbeddings, followRecommendations } from './global-tables.ts';
 import type { TopicFollower } from './topic-follower.ts';
 
@@ -119,7 +124,11 @@ export class Pipeline {
   }
 
   /** Creates the pipeline's topics (existing ones are kept). */
-  static async createTopics(kafka: Kafka, topics: PipelineTopics, partitions?: Partial<PartitionCounts>): Promise<void> {
+  static async createTopics(
+    kafka: Kafka,
+    topics: PipelineTopics,
+    partitions?: Partial<PartitionCounts>,
+  ): Promise<void> {
     await createWithRetry(kafka, topicSpecs(topics, partitions));
   }
 
@@ -130,11 +139,19 @@ export class Pipeline {
   static async start(o: PipelineOptions): Promise<Pipeline> {
     const topics = topicNames(o.topicPrefix ?? '');
     const serdes = pipelineSerdes();
-    const kafka = createKafka({ bootstrapServers: o.bootstrap, clientId: `${o.applicationId ?? 'ctr'}-pipeline` });
+    const kafka = createKafka({
+      bootstrapServers: o.bootstrap,
+      clientId: `${o.applicationId ?? 'ctr'}-pipeline`,
+    });
     const stats = o.stats ?? new PipelineStats();
     await Pipeline.createTopics(kafka, topics, o.partitions);
     const ownsModel = o.model === undefined;
-    const model = o.model ?? (await PooledModelRunner.start(new ModelRegistry(o.registryDir), { workers: o.workers ?? 2, ...(o.backend ? { backend: o.backend } : {}) }));
+    const model =
+      o.model ??
+      (await PooledModelRunner.start(new ModelRegistry(o.registryDir), {
+        workers: o.workers ?? 2,
+        ...(o.backend ? { backend: o.backend } : {}),
+      }));
     const emb = followEmbeddings(kafka, topics.itemEmbeddings, serdes);
     const recs = followRecommendations(kafka, topics.recommendations, serdes);
     await Promise.all([emb.follower.start(), recs.follower.start()]);
@@ -149,9 +166,19 @@ export class Pipeline {
       ...o.streamsConfig,
     });
     const apps = {
-      embeddings: new KafkaStreams(embeddingsTopology({ topics, serdes, model, stats }), config('embeddings'), { kafka }),
+      embeddings: new KafkaStreams(
+        embeddingsTopology({ topics, serdes, model, stats }),
+        config('embeddings'),
+        { kafka },
+      ),
       engagement: new KafkaStreams(
-        engagementTopology({ topics, serdes, stats, ...(o.maxCandidates ? { maxCandidates: o.maxCandidates } : {}), ...(o.joinWindowMs ? { joinWindowMs: o.joinWindowMs } : {}) }),
+        engagementTopology({
+          topics,
+          serdes,
+          stats,
+          ...(o.maxCandidates ? { maxCandidates: o.maxCandidates } : {}),
+          ...(o.joinWindowMs ? { joinWindowMs: o.joinWindowMs } : {}),
+        }),
         config('engagement'),
         { kafka },
       ),
@@ -186,7 +213,18 @@ export class Pipeline {
       }));
       await createWithRetry(kafka, internal);
     }
-    const pipeline = new Pipeline({ stats, topics, serdes, kafka, model, ownsModel, embeddings: emb.table, latestLists: recs.table, apps, followers: [emb.follower, recs.follower] });
+    const pipeline = new Pipeline({
+      stats,
+      topics,
+      serdes,
+      kafka,
+      model,
+      ownsModel,
+      embeddings: emb.table,
+      latestLists: recs.table,
+      apps,
+      followers: [emb.follower, recs.follower],
+    });
     try {
       for (const a of Object.values(apps)) await a.start();
     } catch (err) {

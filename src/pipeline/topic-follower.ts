@@ -40,7 +40,12 @@ export class TopicFollower {
 
   /** Starts following. Resolves once the consumer runs (not when it caught up: see `caughtUp`). */
   async start(): Promise<void> {
-    const consumer = new KafkaConsumer(this.kafka, { groupId: this.groupId, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000, maxWaitTimeMs: 100 });
+    const consumer = new KafkaConsumer(this.kafka, {
+      groupId: this.groupId,
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 1000,
+      maxWaitTimeMs: 100,
+    });
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe([this.topic], true);
@@ -69,10 +74,16 @@ export class TopicFollower {
     }
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const behind = ends.filter((e) => BigInt(e.high) > BigInt(e.low) && (this.positions.get(e.partition) ?? BigInt(e.low)) < BigInt(e.high));
+      const behind = ends.filter(
+        (e) =>
+          BigInt(e.high) > BigInt(e.low) &&
+          (this.positions.get(e.partition) ?? BigInt(e.low)) < BigInt(e.high),
+      );
       if (behind.length === 0) return;
       if (Date.now() > deadline || this.closed) {
-        throw new Error(`${this.topic}: not caught up after ${timeoutMs} ms (behind: ${behind.map((e) => `[${e.partition}] at ${this.positions.get(e.partition) ?? e.low} of ${e.high}`).join(', ')})`);
+        throw new Error(
+          `${this.topic}: not caught up after ${timeoutMs} ms (behind: ${behind.map((e) => `[${e.partition}] at ${this.positions.get(e.partition) ?? e.low} of ${e.high}`).join(', ')})`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -81,7 +92,9 @@ export class TopicFollower {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.consumer?.disconnect().catch((err) => log.warn({ topic: this.topic, err: String(err) }, 'follower disconnect failed'));
+    await this.consumer
+      ?.disconnect()
+      .catch((err) => log.warn({ topic: this.topic, err: String(err) }, 'follower disconnect failed'));
     const admin = new KafkaAdmin(this.kafka);
     try {
       await admin.connect();

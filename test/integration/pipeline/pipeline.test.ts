@@ -81,41 +81,81 @@ describe('CTR pipeline on a real broker', () => {
     await Promise.all([recs.start(), reqs.start()]);
 
     const world = new World({ seed: 5, items: 40, contexts: 6 });
-    producer = new EventProducer({ kafka, topics: p.topics, serdes: p.serdes, world, impressionsPerSecond: 60, itemsPerList: 4, newItemsPerSecond: 0, itemCreatedDelayMs: 4000, freshShare: 0.5 });
+    producer = new EventProducer({
+      kafka,
+      topics: p.topics,
+      serdes: p.serdes,
+      world,
+      impressionsPerSecond: 60,
+      itemsPerList: 4,
+      newItemsPerSecond: 0,
+      itemCreatedDelayMs: 4000,
+      freshShare: 0.5,
+    });
     await producer.publishCatalogue();
     // 1. events in, lists out
     const traffic = producer.run(undefined, 100);
-    await eventually('lists for every context', () => new Set(lists.map((l) => l.contextId)).size === 6, 45_000);
+    await eventually(
+      'lists for every context',
+      () => new Set(lists.map((l) => l.contextId)).size === 6,
+      45_000,
+    );
     const v1 = (await registry.latest()) as string;
     const first = lists[lists.length - 1] as RecommendationEvent;
     assert.equal(first.modelVersion, v1);
     assert.ok(first.items.length > 0);
-    assert.deepEqual(first.items.map((i) => i.position), first.items.map((_, j) => j));
+    assert.deepEqual(
+      first.items.map((i) => i.position),
+      first.items.map((_, j) => j),
+    );
     await eventually('the catalogue embedded', () => p.embeddings.size === 40, 30_000);
 
     // 2. a new item shown 4 s before its item-created record
     const before = world.items.length;
     await producer.produce(10, 1);
     const newItem = world.items[before] as NonNullable<ReturnType<World['item']>>;
-    const flagged = (oov: boolean) => lists.some((l) => l.items.some((i) => i.itemId === newItem.id && i.outOfVocabulary === oov));
+    const flagged = (oov: boolean) =>
+      lists.some((l) => l.items.some((i) => i.itemId === newItem.id && i.outOfVocabulary === oov));
     await eventually(`${newItem.id} scored with the OOV flag`, () => flagged(true), 20_000);
-    await eventually(`an embedding request for ${newItem.id}`, () => requests.some((r) => r.itemId === newItem.id && r.reason === 'CACHE_MISS'), 20_000);
+    await eventually(
+      `an embedding request for ${newItem.id}`,
+      () => requests.some((r) => r.itemId === newItem.id && r.reason === 'CACHE_MISS'),
+      20_000,
+    );
     await eventually(`${newItem.id} scored with its own embedding`, () => flagged(false), 30_000);
-    const firstOov = lists.findIndex((l) => l.items.some((i) => i.itemId === newItem.id && i.outOfVocabulary));
-    const firstReal = lists.findIndex((l) => l.items.some((i) => i.itemId === newItem.id && !i.outOfVocabulary));
+    const firstOov = lists.findIndex((l) =>
+      l.items.some((i) => i.itemId === newItem.id && i.outOfVocabulary),
+    );
+    const firstReal = lists.findIndex((l) =>
+      l.items.some((i) => i.itemId === newItem.id && !i.outOfVocabulary),
+    );
     assert.ok(firstOov < firstReal, 'OOV first, real vector later');
     assert.equal(p.embeddings.get(newItem.id)?.version, v1);
 
     // 3. a new model version: every item re-embedded, lists switch, no list mixes versions
     const v2 = (await registry.publish(CtrModel.create(DEFAULT_MODEL_CONFIG, 2))).version;
     const known = world.items.length;
-    await eventually('every item re-embedded with the new version', () => p.embeddings.countOfVersion(v2) === known, 45_000);
-    await eventually('lists scored by the new version', () => lists.some((l) => l.modelVersion === v2), 20_000);
+    await eventually(
+      'every item re-embedded with the new version',
+      () => p.embeddings.countOfVersion(v2) === known,
+      45_000,
+    );
+    await eventually(
+      'lists scored by the new version',
+      () => lists.some((l) => l.modelVersion === v2),
+      20_000,
+    );
     const afterSwitch = lists.slice(lists.findIndex((l) => l.modelVersion === v2));
-    assert.ok(afterSwitch.every((l) => l.modelVersion === v2), 'once switched, every list names the new version');
+    assert.ok(
+      afterSwitch.every((l) => l.modelVersion === v2),
+      'once switched, every list names the new version',
+    );
     // the backfill and the scorer's misses (v1 vectors count as misses under v2) share the work; each item once
     assert.ok(stats.backfilled > 0, 'the backfill re-embedded items');
-    assert.ok(stats.itemsEmbedded <= 2 * known + 1, `${stats.itemsEmbedded} tower runs for ${known} items x 2 versions`);
+    assert.ok(
+      stats.itemsEmbedded <= 2 * known + 1,
+      `${stats.itemsEmbedded} tower runs for ${known} items x 2 versions`,
+    );
     assert.ok(stats.trainingExamples > 0, 'the engagement topology labelled examples');
     producer.stop();
     await traffic;

@@ -13,8 +13,22 @@ describe('lookup API', () => {
   let server: LookupServer;
 
   before(async () => {
-    embeddings.apply('item-1', { itemId: 'item-1', modelVersion: 'v7', dimension: 2, vector: vectorBytes(Float32Array.from([0.5, -1])), computedAt: 10, category: 'cat-1', createdAt: 5 });
-    lists.set('ctx-1', { contextId: 'ctx-1', cycleId: 3, modelVersion: 'v7', generatedAt: 20, items: [{ itemId: 'item-1', score: 0.25, position: 0, outOfVocabulary: false }] });
+    embeddings.apply('item-1', {
+      itemId: 'item-1',
+      modelVersion: 'v7',
+      dimension: 2,
+      vector: vectorBytes(Float32Array.from([0.5, -1])),
+      computedAt: 10,
+      category: 'cat-1',
+      createdAt: 5,
+    });
+    lists.set('ctx-1', {
+      contextId: 'ctx-1',
+      cycleId: 3,
+      modelVersion: 'v7',
+      generatedAt: 20,
+      items: [{ itemId: 'item-1', score: 0.25, position: 0, outOfVocabulary: false }],
+    });
     health.register('ready', 'pipeline', () => healthy);
     server = await startLookupServer({ embeddings, recommendations: lists, health });
   });
@@ -28,7 +42,15 @@ describe('lookup API', () => {
   it('returns an item embedding with its model version', async () => {
     const r = await get('/items/item-1/embedding');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body, { itemId: 'item-1', modelVersion: 'v7', dimension: 2, vector: [0.5, -1], category: 'cat-1', createdAt: 5, computedAt: 10 });
+    assert.deepEqual(r.body, {
+      itemId: 'item-1',
+      modelVersion: 'v7',
+      dimension: 2,
+      vector: [0.5, -1],
+      category: 'cat-1',
+      createdAt: 5,
+      computedAt: 10,
+    });
   });
 
   it('returns the latest list of a context', async () => {

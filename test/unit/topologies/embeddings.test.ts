@@ -2,7 +2,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TopologyTestDriver } from '../../../src/streams/testing/index.ts';
 import { embeddingsTopology, EMBEDDING_STORES } from '../../../topologies/embeddings.ts';
-import { pipelineSerdes, vectorOf, type ItemEmbeddingEvent, type ItemCreatedEvent, type EmbeddingRequestEvent } from '../../../topologies/events.ts';
+import {
+  pipelineSerdes,
+  vectorOf,
+  type ItemEmbeddingEvent,
+  type ItemCreatedEvent,
+  type EmbeddingRequestEvent,
+} from '../../../topologies/events.ts';
 import { InProcessModelRunner } from '../../../topologies/model-runner.ts';
 import { topicNames } from '../../../topologies/topics.ts';
 import { itemCreated, testBackend, testModel, testWorld } from './fixtures.ts';
@@ -11,15 +17,37 @@ const topics = topicNames();
 
 function setup(runner: InProcessModelRunner) {
   const serdes = pipelineSerdes();
-  const driver = new TopologyTestDriver(embeddingsTopology({ topics, serdes, model: runner, inMemoryStores: true, backfillIntervalMs: 100, backfillChunk: 7 }), {
-    applicationId: 'embeddings-test',
-    initialWallClockTimeMs: 1_700_000_000_000,
-  });
+  const driver = new TopologyTestDriver(
+    embeddingsTopology({
+      topics,
+      serdes,
+      model: runner,
+      inMemoryStores: true,
+      backfillIntervalMs: 100,
+      backfillChunk: 7,
+    }),
+    {
+      applicationId: 'embeddings-test',
+      initialWallClockTimeMs: 1_700_000_000_000,
+    },
+  );
   return {
     driver,
-    items: driver.createInputTopic<string, ItemCreatedEvent>(topics.itemCreated, serdes.key, serdes.itemCreated),
-    requests: driver.createInputTopic<string, EmbeddingRequestEvent>(topics.embeddingRequests, serdes.key, serdes.embeddingRequest),
-    out: driver.createOutputTopic<string, ItemEmbeddingEvent>(topics.itemEmbeddings, serdes.key, serdes.itemEmbedding),
+    items: driver.createInputTopic<string, ItemCreatedEvent>(
+      topics.itemCreated,
+      serdes.key,
+      serdes.itemCreated,
+    ),
+    requests: driver.createInputTopic<string, EmbeddingRequestEvent>(
+      topics.embeddingRequests,
+      serdes.key,
+      serdes.embeddingRequest,
+    ),
+    out: driver.createOutputTopic<string, ItemEmbeddingEvent>(
+      topics.itemEmbeddings,
+      serdes.key,
+      serdes.itemEmbedding,
+    ),
   };
 }
 
@@ -35,17 +63,31 @@ describe('embeddings topology', () => {
     runner = new InProcessModelRunner(testModel(1), 'v1');
     const { driver, items, out } = setup(runner);
     try {
-      await items.pipeRecordList(world.items.slice(0, 5).map((it) => ({ key: it.id, value: itemCreated(it), timestamp: 1000 })));
+      await items.pipeRecordList(
+        world.items.slice(0, 5).map((it) => ({ key: it.id, value: itemCreated(it), timestamp: 1000 })),
+      );
       const emitted = out.readKeyValuesToList();
-      assert.deepEqual(emitted.map(([k]) => k), world.items.slice(0, 5).map((it) => it.id));
+      assert.deepEqual(
+        emitted.map(([k]) => k),
+        world.items.slice(0, 5).map((it) => it.id),
+      );
       for (const [, e] of emitted) {
         assert.equal(e.modelVersion, 'v1');
         assert.equal(e.dimension, 64);
         assert.equal(e.category, world.item(e.itemId)?.category);
-        assert.ok(vectorOf(e).some((x) => x !== 0), 'a real tower output, not zeros');
+        assert.ok(
+          vectorOf(e).some((x) => x !== 0),
+          'a real tower output, not zeros',
+        );
       }
       // the same item embedded alone gives the same vector as in the batch (no cross-item leakage)
-      const alone = await runner.embed([{ title: world.items[2]!.title, description: world.items[2]!.description, image: world.items[2]!.image }]);
+      const alone = await runner.embed([
+        {
+          title: world.items[2]!.title,
+          description: world.items[2]!.description,
+          image: world.items[2]!.image,
+        },
+      ]);
       const inBatch = vectorOf(emitted[2]![1]);
       for (let i = 0; i < 64; i++) assert.ok(Math.abs(alone.embeddings[i]! - inBatch[i]!) < 1e-4);
       const store = await driver.getKeyValueStore<string, ItemEmbeddingEvent>(EMBEDDING_STORES.embeddings);
@@ -60,16 +102,30 @@ describe('embeddings topology', () => {
     const { driver, items, requests, out } = setup(runner);
     try {
       const item = world.items[7]!;
-      await requests.pipeInput(item.id, { itemId: item.id, requestedAt: 10, reason: 'CACHE_MISS', requestedBy: 'ctx-1' }, 10);
+      await requests.pipeInput(
+        item.id,
+        { itemId: item.id, requestedAt: 10, reason: 'CACHE_MISS', requestedBy: 'ctx-1' },
+        10,
+      );
       assert.equal(out.getQueueSize(), 0, 'nothing to embed yet');
       const pending = await driver.getKeyValueStore<string, EmbeddingRequestEvent>(EMBEDDING_STORES.pending);
       assert.equal((await pending.get(item.id))?.requestedBy, 'ctx-1');
       await items.pipeInput(item.id, itemCreated(item), 20);
-      assert.deepEqual(out.readKeyValuesToList().map(([k, v]) => [k, v.modelVersion]), [[item.id, 'v1']]);
+      assert.deepEqual(
+        out.readKeyValuesToList().map(([k, v]) => [k, v.modelVersion]),
+        [[item.id, 'v1']],
+      );
       assert.equal(await pending.get(item.id), undefined, 'the request is answered and forgotten');
       // a request for a known item with a current vector re-sends it without recomputing
-      await requests.pipeInput(item.id, { itemId: item.id, requestedAt: 30, reason: 'CACHE_MISS', requestedBy: 'ctx-2' }, 30);
-      assert.deepEqual(out.readKeyValuesToList().map(([k, v]) => [k, v.modelVersion]), [[item.id, 'v1']]);
+      await requests.pipeInput(
+        item.id,
+        { itemId: item.id, requestedAt: 30, reason: 'CACHE_MISS', requestedBy: 'ctx-2' },
+        30,
+      );
+      assert.deepEqual(
+        out.readKeyValuesToList().map(([k, v]) => [k, v.modelVersion]),
+        [[item.id, 'v1']],
+      );
     } finally {
       await driver.close();
     }
@@ -79,7 +135,9 @@ describe('embeddings topology', () => {
     runner = new InProcessModelRunner(testModel(1), 'v1');
     const { driver, items, out } = setup(runner);
     try {
-      await items.pipeRecordList(world.items.map((it) => ({ key: it.id, value: itemCreated(it), timestamp: 1000 })));
+      await items.pipeRecordList(
+        world.items.map((it) => ({ key: it.id, value: itemCreated(it), timestamp: 1000 })),
+      );
       const first = new Map(out.readKeyValuesToList());
       assert.equal(first.size, 20);
       await driver.advanceWallClockTime(500); // the backfill sees v1 everywhere: nothing to do

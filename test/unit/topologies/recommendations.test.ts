@@ -4,7 +4,12 @@ import { TopologyTestDriver } from '../../../src/streams/testing/index.ts';
 import { jsonSerde } from '../../../src/streams/serde/index.ts';
 import type { CandidateSet } from '../../../topologies/engagement.ts';
 import { EmbeddingTable } from '../../../topologies/embedding-table.ts';
-import { pipelineSerdes, vectorBytes, type EmbeddingRequestEvent, type RecommendationEvent } from '../../../topologies/events.ts';
+import {
+  pipelineSerdes,
+  vectorBytes,
+  type EmbeddingRequestEvent,
+  type RecommendationEvent,
+} from '../../../topologies/events.ts';
 import { topK } from '../../../topologies/list-builder.ts';
 import { InProcessModelRunner } from '../../../topologies/model-runner.ts';
 import { recommendationsTopology } from '../../../topologies/recommendations.ts';
@@ -30,20 +35,49 @@ function vector(seed: number): Float32Array {
 }
 
 function embed(table: EmbeddingTable, itemId: string, version: string, seed: number, computedAt = T0): void {
-  table.apply(itemId, { itemId, modelVersion: version, dimension: 64, vector: vectorBytes(vector(seed)), computedAt, category: 'cat-1', createdAt: T0 - 3_600_000 });
+  table.apply(itemId, {
+    itemId,
+    modelVersion: version,
+    dimension: 64,
+    vector: vectorBytes(vector(seed)),
+    computedAt,
+    category: 'cat-1',
+    createdAt: T0 - 3_600_000,
+  });
 }
 
 function setup(runner: InProcessModelRunner, table: EmbeddingTable) {
   const serdes = pipelineSerdes();
   const driver = new TopologyTestDriver(
-    recommendationsTopology({ topics, serdes, model: runner, embeddings: table, cycleIntervalMs: 1000, k: 3, inMemoryStores: true, requestRetryMs: 5000 }),
+    recommendationsTopology({
+      topics,
+      serdes,
+      model: runner,
+      embeddings: table,
+      cycleIntervalMs: 1000,
+      k: 3,
+      inMemoryStores: true,
+      requestRetryMs: 5000,
+    }),
     { applicationId: 'recs-test', initialWallClockTimeMs: T0 },
   );
   return {
     driver,
-    candidates: driver.createInputTopic<string, CandidateSet>(topics.contextCandidates, serdes.key, jsonSerde<CandidateSet>()),
-    recs: driver.createOutputTopic<string, RecommendationEvent>(topics.recommendations, serdes.key, serdes.recommendation),
-    requests: driver.createOutputTopic<string, EmbeddingRequestEvent>(topics.embeddingRequests, serdes.key, serdes.embeddingRequest),
+    candidates: driver.createInputTopic<string, CandidateSet>(
+      topics.contextCandidates,
+      serdes.key,
+      jsonSerde<CandidateSet>(),
+    ),
+    recs: driver.createOutputTopic<string, RecommendationEvent>(
+      topics.recommendations,
+      serdes.key,
+      serdes.recommendation,
+    ),
+    requests: driver.createOutputTopic<string, EmbeddingRequestEvent>(
+      topics.embeddingRequests,
+      serdes.key,
+      serdes.embeddingRequest,
+    ),
   };
 }
 
@@ -77,14 +111,21 @@ describe('recommendations topology', () => {
       assert.equal(a.cycleId, Math.floor((T0 + 1000) / 1000));
       assert.equal(a.generatedAt, T0 + 1000);
       assert.equal(a.items.length, 3);
-      assert.deepEqual(a.items.map((x) => x.position), [0, 1, 2]);
-      for (let i = 1; i < a.items.length; i++) assert.ok(a.items[i - 1]!.score >= a.items[i]!.score, 'best first');
+      assert.deepEqual(
+        a.items.map((x) => x.position),
+        [0, 1, 2],
+      );
+      for (let i = 1; i < a.items.length; i++)
+        assert.ok(a.items[i - 1]!.score >= a.items[i]!.score, 'best first');
       assert.ok(a.items.every((x) => !x.outOfVocabulary && x.score > 0 && x.score < 1));
       assert.equal(requests.getQueueSize(), 0, 'no misses, no requests');
       // the next cycle scores the same candidates again; only the items' age moved (by one second)
       await driver.advanceWallClockTime(1000);
       const again = new Map(recs.readKeyValuesToList()).get('ctx-a')!;
-      assert.deepEqual(again.items.map((x) => x.itemId), a.items.map((x) => x.itemId));
+      assert.deepEqual(
+        again.items.map((x) => x.itemId),
+        a.items.map((x) => x.itemId),
+      );
       again.items.forEach((x, i) => assert.ok(Math.abs(x.score - a.items[i]!.score) < 1e-4));
       assert.equal(again.cycleId, a.cycleId + 1);
     } finally {
@@ -102,7 +143,10 @@ describe('recommendations topology', () => {
       const first = recs.readValue();
       assert.equal(first.items.find((x) => x.itemId === 'new-item')?.outOfVocabulary, true);
       assert.equal(first.items.find((x) => x.itemId === 'i0')?.outOfVocabulary, false);
-      assert.deepEqual(requests.readKeyValuesToList().map(([k, v]) => [k, v.reason, v.requestedBy]), [['new-item', 'CACHE_MISS', 'ctx-a']]);
+      assert.deepEqual(
+        requests.readKeyValuesToList().map(([k, v]) => [k, v.reason, v.requestedBy]),
+        [['new-item', 'CACHE_MISS', 'ctx-a']],
+      );
       await driver.advanceWallClockTime(1000);
       assert.equal(recs.readValue().items.find((x) => x.itemId === 'new-item')?.outOfVocabulary, true);
       assert.equal(requests.getQueueSize(), 0, 'not requested again within requestRetryMs');
@@ -111,7 +155,11 @@ describe('recommendations topology', () => {
       const later = recs.readValue();
       const scored = later.items.find((x) => x.itemId === 'new-item')!;
       assert.equal(scored.outOfVocabulary, false);
-      assert.notEqual(scored.score, first.items.find((x) => x.itemId === 'new-item')!.score, 'its own vector, not the OOV one');
+      assert.notEqual(
+        scored.score,
+        first.items.find((x) => x.itemId === 'new-item')!.score,
+        'its own vector, not the OOV one',
+      );
     } finally {
       await driver.close();
     }
@@ -130,8 +178,14 @@ describe('recommendations topology', () => {
       await driver.advanceWallClockTime(1000);
       const list = recs.readValue();
       assert.equal(list.modelVersion, 'v2');
-      assert.deepEqual(Object.fromEntries(list.items.map((x) => [x.itemId, x.outOfVocabulary])), { i0: true, i1: false });
-      assert.deepEqual(requests.readKeyValuesToList().map(([k]) => k), ['i0']);
+      assert.deepEqual(Object.fromEntries(list.items.map((x) => [x.itemId, x.outOfVocabulary])), {
+        i0: true,
+        i1: false,
+      });
+      assert.deepEqual(
+        requests.readKeyValuesToList().map(([k]) => k),
+        ['i0'],
+      );
     } finally {
       await driver.close();
       await local.close();
@@ -151,7 +205,10 @@ describe('recommendations topology', () => {
       // a context silent for more than a day of stream time is not active
       await candidates.pipeInput('ctx-old', candidateSet('ctx-old', ['i0'], T0 - 2 * 86_400_000), T0);
       await driver.advanceWallClockTime(1000);
-      assert.deepEqual(recs.readKeyValuesToList().map(([k]) => k), ['ctx-a']);
+      assert.deepEqual(
+        recs.readKeyValuesToList().map(([k]) => k),
+        ['ctx-a'],
+      );
     } finally {
       await driver.close();
     }
@@ -165,19 +222,30 @@ describe('ListBuilder item-part cache', () => {
     for (let i = 0; i < 30; i++) embed(table, `i${i}`, 'v1', i);
     const runner = new InProcessModelRunner(testModel(3), 'v1');
     const builder = new ListBuilder(runner, table, { k: 30, chunkContexts: 2 });
-    const ctxs = ['a', 'b', 'c'].map((c) => ({ contextId: c, publisher: 'p', placement: 'p/0', country: 'SI', candidates: Array.from({ length: 20 }, (_, j) => ({ itemId: `i${(j * 7 + c.charCodeAt(0)) % 30}` })) }));
+    const ctxs = ['a', 'b', 'c'].map((c) => ({
+      contextId: c,
+      publisher: 'p',
+      placement: 'p/0',
+      country: 'SI',
+      candidates: Array.from({ length: 20 }, (_, j) => ({ itemId: `i${(j * 7 + c.charCodeAt(0)) % 30}` })),
+    }));
     const cold = (await builder.build(ctxs, T0))!;
     assert.ok(builder.cachedParts > 0 && builder.cachedParts <= 30);
     const warm = (await builder.build(ctxs, T0))!;
     assert.equal(warm.lists.length, 3);
     for (const [i, l] of warm.lists.entries()) {
       const c = cold.lists[i]!;
-      assert.deepEqual(l.items.map((x) => x.itemId), c.items.map((x) => x.itemId));
+      assert.deepEqual(
+        l.items.map((x) => x.itemId),
+        c.items.map((x) => x.itemId),
+      );
       l.items.forEach((x, j) => assert.ok(Math.abs(x.score - c.items[j]!.score) < 1e-5));
     }
     // a fresh builder (no cache) agrees too: the cache changes cost, not results
     const fresh = (await new ListBuilder(runner, table, { k: 30, chunkContexts: 64 }).build(ctxs, T0))!;
-    fresh.lists.forEach((l, i) => l.items.forEach((x, j) => assert.ok(Math.abs(x.score - warm.lists[i]!.items[j]!.score) < 1e-5)));
+    fresh.lists.forEach((l, i) =>
+      l.items.forEach((x, j) => assert.ok(Math.abs(x.score - warm.lists[i]!.items[j]!.score) < 1e-5)),
+    );
     await runner.close();
   });
 });
