@@ -3,6 +3,7 @@
  * autobatcher (the Zemanta seed's experiment). Open loop: `--rate` list
  * requests per second (each one context x `--candidates` items, as many
  * tasks would send), for `--seconds`, over a ScoringPool of `--workers`.
+ * `--backend wasm|tensorflow|cpu` picks the workers' backend (default wasm).
  * Reports model calls, CPU time per prediction (whole process: main thread
  * plus workers), and end-to-end latency p50/p99 per request; the autobatched
  * run also reports queue wait, whose p99 should stay <= maxWaitMs + 5 ms.
@@ -16,6 +17,7 @@ import { Autobatcher } from '../src/ml/autobatcher.ts';
 import { allocateRows, packContext, writeItem } from '../src/ml/feature-spec.ts';
 import { requestRows, type ScoreRequest, type ScoreResult } from '../src/ml/scorer.ts';
 import { Random } from '../src/ml/random.ts';
+import type { BackendChoice } from '../src/ml/backend.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number): number => {
@@ -29,6 +31,8 @@ const maxWaitMs = arg('--max-wait', 5);
 const maxBatch = arg('--max-batch', 1024);
 const workers = arg('--workers', availableParallelism());
 const engine = (args.includes('--js') ? 'js' : 'tfjs') as 'js' | 'tfjs';
+const bi = args.indexOf('--backend');
+const backend = (bi >= 0 ? args[bi + 1] : 'wasm') as BackendChoice;
 
 const model = CtrModel.create(DEFAULT_MODEL_CONFIG, 1);
 const spec = model.config.spec;
@@ -135,7 +139,7 @@ console.log(
 console.log(
   `# offered: ${rate} requests/s x ${candidates} candidates for ${seconds} s; pool of ${workers} workers (${engine} head); autobatcher maxBatchSize ${maxBatch} rows, maxWaitMs ${maxWaitMs}`,
 );
-const pool = new ScoringPool({ workers, engine, backend: 'wasm' });
+const pool = new ScoringPool({ workers, engine, backend });
 await pool.load('bench', model.toBuffer());
 console.log(
   `# backend: ${pool.backend}; model: default CTR head (${model.config.hidden.join('-')}), factorised with cached item parts`,

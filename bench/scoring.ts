@@ -272,9 +272,15 @@ for (const backend of backends) {
 }
 
 // all workers: N concurrent callers keep every worker busy with factorised batches
-for (const engine of ['tfjs', 'js'] as const) {
+const poolRuns: ['tfjs' | 'js', BackendName][] = [
+  ...backends
+    .filter((b) => b !== 'cpu' && ceilings[b] !== undefined)
+    .map((b) => ['tfjs', b] as ['tfjs', BackendName]),
+  ['js', 'wasm'],
+];
+for (const [engine, poolBackend] of poolRuns) {
   for (const threads of [1, workers]) {
-    const pool = new ScoringPool({ workers: threads, backend: backends[0] ?? 'wasm', engine });
+    const pool = new ScoringPool({ workers: threads, backend: poolBackend, engine });
     await pool.load('bench', model.toBuffer());
     for (const b of [256, 1024, 4096]) {
       const req = request(b);
