@@ -425,6 +425,9 @@ async function buildAddon(): Promise<string> {
   const gyp = nodeGyp();
   const napi = await napiBuildVersion();
   const modulePath = join(pkgDir, `lib/napi-v${napi}`);
+  // unlink, never overwrite: a process that has the old addon mapped keeps its
+  // inode, where writing over the file in place could crash it
+  await rm(modulePath, { recursive: true, force: true });
   await mkdir(cacheDir, { recursive: true });
   const logFile = join(cacheDir, 'build.log');
   note(`node-gyp against ${nodedir}/include/node, N-API ${napi}, log ${logFile}`);
