@@ -44,6 +44,7 @@ export {
   extractTraceContext,
   spanContextFromHeaders,
   linksFromHeaders,
+  traceHeadersOf,
   TRACE_HEADERS,
   type TraceCarrier,
   type InjectedTraceHeaders,

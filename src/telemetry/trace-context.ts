@@ -134,3 +134,19 @@ export function linksFromHeaders(headersOfRecords: Iterable<TraceCarrier | undef
   }
   return links;
 }
+
+/**
+ * Only the trace headers (`traceparent`, `tracestate`, `baggage`) of a
+ * record, for a processor that emits a record derived from it (an
+ * aggregate, a list built later by a punctuator) and wants the trace to
+ * continue to the output. Empty when the record carries none.
+ */
+export function traceHeadersOf(headers: TraceCarrier | undefined): Record<string, Buffer | string> {
+  const out: Record<string, Buffer | string> = {};
+  if (headers === undefined) return out;
+  for (const name of TRACE_HEADERS) {
+    const value = (headers as Record<string, Buffer | string | string[] | undefined>)[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return out;
+}
