@@ -3,6 +3,7 @@
  * file each; main.ts registers them all through this one call.
  */
 import type { Command } from 'commander';
+import { registerBackfill } from './backfill.ts';
 import { registerDescribe } from './describe.ts';
 import { registerReplay } from './replay.ts';
 import { registerReset } from './reset.ts';
@@ -14,5 +15,6 @@ export function registerOperationsCommands(program: Command): void {
   registerDescribe(program);
   registerReplay(program);
   registerReset(program);
+  registerBackfill(program);
   registerStore(program);
 }
