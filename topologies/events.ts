@@ -117,16 +117,32 @@ function schema(file: string): ReturnType<typeof loadAvroSchemaFile> {
  *   LocalSchemaRegistry whose ids every process derives from the schema itself.
  */
 export function pipelineSerdes(registry: SchemaRegistry = new LocalSchemaRegistry()): PipelineSerdes {
-  const avro = <T>(file: string): Serde<T> => new AvroSerde<T>(schema(file), { registry });
+  const files = {
+    itemCreated: 'item-created.avsc',
+    impression: 'impression.avsc',
+    click: 'click.avsc',
+    itemEmbedding: 'item-embedding.avsc',
+    embeddingRequest: 'embedding-request.avsc',
+    recommendation: 'recommendation.avsc',
+    trainingExample: 'training-example.avsc',
+  } as const;
+  const schemas = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, schema(f)])) as Record<
+    keyof typeof files,
+    ReturnType<typeof schema>
+  >;
+  // a process that only reads a topic never registers its schema: without a server, it must know
+  // the ids (derived from the schemas) up front, or records written by another process look unknown
+  if (registry instanceof LocalSchemaRegistry) registry.preload(Object.values(schemas));
+  const avro = <T>(k: keyof typeof files): Serde<T> => new AvroSerde<T>(schemas[k], { registry });
   return {
     key: stringSerde,
-    itemCreated: avro('item-created.avsc'),
-    impression: avro('impression.avsc'),
-    click: avro('click.avsc'),
-    itemEmbedding: avro('item-embedding.avsc'),
-    embeddingRequest: avro('embedding-request.avsc'),
-    recommendation: avro('recommendation.avsc'),
-    trainingExample: avro('training-example.avsc'),
+    itemCreated: avro('itemCreated'),
+    impression: avro('impression'),
+    click: avro('click'),
+    itemEmbedding: avro('itemEmbedding'),
+    embeddingRequest: avro('embeddingRequest'),
+    recommendation: avro('recommendation'),
+    trainingExample: avro('trainingExample'),
     registry,
   };
 }
