@@ -184,7 +184,8 @@ export class TimeWindowedKStream<K, V> {
       timeWindowedSerde(key, sizeMs),
       value,
       storeName,
-      graceMs,
+      // a time window [start, end) is final at end + grace; a sliding window includes its end
+      this.windows instanceof SlidingWindows ? graceMs + 1 : graceMs,
     );
   }
 }
@@ -269,7 +270,8 @@ export class SessionWindowedKStream<K, V> {
       sessionWindowedSerde(key),
       value as Serde<VA | null>,
       storeName,
-      this.windows.graceMs,
+      // a record up to `gap` after the session's end still extends it, unless it is late
+      this.windows.inactivityGapMs + this.windows.graceMs + 1,
     );
   }
 }

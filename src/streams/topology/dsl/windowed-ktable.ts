@@ -21,7 +21,11 @@ export class WindowedKTable<K, V> extends KTable<Windowed<K>, V> {
     keySerde: Serde<Windowed<K>> | undefined,
     valueSerde: Serde<V> | undefined,
     queryableStoreName: string,
-    /** Grace of the windows, ms: a window is final once stream time passes end + grace. */
+    /**
+     * ms after a window's end at which it is final (no record can change it):
+     * grace for time windows, grace + 1 for sliding windows (their end is
+     * inclusive), gap + grace + 1 for sessions (a record within the gap extends one).
+     */
     readonly graceMs: number,
   ) {
     super(internal, nodeName, keySerde, valueSerde, queryableStoreName);

@@ -264,3 +264,33 @@ describe('sliding windows', () => {
     ]);
   });
 });
+
+describe('suppress on session windows', () => {
+  it('emits a session once, when no record can extend it any more (stream time > end + gap + grace)', async () => {
+    const serde = sessionWindowedSerde(stringSerde);
+    const out = await run(
+      (b) =>
+        b
+          .stream('clicks', Consumed.with(stringSerde, stringSerde))
+          .groupByKey()
+          .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(5))
+          .count(Materialized.as<string, number>('sessions').withCachingDisabled())
+          .suppress(Suppressed.untilWindowCloses())
+          .toStream()
+          .to('out', Produced.with(serde, countSerde as Serde<number | null>)),
+      serde,
+      [
+        ['a', 1],
+        ['a', 3],
+        ['a', 8], // 8 - 5 <= 3: extends the session to [1, 8]
+        ['b', 13], // stream time 13 = 8 + 5: a record at 13 could still extend a's session
+        ['b', 14], // 14 > 8 + 5: a's session [1, 8] is final
+        ['b', 30],
+      ],
+    );
+    assert.deepEqual(out, [
+      ['a', 1, 8, 3],
+      ['b', 13, 14, 2],
+    ]);
+  });
+});
