@@ -25,6 +25,8 @@ import { SegmentedWindowBytesStore } from './window-segmented-store.ts';
 import type { WindowBytesStore } from './window-store.ts';
 
 const STORE_NAME = /^[a-zA-Z0-9._-]{1,200}$/;
+/** Kept in a window store's changelog beyond the store's retention (Kafka Streams' default: 1 day). */
+const CHANGELOG_ADDITIONAL_RETENTION_MS = 24 * 3_600_000;
 
 export interface WindowStoreOptions {
   /** How long windows are kept, ms (>= windowSizeMs; for windowed aggregations size + grace). */
@@ -68,10 +70,22 @@ abstract class SegmentedStoreBuilder {
     return this.logging;
   }
 
-  /** Extra changelog topic configs; cleanup.policy=compact is implied. */
+  /**
+   * Changelog topic configs. Every window has its own changelog key, so
+   * compaction alone would keep expired windows forever: the changelog is
+   * `compact,delete` with retention.ms = store retention + 1 day (Kafka
+   * Streams' windowstore.changelog.additional.retention.ms), unless overridden.
+   */
   get logConfig(): Record<string, string> {
-    return { ...this.topicConfig };
+    return {
+      'cleanup.policy': 'compact,delete',
+      'retention.ms': String(this.retentionMs + CHANGELOG_ADDITIONAL_RETENTION_MS),
+      ...this.topicConfig,
+    };
   }
+
+  /** How long the store keeps entries, ms. */
+  abstract get retentionMs(): number;
 
   withLoggingEnabled(topicConfig: Record<string, string> = {}): this {
     this.logging = true;
@@ -163,6 +177,10 @@ export class SessionStoreBuilder<K, V>
       ...(this.options.leveldb ? { leveldb: this.options.leveldb } : {}),
     });
     return new MeteredSessionStore(this.stack(inner), this.keySerde, this.valueSerde);
+  }
+
+  get retentionMs(): number {
+    return this.options.retentionMs;
   }
 }
 

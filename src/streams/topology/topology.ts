@@ -558,7 +558,11 @@ export class Topology {
           subtopology: sub.id,
           store,
           partitionsFrom: external(sub.sourceTopics, new Set()),
-          config: { ...builder.logConfig, 'cleanup.policy': 'compact' },
+          // window stores log unique keys per window: their changelogs also delete by time
+          config: {
+            ...builder.logConfig,
+            'cleanup.policy': builder.logConfig['cleanup.policy'] === 'compact,delete' ? 'compact,delete' : 'compact',
+          },
         });
       }
     }

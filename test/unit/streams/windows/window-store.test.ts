@@ -246,3 +246,22 @@ describe('session store', () => {
     await store.close();
   });
 });
+
+describe('window store changelogs', () => {
+  it('are compact,delete with retention.ms = store retention + 1 day, so expired windows leave the topic too', async () => {
+    const { StreamsBuilder, Consumed, TimeWindows, Materialized } =
+      await import('../../../../src/streams/topology/index.ts');
+    const builder = new StreamsBuilder();
+    builder
+      .stream('clicks', Consumed.with(stringSerde, stringSerde))
+      .groupByKey()
+      .windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000))
+      .count(Materialized.as('per-minute'));
+    const specs = builder.build().internalTopics('app');
+    const changelog = specs.find((s) => s.name === 'app-per-minute-changelog');
+    assert.deepEqual(changelog?.config, {
+      'cleanup.policy': 'compact,delete',
+      'retention.ms': String(60_000 + 10_000 + 1 + 24 * 3_600_000),
+    });
+  });
+});
