@@ -4,7 +4,9 @@
  */
 import type { Command } from 'commander';
 import { registerBackfill } from './backfill.ts';
+import { registerConsume } from './consume.ts';
 import { registerDescribe } from './describe.ts';
+import { registerProduce } from './produce.ts';
 import { registerReplay } from './replay.ts';
 import { registerReset } from './reset.ts';
 import { registerRun } from './run.ts';
@@ -16,5 +18,7 @@ export function registerOperationsCommands(program: Command): void {
   registerReplay(program);
   registerReset(program);
   registerBackfill(program);
+  registerProduce(program);
+  registerConsume(program);
   registerStore(program);
 }
