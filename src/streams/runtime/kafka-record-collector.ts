@@ -9,11 +9,54 @@
  * Sends of one collector are chained (one request in flight per task): a
  * later chunk never overtakes an earlier one, so per-partition order holds
  * even across retries, and the returned offsets only grow.
+ *
+ * A chunk the broker refuses because of particular records (too large,
+ * invalid) is sent again per partition, then record by record inside a
+ * refused partition, so that only those records fail: `flush()` reports them
+ * in a RecordSendError and the task's production exception handler decides
+ * (skip / dead-letter / fail). The broker may have written the other
+ * partitions of the refused request already, so the resend can duplicate
+ * them (at-least-once). Any other send error poisons the collector.
  */
 import type { KafkaProducer, OutgoingRecord } from '../../kafka/index.ts';
 import type { RecordCollector } from '../processor/record-collector.ts';
 import type { Headers } from '../processor/record.ts';
+import type { ProducedRecord } from '../processor/exception-handlers.ts';
+import { RecordSendError } from '../processor/errors.ts';
 import { CollectorSendError } from './errors.ts';
+
+/** kafkajs error types that reject particular records, not the connection or the producer. */
+const RECORD_ERROR_TYPES = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TIMESTAMP',
+]);
+
+/** True when `error` (or one of its causes) is a broker error about the records themselves. */
+function isRecordError(error: unknown): boolean {
+  let e: unknown = error;
+  for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && RECORD_ERROR_TYPES.has(type)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+function producedRecord(record: OutgoingRecord): ProducedRecord {
+  const bytes = (data: Buffer | string | null): Buffer | null =>
+    typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    key: bytes(record.key),
+    value: bytes(record.value),
+    headers: record.headers ?? {},
+    timestamp: record.timestamp ?? 0,
+  };
+}
 import { counter } from '../../telemetry/instruments.ts';
 import { METRICS } from '../../telemetry/metric-names.ts';
 
@@ -35,6 +78,8 @@ export class KafkaRecordCollector implements RecordCollector {
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
   private failure: CollectorSendError | undefined;
+  /** Records the broker refused for themselves since the last flush (reported by flush, then forgotten). */
+  private rejected: Array<{ record: ProducedRecord; error: unknown }> = [];
   private readonly nextOffsets = new Map<string, string>();
 
   constructor(producer: KafkaProducer, options: KafkaRecordCollectorOptions) {
@@ -79,6 +124,16 @@ export class KafkaRecordCollector implements RecordCollector {
     this.dispatch();
     await this.chain;
     if (this.failure) throw this.failure;
+    if (this.rejected.length > 0) {
+      const failed = this.rejected;
+      this.rejected = [];
+      const first = failed[0]!;
+      throw new RecordSendError(
+        `task ${this.taskId}: the broker refused ${failed.length} record(s), the first to "${first.record.topic}": ${(first.error as Error).message}`,
+        failed,
+        { taskId: this.taskId },
+      );
+    }
     return new Map(this.nextOffsets);
   }
 
@@ -97,13 +152,11 @@ export class KafkaRecordCollector implements RecordCollector {
     this.chain = this.chain.then(async () => {
       try {
         if (this.failure) return;
-        const acked = await this.producer.send(chunk);
-        const perTopic = new Map<string, number>();
-        for (const r of chunk) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
-        for (const [topic, n] of perTopic) producedRecords.add(n, { topic });
-        for (const [tp, next] of acked) {
-          const before = this.nextOffsets.get(tp);
-          if (before === undefined || BigInt(next) > BigInt(before)) this.nextOffsets.set(tp, next);
+        try {
+          this.noteAcked(chunk, await this.producer.send(chunk));
+        } catch (error) {
+          if (!isRecordError(error)) throw error;
+          await this.isolate(chunk);
         }
       } catch (error) {
         const topics = [...new Set(chunk.map((r) => r.topic))].join(', ');
@@ -119,5 +172,46 @@ export class KafkaRecordCollector implements RecordCollector {
         this.queued -= chunk.length;
       }
     });
+  }
+
+  private noteAcked(records: readonly OutgoingRecord[], acked: Map<string, string>): void {
+    const perTopic = new Map<string, number>();
+    for (const r of records) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
+    for (const [topic, n] of perTopic) producedRecords.add(n, { topic });
+    for (const [tp, next] of acked) {
+      const before = this.nextOffsets.get(tp);
+      if (before === undefined || BigInt(next) > BigInt(before)) this.nextOffsets.set(tp, next);
+    }
+  }
+
+  /** Resends a refused chunk per partition, then record by record where the broker still refuses, keeping order. */
+  private async isolate(chunk: readonly OutgoingRecord[]): Promise<void> {
+    const groups = new Map<string, OutgoingRecord[]>();
+    for (const record of chunk) {
+      const key = `${record.topic}\u0000${record.partition ?? '-'}`;
+      let group = groups.get(key);
+      if (group === undefined) groups.set(key, (group = []));
+      group.push(record);
+    }
+    for (const group of groups.values()) {
+      try {
+        this.noteAcked(group, await this.producer.send(group));
+        continue;
+      } catch (error) {
+        if (!isRecordError(error)) throw error;
+        if (group.length === 1) {
+          this.rejected.push({ record: producedRecord(group[0]!), error });
+          continue;
+        }
+      }
+      for (const record of group) {
+        try {
+          this.noteAcked([record], await this.producer.send([record]));
+        } catch (error) {
+          if (!isRecordError(error)) throw error;
+          this.rejected.push({ record: producedRecord(record), error });
+        }
+      }
+    }
   }
 }
