@@ -55,20 +55,32 @@
  *
  * Limits: a member that stalls longer than session.timeout.ms (a blocked
  * event loop) is removed from the group without knowing it; its next
- * heartbeat or commit fails with a rebalancing error and its tasks are
- * closed dirty as in 2. Exactly-once would need a transactional producer per
- * task (fencing zombies); it is reserved (processing.guarantee).
+ * heartbeat or commit fails with a rebalancing error, it rejoins, and the
+ * tasks it lost are closed as in 2 (kept ones continue). Until it notices, it
+ * may still write to changelogs another member now owns (a zombie; Kafka
+ * Streams under at_least_once has the same window). Only exactly-once (a
+ * transactional producer per task, fencing zombies) closes it; it is reserved
+ * (processing.guarantee).
+ *
+ * A fatal error (a task that fails, a restore that fails) moves the instance
+ * to ERROR, closes its tasks dirty and leaves the group at once, so the other
+ * instances take its partitions (Kafka Streams' SHUTDOWN_CLIENT); close()
+ * then finishes the shutdown.
  *
  * ## Heartbeats
  *
  * kafkajs heartbeats from the same event loop, between fetches and batches.
  * Processing runs in task loops decoupled from the fetch loop, so a slow task
- * never holds the fetcher; but synchronous CPU work blocks everything. A task
- * loop yields (setImmediate) when it has been busy task.yield.interval.ms,
- * chunks are at most max.poll.records, and model math belongs in worker
- * threads (src/ml's autobatcher). Keep any single synchronous step well under
- * session.timeout.ms (default 45 s; bench/engine.ts and
- * test/integration/streams/heartbeat.test.ts measure it).
+ * never holds the fetcher; but synchronous CPU work blocks everything. Before
+ * each batch a task loop yields (setImmediate) when the event loop has not
+ * had a turn for task.yield.interval.ms; the mark is shared by all task
+ * loops, so the loop is blocked at most about one batch at a time (measured:
+ * 250 ms of CPU per batch on 2 tasks -> ~280 ms max event-loop delay, no
+ * rebalance over 2 x session.timeout.ms; one 7.5 s step with a 6 s session ->
+ * removed and rejoined). Chunks are at most max.poll.records; model math
+ * belongs in worker threads (src/ml's autobatcher). Keep any single
+ * synchronous step well under session.timeout.ms (default 45 s).
+ * test/integration/streams/heartbeat.test.ts measures this.
  */
 import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { rmSync } from 'node:fs';
