@@ -23,6 +23,7 @@ import { createKafka, KafkaAdmin, type Kafka } from '../kafka/index.ts';
 import { portAcceptsConnections, startLocalBroker } from '../kafka/local-broker/index.ts';
 import { initBackend, ModelRegistry, World, type BackendChoice } from '../ml/index.ts';
 import { EventProducer } from '../pipeline/event-producer.ts';
+import { QualityTracker } from '../pipeline/quality-tracker.ts';
 import { trainInitialModel } from '../pipeline/initial-model.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
 import { startLookupServer, type LookupServer } from '../lookup/index.ts';
@@ -30,8 +31,6 @@ import { startTelemetry, type Telemetry } from '../telemetry/index.ts';
 import { PipelineStats } from '../../topologies/pipeline-stats.ts';
 import { pipelineSerdes } from '../../topologies/events.ts';
 import { topicNames } from '../../topologies/topics.ts';
-import type { CycleResult } from '../../topologies/list-builder.ts';
-import type { CandidateSet } from '../../topologies/engagement.ts';
 
 export interface DemoOptions {
   bootstrap: string;
@@ -56,55 +55,6 @@ export interface DemoOptions {
 }
 
 export const DEFAULT_WORK_DIR = fileURLToPath(new URL('../../.cache/demo', import.meta.url));
-
-/** Running ground-truth comparison of emitted lists against random lists of the same candidates. */
-export class QualityTracker {
-  topSum = 0;
-  randomSum = 0;
-  lists = 0;
-  lastRatio = Number.NaN;
-
-  constructor(
-    private readonly truth: (contextId: string, itemId: string, nowMs: number) => number | undefined,
-  ) {}
-
-  /** Adds one cycle: per list, the mean truth of its top K and of all its candidates (a random list's expectation). */
-  add(result: CycleResult, candidates: ReadonlyMap<string, CandidateSet>, nowMs: number): void {
-    let top = 0;
-    let rnd = 0;
-    let n = 0;
-    for (const list of result.lists) {
-      const set = candidates.get(list.contextId);
-      if (!set || list.items.length === 0 || set.candidates.length <= list.items.length) continue;
-      const t = mean(list.items.map((i) => this.truth(list.contextId, i.itemId, nowMs)));
-      const r = mean(set.candidates.map((c) => this.truth(list.contextId, c.itemId, nowMs)));
-      if (Number.isNaN(t) || Number.isNaN(r)) continue;
-      top += t;
-      rnd += r;
-      n++;
-    }
-    if (n === 0) return;
-    this.topSum += top;
-    this.randomSum += rnd;
-    this.lists += n;
-    this.lastRatio = top / rnd;
-  }
-
-  get ratio(): number {
-    return this.randomSum === 0 ? Number.NaN : this.topSum / this.randomSum;
-  }
-}
-
-function mean(xs: (number | undefined)[]): number {
-  let s = 0;
-  let n = 0;
-  for (const x of xs) {
-    if (x === undefined) continue;
-    s += x;
-    n++;
-  }
-  return n === 0 ? Number.NaN : s / n;
-}
 
 async function ensureBroker(bootstrap: string): Promise<string> {
   const first = bootstrap.split(',')[0] as string;

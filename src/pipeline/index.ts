@@ -12,3 +12,4 @@ export {
 export { TopicFollower, type TopicFollowerOptions } from './topic-follower.ts';
 export { followEmbeddings, followRecommendations } from './global-tables.ts';
 export { trainInitialModel, type InitialModelOptions, type InitialModelResult } from './initial-model.ts';
+export { QualityTracker } from './quality-tracker.ts';
