@@ -3,9 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ProcessorContext } from '../../../src/streams/processor/index.ts';
 import { KafkaStreams, type KafkaStreamsState } from '../../../src/streams/runtime/index.ts';
+import { stringSerde } from '../../../src/streams/serde/index.ts';
+import { Stores, type KeyValueStore } from '../../../src/streams/state/index.ts';
+import { Topology } from '../../../src/streams/topology/index.ts';
 import { testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
-import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
+import { countingTopology, countSerde, produceKeyed, STORE } from './fixtures/counting.ts';
 import { createTopicsRetrying, latestByKey, readStore, waitForCommittedToEnd } from './fixtures/wait.ts';
 
 const PARTITIONS = 8;
@@ -79,6 +83,80 @@ describe('KafkaStreams counting topology on a real broker', () => {
     } finally {
       await second.close();
       await first.close();
+    }
+  });
+
+  it('runs co-partitioned source topics in one task per partition, and rejects different partition counts', async () => {
+    const left = uniqueName('co-left');
+    const right = uniqueName('co-right');
+    const odd = uniqueName('co-odd');
+    const applicationId = uniqueName('co-app');
+    await createTopicsRetrying(env.kafka, [
+      { name: left, partitions: 4 },
+      { name: right, partitions: 4 },
+      { name: odd, partitions: 3 },
+    ]);
+    const fromLeft = await produceKeyed(env.kafka, left, 4000, 100);
+    const fromRight = await produceKeyed(env.kafka, right, 2000, 100);
+    const build = (topics: string[]) =>
+      new Topology()
+        .addSource('in', topics, stringSerde, undefined)
+        .addProcessor(
+          'count',
+          () => {
+            let store: KeyValueStore<string, number>;
+            return {
+              init: (ctx: ProcessorContext) => {
+                store = ctx.getStateStore(STORE);
+              },
+              process: async (records: ReadonlyArray<{ key: string }>) => {
+                const current = await store.getMany(records.map((r) => r.key));
+                const next = new Map<string, number>();
+                records.forEach((r, i) => next.set(r.key, (next.get(r.key) ?? current[i] ?? 0) + 1));
+                await store.putAll([...next]);
+              },
+            };
+          },
+          'in',
+        )
+        .addStateStore(
+          Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), stringSerde, countSerde),
+          'count',
+        );
+    const config = {
+      'application.id': applicationId,
+      'bootstrap.servers': env.bootstrap,
+      'state.dir': stateDir,
+      'commit.interval.ms': 300,
+    };
+    const app = new KafkaStreams(build([left, right]), config);
+    try {
+      await app.start();
+      await waitForCommittedToEnd(env.kafka, applicationId, left);
+      await waitForCommittedToEnd(env.kafka, applicationId, right);
+      assert.deepEqual(
+        app.activeTaskIds(),
+        ['0_0', '0_1', '0_2', '0_3'],
+        'one task per partition for both topics',
+      );
+      const counts = await readStore<number>([app], STORE, 4);
+      for (const [key, n] of fromLeft)
+        assert.equal(counts.get(key), n + (fromRight.get(key) ?? 0), `count of ${key}`);
+    } finally {
+      await app.close();
+    }
+    const mismatched = new KafkaStreams(build([left, odd]), {
+      ...config,
+      'application.id': uniqueName('co-bad'),
+    });
+    try {
+      await assert.rejects(
+        mismatched.start(),
+        /co-partitioned source topics of sub-topology 0 differ in partition count/,
+      );
+      assert.equal(mismatched.state, 'ERROR');
+    } finally {
+      await mismatched.close();
     }
   });
 });
