@@ -11,6 +11,7 @@ import { registerReplay } from './replay.ts';
 import { registerReset } from './reset.ts';
 import { registerRun } from './run.ts';
 import { registerStore } from './store.ts';
+import { registerTrain } from './train.ts';
 
 export function registerOperationsCommands(program: Command): void {
   registerRun(program);
@@ -20,5 +21,6 @@ export function registerOperationsCommands(program: Command): void {
   registerBackfill(program);
   registerProduce(program);
   registerConsume(program);
+  registerTrain(program);
   registerStore(program);
 }

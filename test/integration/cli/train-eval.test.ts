@@ -1,0 +1,45 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelRegistry } from '../../../src/ml/index.ts';
+import { runCli } from './fixtures/cli-process.ts';
+
+describe('ctr-streams train / eval', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctr-cli-train-'));
+  const registry = join(dir, 'models');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('publishes a version with validation metrics, then continues from it as its parent', async () => {
+    const first = await runCli(['train', '--registry', registry, '--world-seed', '2', '--world-examples', '1000', '--backend', 'wasm'], {}, 120_000);
+    assert.equal(first.code, 0, first.stderr);
+    const v1 = /published (\S+) \(parent none\)/.exec(first.stdout)?.[1];
+    assert.ok(v1, first.stdout);
+    assert.match(first.stdout, /auc=0\.\d+ .*validationExamples=100/);
+    const second = await runCli(['train', '--registry', registry, '--world-seed', '2', '--world-examples', '1000', '--backend', 'wasm'], {}, 120_000);
+    assert.equal(second.code, 0, second.stderr);
+    const v2 = new RegExp(`published (\\S+) \\(parent ${v1}\\)`).exec(second.stdout)?.[1];
+    assert.ok(v2, second.stdout);
+    const reg = new ModelRegistry(registry);
+    assert.equal(await reg.latest(), v2);
+    assert.equal((await reg.info(v2)).parent, v1);
+  });
+
+  it('eval prints warm and cold quality next to the Bayes-optimal AUC', async () => {
+    const r = await runCli(['eval', '--registry', registry, '--world-seed', '2', '--examples', '800', '--backend', 'wasm'], {}, 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    for (const name of ['warm', 'cold tower', 'cold OOV']) {
+      const row = new RegExp(`^${name} +800 +0\\.\\d{4} +(0\\.\\d{4}) +(0\\.\\d{4})`, 'm').exec(r.stdout);
+      assert.ok(row, `${name} row in\n${r.stdout}`);
+      assert.ok(Number(row[2]) > 0.5, 'the ground truth ranks better than chance');
+    }
+  });
+
+  it('refuses an ambiguous source with exit code 2 and one line', async () => {
+    const r = await runCli(['train', '--registry', registry]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^ctr-streams train: give one source of examples/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+});
