@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { registerBackfill } from './backfill.ts';
 import { registerConsume } from './consume.ts';
 import { registerDescribe } from './describe.ts';
+import { registerDocs } from './docs.ts';
 import { registerProduce } from './produce.ts';
 import { registerReplay } from './replay.ts';
 import { registerReset } from './reset.ts';
@@ -22,5 +23,6 @@ export function registerOperationsCommands(program: Command): void {
   registerProduce(program);
   registerConsume(program);
   registerTrain(program);
+  registerDocs(program);
   registerStore(program);
 }
