@@ -122,6 +122,7 @@ await builder.build(contexts(64), Date.now());
 const rows: string[][] = [];
 for (const C of sizes) {
   const ctxs = contexts(C);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await builder.build(ctxs, Date.now());
   if (!result) throw new Error('no model');
@@ -140,11 +141,13 @@ for (const C of sizes) {
     for (let i = 0; i < records.length; i += 2000) await producer.send(records.slice(i, i + 2000));
   const produceMs = performance.now() - p0;
   const total = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const t = result.timings;
   rows.push([
     `${C} x ${N}`,
     (t.rows / 1e6).toFixed(2),
     (total / 1000).toFixed(1),
+    ((cpu.user + cpu.system) / 1e6).toFixed(1),
     Math.round(t.rows / (total / 1000)).toLocaleString('en'),
     (t.lookupMs / 1000).toFixed(2),
     (t.packMs / 1000).toFixed(2),
@@ -157,6 +160,7 @@ const head = [
   'contexts x candidates',
   'M scores',
   'cycle s',
+  'cpu s',
   'scores/s',
   'lookup s',
   'pack s',
@@ -173,7 +177,7 @@ console.log(
   `autobatcher: ${runner.batcher.stats.calls} model calls, ${runner.batcher.stats.rows} rows, max ${runner.batcher.stats.maxBatchRows} rows per call, mean wait ${(runner.batcher.stats.totalWaitMs / Math.max(1, runner.batcher.stats.requests)).toFixed(1)} ms`,
 );
 console.log(
-  'lookup/pack/top-K are main-thread CPU; "score wait" is the main thread waiting for the workers beyond what packing overlapped.',
+  'cycle s is wall time; cpu s is this process\'s CPU time over all its threads (main + scoring workers), the work an idle machine would spread over its cores. lookup/pack/top-K are main-thread wall times; "score wait" is the main thread waiting for the workers beyond what packing overlapped.',
 );
 await producer?.disconnect();
 if (brokerUp) {
