@@ -6,6 +6,7 @@ export {
   KafkaStreams,
   type KafkaStreamsOptions,
   type RunnableTopology,
+  type TopologyLike,
   type ErrorListener,
 } from './kafka-streams.ts';
 export { type KafkaStreamsState, type StateListener } from './app-state.ts';
