@@ -133,6 +133,49 @@ describe('DeadLetterHandler', () => {
     assert.equal(stats.total({ handler: 'processing', action: 'dead-letter', code: 'RangeError' }), 2);
   });
 
+  it('dead-letters the source bytes and headers of a failed record when the task still has them', () => {
+    const collector = recordingCollector();
+    const record = {
+      key: 'imp-7',
+      value: { decoded: true },
+      timestamp: 99,
+      headers: { added: 'by-a-processor' },
+      origin: { topic: 'impressions', partition: 3, offset: '1042' },
+    };
+    const asked: string[] = [];
+    const context: HandlerContext = {
+      ...contextWith(collector, 'scorer'),
+      sourceRecord: (origin) => {
+        asked.push(`${origin.topic}[${origin.partition}]@${origin.offset}`);
+        return origin.offset === '1042' ? RAW : undefined;
+      },
+    };
+    const handler = new DeadLetterHandler();
+    assert.equal(handler.handle(context, [record], new RangeError('bad score')), 'continue');
+    handler.handleSerializationException(context, record, 'recommendations', new Error('no schema'));
+    assert.deepEqual(asked, ['impressions[3]@1042', 'impressions[3]@1042']);
+    for (const sent of collector.sent) {
+      assert.deepEqual(sent.key, RAW.key);
+      assert.deepEqual(sent.value, RAW.value, 'the source bytes, not JSON of the typed value');
+      assert.equal(sent.headers[DLQ_HEADERS.payload], undefined);
+      assert.equal(sent.headers['traceparent'], '00-abc-def-01', 'the source headers');
+      assert.equal(sent.headers['added'], undefined);
+      assert.equal(sent.headers[DLQ_HEADERS.offset], '1042');
+      assert.equal(sent.timestamp, RAW.timestamp);
+    }
+    assert.equal(collector.sent[0]!.headers[DLQ_HEADERS.handler], 'processing');
+    assert.equal(collector.sent[1]!.headers[DLQ_HEADERS.sinkTopic], 'recommendations');
+    // not in the batch any more: back to re-encoding the typed value
+    collector.sent.length = 0;
+    handler.handle(
+      context,
+      [{ ...record, origin: { topic: 'impressions', partition: 3, offset: '7' } }],
+      new Error('x'),
+    );
+    assert.equal(collector.sent[0]!.value!.toString(), '{"decoded":true}');
+    assert.equal(collector.sent[0]!.headers[DLQ_HEADERS.payload], 'json');
+  });
+
   it('only counts a failed punctuator: there is no record to dead-letter', () => {
     const collector = recordingCollector();
     const handler = new DeadLetterHandler();
@@ -244,6 +287,41 @@ describe('exceptionHandlersFromConfig', () => {
     assert.equal(collector.sent.length, 1);
     assert.equal(collector.sent[0]!.topic, 'app-dlq');
     assert.equal(built.stats.total(), 3);
+  });
+
+  it('routes producer send failures to the production handler and turns isolation off for fail', () => {
+    const built = exceptionHandlersFromConfig({
+      'default.deserialization.exception.handler': 'fail',
+      'processing.exception.handler': 'fail',
+      'default.production.exception.handler': 'dead-letter',
+      'errors.dead.letter.queue.topic.name': 'app-dlq',
+    });
+    const collector = recordingCollector();
+    const produced = {
+      topic: 'out',
+      partition: 1,
+      key: null,
+      value: Buffer.from('v'),
+      headers: {},
+      timestamp: 1,
+    };
+    assert.equal(
+      built.handlers.onProductionError!(contextWith(collector), produced, new Error('too large')),
+      'continue',
+    );
+    assert.equal(collector.sent[0]!.topic, 'app-dlq');
+    assert.equal(
+      built.handlers.processingIsolation,
+      false,
+      'a fail handler gains nothing from the undo journal',
+    );
+    const continuing = exceptionHandlersFromConfig({
+      'default.deserialization.exception.handler': 'fail',
+      'processing.exception.handler': 'log-and-continue',
+      'default.production.exception.handler': 'fail',
+      'errors.dead.letter.queue.topic.name': 'app-dlq',
+    });
+    assert.equal(continuing.handlers.processingIsolation, true);
   });
 
   it('reports no DLQ topic when no handler dead-letters', () => {
