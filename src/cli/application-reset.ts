@@ -57,7 +57,11 @@ function escapeRegExp(text: string): string {
 }
 
 /** Names on the cluster that are internal topics of `applicationId`. */
-export function internalTopicsOf(applicationId: string, topics: readonly string[], includeDlq = false): string[] {
+export function internalTopicsOf(
+  applicationId: string,
+  topics: readonly string[],
+  includeDlq = false,
+): string[] {
   const pattern = new RegExp(`^${escapeRegExp(applicationId)}-.+-(changelog|repartition)$`);
   return topics.filter((t) => pattern.test(t) || (includeDlq && t === `${applicationId}-dlq`)).sort();
 }
@@ -83,12 +87,18 @@ export async function resetApplication(o: ResetOptions): Promise<ResetPlan> {
     const existing = await admin.listTopics();
     const existingSet = new Set(existing);
     const declared = o.topology ? o.topology.internalTopics(o.applicationId).map((t) => t.name) : [];
-    const internal = [...new Set([...internalTopicsOf(o.applicationId, existing, o.deleteDeadLetterTopic), ...declared.filter((t) => existingSet.has(t))])].sort();
+    const internal = [
+      ...new Set([
+        ...internalTopicsOf(o.applicationId, existing, o.deleteDeadLetterTopic),
+        ...declared.filter((t) => existingSet.has(t)),
+      ]),
+    ].sort();
 
     const inputs = new Set(o.inputTopics ?? []);
     if (o.topology) {
       for (const sub of o.topology.subtopologies())
-        for (const t of o.topology.sourceTopics(sub.id, o.applicationId)) if (!internal.includes(t) && !t.startsWith(`${o.applicationId}-`)) inputs.add(t);
+        for (const t of o.topology.sourceTopics(sub.id, o.applicationId))
+          if (!internal.includes(t) && !t.startsWith(`${o.applicationId}-`)) inputs.add(t);
       // global stores read their topic from the start at every start: no offsets to reset
       for (const g of o.topology.globalSubtopologies()) for (const t of g.sourceTopics) inputs.delete(t);
     }
@@ -110,20 +120,33 @@ export async function resetApplication(o: ResetOptions): Promise<ResetPlan> {
     const verb = o.dryRun ? 'would ' : '';
     for (const t of internal) step(`${verb}delete internal topic ${t}`);
     if (groupExisted) step(`${verb}delete consumer group ${o.applicationId} (all committed offsets)`);
-    for (const p of inputOffsets) step(`${verb}set ${o.applicationId} offset of ${p.topic}[${p.partition}] to ${p.offset}`);
-    if (stateDirectory) step(`${verb}delete local state ${stateDirectory} (${readdirSync(stateDirectory).length} task directories)`);
+    for (const p of inputOffsets)
+      step(`${verb}set ${o.applicationId} offset of ${p.topic}[${p.partition}] to ${p.offset}`);
+    if (stateDirectory)
+      step(
+        `${verb}delete local state ${stateDirectory} (${readdirSync(stateDirectory).length} task directories)`,
+      );
     else if (o.stateDir !== undefined) step(`no local state under ${join(o.stateDir, o.applicationId)}`);
 
     if (!o.dryRun) {
       if (internal.length > 0) await admin.deleteTopics(internal);
       if (groupExisted) await admin.deleteGroups([o.applicationId]);
       const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
-      for (const p of inputOffsets) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition, offset: p.offset }]);
-      for (const [topic, partitions] of byTopic) await admin.setGroupOffsets(o.applicationId, topic, partitions);
+      for (const p of inputOffsets)
+        byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition, offset: p.offset }]);
+      for (const [topic, partitions] of byTopic)
+        await admin.setGroupOffsets(o.applicationId, topic, partitions);
       if (stateDirectory) KafkaStreams.cleanUp(o.stateDir!, o.applicationId);
       await waitUntilDeleted(admin, internal);
     }
-    return { applicationId: o.applicationId, internalTopics: internal, inputOffsets, groupExisted, stateDirectory, dryRun: o.dryRun ?? false };
+    return {
+      applicationId: o.applicationId,
+      internalTopics: internal,
+      inputOffsets,
+      groupExisted,
+      stateDirectory,
+      dryRun: o.dryRun ?? false,
+    };
   } finally {
     await admin.disconnect();
   }
@@ -138,7 +161,11 @@ async function waitUntilDeleted(admin: KafkaAdmin, topics: readonly string[]): P
     const still = topics.filter((t) => left.has(t));
     if (still.length === 0) return;
     if (Date.now() > deadline)
-      throw new CliError('CTR_CLI_FAILED', `internal topics still listed 30 s after deletion: ${still.join(', ')}`, { retriable: true });
+      throw new CliError(
+        'CTR_CLI_FAILED',
+        `internal topics still listed 30 s after deletion: ${still.join(', ')}`,
+        { retriable: true },
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }

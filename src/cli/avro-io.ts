@@ -38,7 +38,10 @@ export function projectSchemas(): AvroSchemaJson[] {
 }
 
 /** The registry a command uses (see the file comment). */
-export function cliSchemaRegistry(url: string | undefined, extraSchemas: readonly AvroSchemaJson[] = []): SchemaRegistry {
+export function cliSchemaRegistry(
+  url: string | undefined,
+  extraSchemas: readonly AvroSchemaJson[] = [],
+): SchemaRegistry {
   const registry = schemaRegistryFromConfig(url ? { 'schema.registry.url': url } : {});
   if (registry instanceof LocalSchemaRegistry) registry.preload([...projectSchemas(), ...extraSchemas]);
   return registry;
@@ -50,11 +53,18 @@ export async function decodeAvro(registry: SchemaRegistry, data: Buffer, where: 
   try {
     frame = decodeFrame(data, where);
   } catch (error) {
-    throw new CliError('CTR_CLI_FAILED', `${where}: not in the Avro wire format: ${(error as Error).message}`, { cause: error });
+    throw new CliError(
+      'CTR_CLI_FAILED',
+      `${where}: not in the Avro wire format: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const writer = await registry.schemaById(frame.schemaId);
   if (writer === undefined)
-    throw new CliError('CTR_CLI_FAILED', `${where}: schema id ${frame.schemaId} is not known to the ${registry.name} registry (give --schema-registry, or --schema with the writer's schema)`);
+    throw new CliError(
+      'CTR_CLI_FAILED',
+      `${where}: schema id ${frame.schemaId} is not known to the ${registry.name} registry (give --schema-registry, or --schema with the writer's schema)`,
+    );
   return compileAvroSchema(writer).fromBuffer(frame.payload);
 }
 
@@ -73,9 +83,16 @@ export function avroJsonSerializer(schema: AvroSchemaJson, registry: SchemaRegis
       try {
         value = type.clone(coerceBytes(json), { coerceBuffers: true, wrapUnions: false });
       } catch (error) {
-        throw new CliError('CTR_CLI_USAGE', `line ${line}: not a valid ${type.name ?? 'value'}: ${(error as Error).message}`);
+        throw new CliError(
+          'CTR_CLI_USAGE',
+          `line ${line}: not a valid ${type.name ?? 'value'}: ${(error as Error).message}`,
+        );
       }
-      if (!type.isValid(value)) throw new CliError('CTR_CLI_USAGE', `line ${line}: not a valid ${type.name ?? 'value'} for the schema`);
+      if (!type.isValid(value))
+        throw new CliError(
+          'CTR_CLI_USAGE',
+          `line ${line}: not a valid ${type.name ?? 'value'} for the schema`,
+        );
       return serde.serialize(topic, value)!;
     },
   };
@@ -96,7 +113,12 @@ function coerceBytes(value: unknown): unknown {
 export function toJsonLine(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (typeof v === 'bigint') return v.toString();
-    if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data))
+    if (
+      v &&
+      typeof v === 'object' &&
+      (v as { type?: string }).type === 'Buffer' &&
+      Array.isArray((v as { data?: unknown }).data)
+    )
       return { $base64: Buffer.from((v as { data: number[] }).data).toString('base64') };
     return v;
   });

@@ -20,10 +20,20 @@ export interface ConfigFlags {
 /** Adds --config, --bootstrap, --application-id, --state-dir and --set to a command. */
 export function withConfigOptions(command: Command, options: { applicationId?: boolean } = {}): Command {
   command
-    .option('-c, --config <file>', 'settings file (.properties or .json) with Kafka Streams names (docs/configuration.md)')
-    .option('--bootstrap <servers>', 'bootstrap.servers (default: the file, env CTR_BOOTSTRAP_SERVERS or CTR_KAFKA_BOOTSTRAP, else 127.0.0.1:9092)')
+    .option(
+      '-c, --config <file>',
+      'settings file (.properties or .json) with Kafka Streams names (docs/configuration.md)',
+    )
+    .option(
+      '--bootstrap <servers>',
+      'bootstrap.servers (default: the file, env CTR_BOOTSTRAP_SERVERS or CTR_KAFKA_BOOTSTRAP, else 127.0.0.1:9092)',
+    )
     .option('--state-dir <dir>', 'state.dir');
-  if (options.applicationId ?? true) command.option('--application-id <id>', 'application.id (default: the file, env CTR_APPLICATION_ID, else the topology\'s default)');
+  if (options.applicationId ?? true)
+    command.option(
+      '--application-id <id>',
+      "application.id (default: the file, env CTR_APPLICATION_ID, else the topology's default)",
+    );
   return command.option('--set <key=value...>', 'any other setting, e.g. --set commit.interval.ms=1000');
 }
 
@@ -42,16 +52,28 @@ function parseSets(sets: readonly string[] | undefined): Record<string, string> 
  * @param fallbacks used only where no source set a value (e.g. the topology's default application id)
  * @throws ConfigError listing every bad setting; CliError for a malformed --set
  */
-export function commandConfig(flags: ConfigFlags, fallbacks: { applicationId?: string | undefined } = {}): StreamsConfig {
+export function commandConfig(
+  flags: ConfigFlags,
+  fallbacks: { applicationId?: string | undefined } = {},
+): StreamsConfig {
   const overrides: Record<string, unknown> = parseSets(flags.set);
   if (flags.bootstrap) overrides['bootstrap.servers'] = flags.bootstrap;
   if (flags.applicationId) overrides['application.id'] = flags.applicationId;
   if (flags.stateDir) overrides['state.dir'] = flags.stateDir;
   const env: NodeJS.ProcessEnv = { ...process.env };
   // the CLI's own defaults sit below the file and env: apply them only where neither names the setting
-  if (overrides['bootstrap.servers'] === undefined && env.CTR_BOOTSTRAP_SERVERS === undefined && !fileHas(flags.config, 'bootstrap.servers'))
+  if (
+    overrides['bootstrap.servers'] === undefined &&
+    env.CTR_BOOTSTRAP_SERVERS === undefined &&
+    !fileHas(flags.config, 'bootstrap.servers')
+  )
     overrides['bootstrap.servers'] = env.CTR_KAFKA_BOOTSTRAP ?? '127.0.0.1:9092';
-  if (overrides['application.id'] === undefined && env.CTR_APPLICATION_ID === undefined && !fileHas(flags.config, 'application.id') && fallbacks.applicationId)
+  if (
+    overrides['application.id'] === undefined &&
+    env.CTR_APPLICATION_ID === undefined &&
+    !fileHas(flags.config, 'application.id') &&
+    fallbacks.applicationId
+  )
     overrides['application.id'] = fallbacks.applicationId;
   return loadStreamsConfig({ ...(flags.config ? { file: flags.config } : {}), env, overrides });
 }

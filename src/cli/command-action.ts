@@ -16,7 +16,8 @@ export function withCommonOptions(command: Command): Command {
 /** The one-line form of an error: its message (a ConfigError's problems joined by "; ") and its code. */
 export function oneLine(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const problems = (error as { problems?: ReadonlyArray<{ name: string; message: string; source?: string }> }).problems;
+  const problems = (error as { problems?: ReadonlyArray<{ name: string; message: string; source?: string }> })
+    .problems;
   const text = problems
     ? `invalid configuration: ${problems.map((p) => `${p.name}: ${p.message}${p.source ? ` (from ${p.source})` : ''}`).join('; ')}`
     : error.message.replace(/\s*\n\s*/g, '; ');
@@ -28,7 +29,11 @@ function verboseText(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 8; depth++) {
-    parts.push(depth === 0 ? String((current as Error).stack ?? current) : `caused by: ${String((current as Error).stack ?? current)}`);
+    parts.push(
+      depth === 0
+        ? String((current as Error).stack ?? current)
+        : `caused by: ${String((current as Error).stack ?? current)}`,
+    );
     current = (current as { cause?: unknown }).cause;
   }
   return parts.join('\n');

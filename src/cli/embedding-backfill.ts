@@ -53,27 +53,35 @@ export async function backfillEmbeddings(o: BackfillOptions): Promise<BackfillPr
   const registry = new ModelRegistry(o.registryDir);
   const versions = await registry.list();
   if (!versions.includes(o.version))
-    throw new CliError('CTR_CLI_USAGE', `model version "${o.version}" is not in the registry ${o.registryDir} (versions: ${versions.join(', ') || 'none'})`);
+    throw new CliError(
+      'CTR_CLI_USAGE',
+      `model version "${o.version}" is not in the registry ${o.registryDir} (versions: ${versions.join(', ') || 'none'})`,
+    );
   if ((o.promote ?? true) && (await registry.latest()) !== o.version) await registry.promote(o.version);
 
   const serde = pipelineSerdes().itemEmbedding;
   const latest = new Map<string, string>();
-  const follower = new TopicFollower(o.kafka, o.topic, (records) => {
-    for (const r of records) {
-      if (r.key === null) continue;
-      const id = r.key.toString();
-      if (r.value === null) {
-        latest.delete(id);
-        continue;
+  const follower = new TopicFollower(
+    o.kafka,
+    o.topic,
+    (records) => {
+      for (const r of records) {
+        if (r.key === null) continue;
+        const id = r.key.toString();
+        if (r.value === null) {
+          latest.delete(id);
+          continue;
+        }
+        try {
+          const e = serde.deserialize(r.topic, r.value);
+          if (e) latest.set(id, e.modelVersion);
+        } catch {
+          // an undecodable record is not an embedding of any version: it does not count
+        }
       }
-      try {
-        const e = serde.deserialize(r.topic, r.value);
-        if (e) latest.set(id, e.modelVersion);
-      } catch {
-        // an undecodable record is not an embedding of any version: it does not count
-      }
-    }
-  }, { groupPrefix: 'ctr-backfill' });
+    },
+    { groupPrefix: 'ctr-backfill' },
+  );
   const progress = (): BackfillProgress => {
     const byVersion = new Map<string, number>();
     for (const v of latest.values()) byVersion.set(v, (byVersion.get(v) ?? 0) + 1);
@@ -88,7 +96,10 @@ export async function backfillEmbeddings(o: BackfillOptions): Promise<BackfillPr
       o.onProgress?.(p);
       if (p.total > 0 && p.done === p.total) return p;
       if (Date.now() > deadline)
-        throw new CliError('CTR_CLI_FAILED', `backfill to "${o.version}" not done: ${p.done}/${p.total} items carry it (is an embeddings application running?)`);
+        throw new CliError(
+          'CTR_CLI_FAILED',
+          `backfill to "${o.version}" not done: ${p.done}/${p.total} items carry it (is an embeddings application running?)`,
+        );
       await new Promise((r) => setTimeout(r, o.intervalMs ?? 500));
     }
   } finally {

@@ -32,9 +32,12 @@ export interface PipelineRunOptions {
   k?: number;
 }
 
-
 /** Starts one pipeline application under `config` (its application.id, state.dir, ...). */
-export async function startPipelineApp(name: PipelineTopologyName, config: StreamsConfig, o: PipelineRunOptions): Promise<RunningApps> {
+export async function startPipelineApp(
+  name: PipelineTopologyName,
+  config: StreamsConfig,
+  o: PipelineRunOptions,
+): Promise<RunningApps> {
   const topics = topicNames(o.topicPrefix);
   const serdes = pipelineSerdes();
   const kafka = createKafka({ bootstrapServers: config['bootstrap.servers'], clientId: config['client.id'] });
@@ -42,14 +45,19 @@ export async function startPipelineApp(name: PipelineTopologyName, config: Strea
   const closers: Array<() => Promise<void>> = [];
   let model: ModelRunner | undefined;
   const loadModel = async (): Promise<ModelRunner> => {
-    model = await PooledModelRunner.start(new ModelRegistry(o.registryDir), { workers: o.workers, ...(o.backend ? { backend: o.backend } : {}) });
+    model = await PooledModelRunner.start(new ModelRegistry(o.registryDir), {
+      workers: o.workers,
+      ...(o.backend ? { backend: o.backend } : {}),
+    });
     closers.push(() => model!.close());
     return model;
   };
   try {
     let app: KafkaStreams;
     if (name === 'embeddings') {
-      app = new KafkaStreams(embeddingsTopology({ topics, serdes, model: await loadModel() }), config, { kafka });
+      app = new KafkaStreams(embeddingsTopology({ topics, serdes, model: await loadModel() }), config, {
+        kafka,
+      });
     } else if (name === 'engagement') {
       app = new KafkaStreams(engagementTopology({ topics, serdes }), config, { kafka });
     } else {

@@ -21,8 +21,14 @@ const inspectionModel: ModelRunner = {
   version: undefined,
   backend: 'none',
   snapshot: () => Promise.resolve(undefined),
-  embed: () => Promise.reject(new CliError('CTR_CLI_FAILED', 'this topology was built for inspection only: it has no model')),
-  score: () => Promise.reject(new CliError('CTR_CLI_FAILED', 'this topology was built for inspection only: it has no model')),
+  embed: () =>
+    Promise.reject(
+      new CliError('CTR_CLI_FAILED', 'this topology was built for inspection only: it has no model'),
+    ),
+  score: () =>
+    Promise.reject(
+      new CliError('CTR_CLI_FAILED', 'this topology was built for inspection only: it has no model'),
+    ),
   close: () => Promise.resolve(),
 };
 
@@ -35,6 +41,11 @@ export function pipelineTopologyForInspection(name: PipelineTopologyName, topicP
     case 'engagement':
       return engagementTopology({ topics, serdes });
     case 'recommendations':
-      return recommendationsTopology({ topics, serdes, model: inspectionModel, embeddings: new EmbeddingTable() });
+      return recommendationsTopology({
+        topics,
+        serdes,
+        model: inspectionModel,
+        embeddings: new EmbeddingTable(),
+      });
   }
 }

@@ -54,7 +54,8 @@ export function inputTopicsOf(topology: Topology, applicationId: string): string
   const globals = new Set(topology.globalSubtopologies().flatMap((g) => g.sourceTopics));
   const out = new Set<string>();
   for (const sub of topology.subtopologies())
-    for (const t of topology.sourceTopics(sub.id, applicationId)) if (!internal.has(t) && !globals.has(t)) out.add(t);
+    for (const t of topology.sourceTopics(sub.id, applicationId))
+      if (!internal.has(t) && !globals.has(t)) out.add(t);
   return [...out].sort();
 }
 
@@ -66,28 +67,54 @@ export async function prepareReplay(o: ReplayPlanOptions): Promise<ReplayPartiti
   const step = o.onStep ?? (() => {});
   const inputs = inputTopicsOf(o.topology, o.applicationId);
   if (o.state === 'wipe') {
-    await resetApplication({ kafka: o.kafka, applicationId: o.applicationId, topology: o.topology, stateDir: o.stateDir, onStep: step });
+    await resetApplication({
+      kafka: o.kafka,
+      applicationId: o.applicationId,
+      topology: o.topology,
+      stateDir: o.stateDir,
+      onStep: step,
+    });
   }
   const admin = new KafkaAdmin(o.kafka);
   await admin.connect();
   try {
     const group = await admin.describeGroup(o.applicationId);
     if (group.members.length > 0)
-      throw new CliError('CTR_CLI_GROUP_ACTIVE', `cannot replay "${o.applicationId}": its consumer group has ${group.members.length} live member(s); stop every instance first, or replay under a new --application-id`);
+      throw new CliError(
+        'CTR_CLI_GROUP_ACTIVE',
+        `cannot replay "${o.applicationId}": its consumer group has ${group.members.length} live member(s); stop every instance first, or replay under a new --application-id`,
+      );
     const ranges: ReplayPartition[] = [];
     for (const topic of inputs) {
       const bounds = await admin.topicOffsets(topic);
       const startAt =
         'timestampMs' in o.from
-          ? new Map((await admin.offsetsForTime(topic, o.from.timestampMs)).map((p) => [p.partition, BigInt(p.offset)]))
+          ? new Map(
+              (await admin.offsetsForTime(topic, o.from.timestampMs)).map((p) => [
+                p.partition,
+                BigInt(p.offset),
+              ]),
+            )
           : undefined;
       const stopAt =
-        o.toTimestampMs === undefined ? undefined : new Map((await admin.offsetsForTime(topic, o.toTimestampMs)).map((p) => [p.partition, BigInt(p.offset)]));
+        o.toTimestampMs === undefined
+          ? undefined
+          : new Map(
+              (await admin.offsetsForTime(topic, o.toTimestampMs)).map((p) => [
+                p.partition,
+                BigInt(p.offset),
+              ]),
+            );
       const offsets: Array<{ partition: number; offset: string }> = [];
       for (const b of bounds) {
         const low = BigInt(b.low);
         const high = BigInt(b.high);
-        let start = 'earliest' in o.from ? low : 'offset' in o.from ? o.from.offset : (startAt!.get(b.partition) ?? high);
+        let start =
+          'earliest' in o.from
+            ? low
+            : 'offset' in o.from
+              ? o.from.offset
+              : (startAt!.get(b.partition) ?? high);
         if (start < low) start = low;
         if (start > high) start = high;
         let stop = stopAt?.get(b.partition) ?? high;
@@ -105,12 +132,21 @@ export async function prepareReplay(o: ReplayPlanOptions): Promise<ReplayPartiti
 }
 
 /** Records of the range committed so far (each partition counted up to its stop). */
-export async function replayProgress(kafka: Kafka, applicationId: string, ranges: readonly ReplayPartition[]): Promise<{ done: bigint; total: bigint }> {
+export async function replayProgress(
+  kafka: Kafka,
+  applicationId: string,
+  ranges: readonly ReplayPartition[],
+): Promise<{ done: bigint; total: bigint }> {
   const admin = new KafkaAdmin(kafka);
   await admin.connect();
   try {
     const topics = [...new Set(ranges.map((r) => r.topic))];
-    const committed = new Map((await admin.groupOffsets(applicationId, topics)).map((g) => [`${g.topic}:${g.partition}`, BigInt(g.offset)]));
+    const committed = new Map(
+      (await admin.groupOffsets(applicationId, topics)).map((g) => [
+        `${g.topic}:${g.partition}`,
+        BigInt(g.offset),
+      ]),
+    );
     let done = 0n;
     let total = 0n;
     for (const r of ranges) {

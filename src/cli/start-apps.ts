@@ -32,10 +32,23 @@ export interface RunningApps {
 export function addAppRunOptions(command: Command): Command {
   return command
     .option('--topic-prefix <prefix>', 'pipeline topic name prefix', '')
-    .option('--registry <dir>', 'model registry directory (embeddings, recommendations, all)', process.env.CTR_MODEL_REGISTRY ?? '/var/lib/ctr-streams/models')
-    .option('--workers <n>', 'scoring worker threads', positiveInt('--workers'), Math.max(1, Math.min(2, availableParallelism())))
+    .option(
+      '--registry <dir>',
+      'model registry directory (embeddings, recommendations, all)',
+      process.env.CTR_MODEL_REGISTRY ?? '/var/lib/ctr-streams/models',
+    )
+    .option(
+      '--workers <n>',
+      'scoring worker threads',
+      positiveInt('--workers'),
+      Math.max(1, Math.min(2, availableParallelism())),
+    )
     .option('--backend <name>', 'tensor backend: auto, tensorflow, wasm, cpu', process.env.CTR_ML_BACKEND)
-    .option('--cycle-interval <ms>', 'list-building cycle interval (recommendations)', positiveInt('--cycle-interval'))
+    .option(
+      '--cycle-interval <ms>',
+      'list-building cycle interval (recommendations)',
+      positiveInt('--cycle-interval'),
+    )
     .option('-k, --top <k>', 'items per list (recommendations)', positiveInt('--top'));
 }
 

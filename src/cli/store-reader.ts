@@ -13,7 +13,13 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KeyValueStoreBuilder, LevelDbKeyValueStore, rangeBounds, prefixBounds, type StateStoreContext } from '../streams/state/index.ts';
+import {
+  KeyValueStoreBuilder,
+  LevelDbKeyValueStore,
+  rangeBounds,
+  prefixBounds,
+  type StateStoreContext,
+} from '../streams/state/index.ts';
 import type { Serde } from '../streams/serde/index.ts';
 import type { Topology } from '../streams/topology/index.ts';
 import { CliError } from './errors.ts';
@@ -38,7 +44,10 @@ export interface StoreEntry {
 export function taskDirsOf(loc: StoreLocation): Array<{ task: string; dir: string }> {
   const appDir = join(loc.stateDir, loc.applicationId);
   if (!existsSync(appDir))
-    throw new CliError('CTR_CLI_STORE_NOT_FOUND', `no local state for application "${loc.applicationId}" under ${loc.stateDir} (wrong --state-dir or --application-id?)`);
+    throw new CliError(
+      'CTR_CLI_STORE_NOT_FOUND',
+      `no local state for application "${loc.applicationId}" under ${loc.stateDir} (wrong --state-dir or --application-id?)`,
+    );
   const tasks = readdirSync(appDir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && /^\d+_\d+$/.test(d.name))
     .map((d) => d.name)
@@ -53,7 +62,8 @@ export function taskDirsOf(loc: StoreLocation): Array<{ task: string; dir: strin
     const known = new Set<string>();
     for (const d of readdirSync(appDir, { withFileTypes: true }))
       if (d.isDirectory())
-        for (const s of readdirSync(join(appDir, d.name), { withFileTypes: true })) if (s.isDirectory()) known.add(s.name);
+        for (const s of readdirSync(join(appDir, d.name), { withFileTypes: true }))
+          if (s.isDirectory()) known.add(s.name);
     throw new CliError(
       'CTR_CLI_STORE_NOT_FOUND',
       `no key-value store "${loc.store}"${loc.task ? ` in task ${loc.task}` : ''} under ${appDir} (stores found: ${[...known].sort().join(', ') || 'none'})`,
@@ -65,7 +75,8 @@ export function taskDirsOf(loc: StoreLocation): Array<{ task: string; dir: strin
 
 function serdesOf(loc: StoreLocation): { key?: Serde<unknown>; value?: Serde<unknown> } {
   const builder = loc.topology?.storeBuilder(loc.store);
-  if (builder instanceof KeyValueStoreBuilder) return { key: builder.keySerde as Serde<unknown>, value: builder.valueSerde as Serde<unknown> };
+  if (builder instanceof KeyValueStoreBuilder)
+    return { key: builder.keySerde as Serde<unknown>, value: builder.valueSerde as Serde<unknown> };
   return {};
 }
 
@@ -73,13 +84,22 @@ async function openTask(loc: StoreLocation, task: string, dir: string): Promise<
   const store = new LevelDbKeyValueStore(loc.store);
   // the persistent layer reads only the task id and directory from its context; the
   // collector and cache budget belong to the layers above, which a reader does not stack
-  const context = { applicationId: loc.applicationId, taskId: task, partition: Number(task.split('_')[1]), taskDir: dir } as StateStoreContext;
+  const context = {
+    applicationId: loc.applicationId,
+    taskId: task,
+    partition: Number(task.split('_')[1]),
+    taskDir: dir,
+  } as StateStoreContext;
   try {
     await store.init(context);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'CTR_STORE_LOCKED')
-      throw new CliError('CTR_CLI_FAILED', `store "${loc.store}" of task ${task} is open in a running application (stop it, or query it through its lookup API)`, { cause: error, store: loc.store, taskId: task });
+      throw new CliError(
+        'CTR_CLI_FAILED',
+        `store "${loc.store}" of task ${task} is open in a running application (stop it, or query it through its lookup API)`,
+        { cause: error, store: loc.store, taskId: task },
+      );
     throw error;
   }
   return store;
@@ -109,7 +129,8 @@ export class StoreReader {
       }
     }
     const bytes = this.key.serialize(this.serdeTopic, typed);
-    if (bytes === null) throw new CliError('CTR_CLI_USAGE', `key "${key}" serializes to null with serde ${this.key.name}`);
+    if (bytes === null)
+      throw new CliError('CTR_CLI_USAGE', `key "${key}" serializes to null with serde ${this.key.name}`);
     return bytes;
   }
 
@@ -118,14 +139,17 @@ export class StoreReader {
     if (serde) return serde.deserialize(this.serdeTopic, bytes);
     const text = bytes.toString('utf8');
     // printable UTF-8 prints as text; anything else as hex, which round-trips
-    return /^[\x20-\x7e\u00a0-\uffff\t\n\r]*$/.test(text) && !text.includes('\ufffd') ? text : `0x${bytes.toString('hex')}`;
+    return /^[\x20-\x7e\u00a0-\uffff\t\n\r]*$/.test(text) && !text.includes('\ufffd')
+      ? text
+      : `0x${bytes.toString('hex')}`;
   }
 
   private async *entries(bounds: ReturnType<typeof rangeBounds>): AsyncGenerator<StoreEntry> {
     for (const { task, dir } of taskDirsOf(this.loc)) {
       const store = await openTask(this.loc, task, dir);
       try {
-        for await (const [k, v] of store.scan(bounds)) yield { task, key: this.decode('key', k), value: this.decode('value', v) };
+        for await (const [k, v] of store.scan(bounds))
+          yield { task, key: this.decode('key', k), value: this.decode('value', v) };
       } finally {
         await store.close();
       }
@@ -140,7 +164,8 @@ export class StoreReader {
       const store = await openTask(this.loc, task, dir);
       try {
         const v = await store.get(bytes);
-        if (v !== undefined) out.push({ task, key: this.decode('key', bytes), value: this.decode('value', v) });
+        if (v !== undefined)
+          out.push({ task, key: this.decode('key', bytes), value: this.decode('value', v) });
       } finally {
         await store.close();
       }
@@ -153,7 +178,10 @@ export class StoreReader {
     const bounds =
       o.prefix !== undefined
         ? prefixBounds(Buffer.from(o.prefix, 'utf8'))
-        : rangeBounds(o.from === undefined ? undefined : this.encodeKey(o.from), o.to === undefined ? undefined : this.encodeKey(o.to));
+        : rangeBounds(
+            o.from === undefined ? undefined : this.encodeKey(o.from),
+            o.to === undefined ? undefined : this.encodeKey(o.to),
+          );
     return this.entries(bounds);
   }
 
@@ -178,9 +206,15 @@ export class StoreReader {
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (typeof v === 'bigint') return v.toString();
-    if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data))
+    if (
+      v &&
+      typeof v === 'object' &&
+      (v as { type?: string }).type === 'Buffer' &&
+      Array.isArray((v as { data?: unknown }).data)
+    )
       return Buffer.from((v as { data: number[] }).data).toString('base64');
-    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView))
+      return Array.from(v as unknown as ArrayLike<number>);
     return v;
   });
 }

@@ -17,5 +17,8 @@ export function parseTime(option: string, text: string, nowMs = Date.now()): num
   const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(t) ? t : `${t}Z`;
   const ms = Date.parse(iso);
   if (/^\d{4}-\d\d-\d\d/.test(t) && Number.isFinite(ms)) return ms;
-  throw new CliError('CTR_CLI_USAGE', `${option} expects an ISO date-time (2026-11-23T12:00:00Z), ms since the epoch, or a duration ago (-15m), got "${text}"`);
+  throw new CliError(
+    'CTR_CLI_USAGE',
+    `${option} expects an ISO date-time (2026-11-23T12:00:00Z), ms since the epoch, or a duration ago (-15m), got "${text}"`,
+  );
 }

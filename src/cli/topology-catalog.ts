@@ -62,7 +62,11 @@ export async function loadTopologyModule(spec: string): Promise<ResolvedTopology
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new CliError('CTR_CLI_UNKNOWN_TOPOLOGY', `cannot load topology module ${path}: ${(error as Error).message}`, { cause: error });
+    throw new CliError(
+      'CTR_CLI_UNKNOWN_TOPOLOGY',
+      `cannot load topology module ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const name = exportName ?? ('default' in mod ? 'default' : 'topology');
   let value = mod[name];

@@ -34,7 +34,12 @@ export interface TopologySnapshot {
     }>;
   }>;
   /** Internal topics with the placeholder application id, e.g. `{application.id}-counts-changelog`. */
-  readonly internalTopics: ReadonlyArray<{ readonly name: string; readonly kind: string; readonly subtopology: number; readonly store?: string }>;
+  readonly internalTopics: ReadonlyArray<{
+    readonly name: string;
+    readonly kind: string;
+    readonly subtopology: number;
+    readonly store?: string;
+  }>;
 }
 
 export function snapshotOf(topology: Topology): TopologySnapshot {
@@ -45,9 +50,18 @@ export function snapshotOf(topology: Topology): TopologySnapshot {
       id: s.id,
       global: s.global,
       nodes: s.nodes.map((n) => {
-        const base = { type: n.type, name: n.name, predecessors: [...n.predecessors], successors: [...n.successors] };
+        const base = {
+          type: n.type,
+          name: n.name,
+          predecessors: [...n.predecessors],
+          successors: [...n.successors],
+        };
         if (n.type === 'source')
-          return { ...base, ...(n.topics ? { topics: [...n.topics] } : {}), ...(n.topicPattern ? { topicPattern: n.topicPattern } : {}) };
+          return {
+            ...base,
+            ...(n.topics ? { topics: [...n.topics] } : {}),
+            ...(n.topicPattern ? { topicPattern: n.topicPattern } : {}),
+          };
         if (n.type === 'processor') return { ...base, stores: [...n.stores] };
         return { ...base, ...(n.topic !== undefined ? { topic: n.topic } : {}) };
       }),
@@ -110,7 +124,11 @@ export function toMermaid(d: TopologyDescription): string {
     out.push(`  subgraph sub${s.id}["Sub-topology ${s.id}${s.global ? ' (global store)' : ''}"]`);
     for (const n of s.nodes) {
       const label = quote(`${n.type}: ${n.name}`);
-      out.push(n.type === 'processor' ? `    ${id('n', n.name)}["${label}"]` : `    ${id('n', n.name)}(["${label}"])`);
+      out.push(
+        n.type === 'processor'
+          ? `    ${id('n', n.name)}["${label}"]`
+          : `    ${id('n', n.name)}(["${label}"])`,
+      );
     }
     out.push('  end');
   }
@@ -129,7 +147,11 @@ function dotString(text: string): string {
 export function toDot(d: TopologyDescription): string {
   const out = ['digraph topology {', '  rankdir=LR;', '  node [fontname="Helvetica", fontsize=11];'];
   for (const s of d.subtopologies) {
-    out.push(`  subgraph cluster_${s.id} {`, `    label=${dotString(`Sub-topology ${s.id}${s.global ? ' (global store)' : ''}`)};`, '    style=rounded;');
+    out.push(
+      `  subgraph cluster_${s.id} {`,
+      `    label=${dotString(`Sub-topology ${s.id}${s.global ? ' (global store)' : ''}`)};`,
+      '    style=rounded;',
+    );
     for (const n of s.nodes) {
       const shape = n.type === 'processor' ? 'box' : 'ellipse';
       out.push(`    ${id('n', n.name)} [label=${dotString(`${n.type}: ${n.name}`)}, shape=${shape}];`);
@@ -137,9 +159,14 @@ export function toDot(d: TopologyDescription): string {
     out.push('  }');
   }
   const e = collectEdges(d);
-  for (const t of [...e.topics].sort()) out.push(`  ${id('t', t)} [label=${dotString(t)}, shape=parallelogram, style=filled, fillcolor="#eef3ff"];`);
-  for (const st of [...e.stores].sort()) out.push(`  ${id('s', st)} [label=${dotString(st)}, shape=cylinder, style=filled, fillcolor="#fff4e0"];`);
-  for (const [from, to, dashed] of e.lines) out.push(`  ${from} -> ${to}${dashed ? ' [style=dashed, dir=none]' : ''};`);
+  for (const t of [...e.topics].sort())
+    out.push(
+      `  ${id('t', t)} [label=${dotString(t)}, shape=parallelogram, style=filled, fillcolor="#eef3ff"];`,
+    );
+  for (const st of [...e.stores].sort())
+    out.push(`  ${id('s', st)} [label=${dotString(st)}, shape=cylinder, style=filled, fillcolor="#fff4e0"];`);
+  for (const [from, to, dashed] of e.lines)
+    out.push(`  ${from} -> ${to}${dashed ? ' [style=dashed, dir=none]' : ''};`);
   out.push('}');
   return out.join('\n') + '\n';
 }
@@ -221,24 +248,42 @@ export function diffSnapshots(saved: TopologySnapshot, current: TopologySnapshot
       const n = newNodes.get(a)!;
       if (n.type !== o.type) return false;
       const sameNeighbour =
-        n.predecessors.some((p) => o.predecessors.includes(p)) || n.successors.some((c) => o.successors.includes(c));
+        n.predecessors.some((p) => o.predecessors.includes(p)) ||
+        n.successors.some((c) => o.successors.includes(c));
       return sameNeighbour || (n.topics !== '' && n.topics === o.topics);
     });
     if (twin) {
       added.delete(twin);
-      out.push({ kind: 'processor-renamed', breaking: true, message: `${o.type} "${name}" is renamed to "${twin}": anything keyed by the node name (repartition topics, metrics, dashboards) changes` });
+      out.push({
+        kind: 'processor-renamed',
+        breaking: true,
+        message: `${o.type} "${name}" is renamed to "${twin}": anything keyed by the node name (repartition topics, metrics, dashboards) changes`,
+      });
     } else {
       out.push({ kind: 'processor-removed', breaking: false, message: `${o.type} "${name}" is removed` });
     }
   }
-  for (const name of added) out.push({ kind: 'processor-added', breaking: false, message: `${newNodes.get(name)!.type} "${name}" is new` });
+  for (const name of added)
+    out.push({
+      kind: 'processor-added',
+      breaking: false,
+      message: `${newNodes.get(name)!.type} "${name}" is new`,
+    });
   for (const [name, o] of oldNodes) {
     const n = newNodes.get(name);
     if (!n || n.type !== o.type) continue;
     if (o.type === 'source' && n.topics !== o.topics)
-      out.push({ kind: 'source-topics-changed', breaking: false, message: `source "${name}" reads [${n.topics}] instead of [${o.topics}]: committed offsets of the old topics are no longer used` });
+      out.push({
+        kind: 'source-topics-changed',
+        breaking: false,
+        message: `source "${name}" reads [${n.topics}] instead of [${o.topics}]: committed offsets of the old topics are no longer used`,
+      });
     if (o.type === 'sink' && n.topics !== o.topics)
-      out.push({ kind: 'sink-topic-changed', breaking: false, message: `sink "${name}" writes "${n.topics}" instead of "${o.topics}"` });
+      out.push({
+        kind: 'sink-topic-changed',
+        breaking: false,
+        message: `sink "${name}" writes "${n.topics}" instead of "${o.topics}"`,
+      });
   }
 
   const oldStores = storeHome(saved);
@@ -247,29 +292,52 @@ export function diffSnapshots(saved: TopologySnapshot, current: TopologySnapshot
   const newStoreNames = new Set([...newStores.keys()].filter((s) => !oldStores.has(s)));
   for (const st of goneStores) {
     const o = oldStores.get(st)!;
-    const twin = [...newStoreNames].find((c) => newStores.get(c)!.processors.some((p) => o.processors.includes(p)));
+    const twin = [...newStoreNames].find((c) =>
+      newStores.get(c)!.processors.some((p) => o.processors.includes(p)),
+    );
     if (twin) {
       newStoreNames.delete(twin);
-      out.push({ kind: 'store-renamed', breaking: true, message: `store "${st}" is renamed to "${twin}": "${twin}" starts empty and the state of "${st}" is left behind` });
+      out.push({
+        kind: 'store-renamed',
+        breaking: true,
+        message: `store "${st}" is renamed to "${twin}": "${twin}" starts empty and the state of "${st}" is left behind`,
+      });
     } else {
-      out.push({ kind: 'store-removed', breaking: true, message: `store "${st}" is removed: its local state directories and changelog are left behind` });
+      out.push({
+        kind: 'store-removed',
+        breaking: true,
+        message: `store "${st}" is removed: its local state directories and changelog are left behind`,
+      });
     }
   }
-  for (const st of newStoreNames) out.push({ kind: 'store-added', breaking: false, message: `store "${st}" is new (starts empty)` });
+  for (const st of newStoreNames)
+    out.push({ kind: 'store-added', breaking: false, message: `store "${st}" is new (starts empty)` });
   for (const [st, o] of oldStores) {
     const n = newStores.get(st);
     if (n && n.sub !== o.sub)
-      out.push({ kind: 'store-moved', breaking: true, message: `store "${st}" moves from sub-topology ${o.sub} to ${n.sub}: its tasks (${o.sub}_<p> -> ${n.sub}_<p>) and local state directories change; the store restores from its changelog` });
+      out.push({
+        kind: 'store-moved',
+        breaking: true,
+        message: `store "${st}" moves from sub-topology ${o.sub} to ${n.sub}: its tasks (${o.sub}_<p> -> ${n.sub}_<p>) and local state directories change; the store restores from its changelog`,
+      });
   }
 
   const newTopics = new Set(current.internalTopics.map((t) => t.name));
   const oldTopics = new Set(saved.internalTopics.map((t) => t.name));
   for (const t of saved.internalTopics)
     if (!newTopics.has(t.name))
-      out.push({ kind: 'internal-topic-orphaned', breaking: true, message: `internal ${t.kind} topic "${t.name}" is orphaned: nothing reads or writes it any more (delete it, or keep the old name)` });
+      out.push({
+        kind: 'internal-topic-orphaned',
+        breaking: true,
+        message: `internal ${t.kind} topic "${t.name}" is orphaned: nothing reads or writes it any more (delete it, or keep the old name)`,
+      });
   for (const t of current.internalTopics)
     if (!oldTopics.has(t.name))
-      out.push({ kind: 'internal-topic-new', breaking: false, message: `internal ${t.kind} topic "${t.name}" is new` });
+      out.push({
+        kind: 'internal-topic-new',
+        breaking: false,
+        message: `internal ${t.kind} topic "${t.name}" is new`,
+      });
   return out;
 }
 
@@ -279,10 +347,14 @@ export function parseSnapshot(text: string, file: string): TopologySnapshot {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${file} is not a topology snapshot (save one with \`describe <topology> --format json\`): ${(error as Error).message}`);
+    throw new Error(
+      `${file} is not a topology snapshot (save one with \`describe <topology> --format json\`): ${(error as Error).message}`,
+    );
   }
   const v = value as Partial<TopologySnapshot>;
   if (v.format !== 1 || !Array.isArray(v.subtopologies) || !Array.isArray(v.internalTopics))
-    throw new Error(`${file} is not a topology snapshot of format 1 (save one with \`describe <topology> --format json\`)`);
+    throw new Error(
+      `${file} is not a topology snapshot of format 1 (save one with \`describe <topology> --format json\`)`,
+    );
   return v as TopologySnapshot;
 }

@@ -25,20 +25,35 @@ export function registerBackfill(program: Command): void {
     program
       .command('backfill')
       .addArgument(new Argument('<what>', 'what to backfill').choices(['embeddings']))
-      .description('re-embed every item with a model version: promote it in the registry (running embeddings instances pick it up) and follow item-embeddings until every item carries it')
+      .description(
+        're-embed every item with a model version: promote it in the registry (running embeddings instances pick it up) and follow item-embeddings until every item carries it',
+      )
       .requiredOption('--model-version <v>', 'the registry version to roll out')
-      .option('--registry <dir>', 'model registry directory', process.env.CTR_MODEL_REGISTRY ?? '/var/lib/ctr-streams/models')
+      .option(
+        '--registry <dir>',
+        'model registry directory',
+        process.env.CTR_MODEL_REGISTRY ?? '/var/lib/ctr-streams/models',
+      )
       .option('--bootstrap <servers>', 'bootstrap.servers', defaultBootstrap())
       .option('--topic-prefix <prefix>', 'pipeline topic name prefix', '')
       .option('--no-promote', 'only follow the progress (the version is already promoted)')
-      .addOption(new Option('--timeout <s>', 'give up after this many seconds').argParser(Number).default(3600)),
+      .addOption(
+        new Option('--timeout <s>', 'give up after this many seconds').argParser(Number).default(3600),
+      ),
   )
-    .addHelpText('after', '\nNeeds a running embeddings application (`ctr-streams run embeddings`): it does the re-embedding, a chunk at a time, while live items keep flowing.\n\nExample:\n  ctr-streams backfill embeddings --model-version v000002 --registry /var/lib/ctr-streams/models')
+    .addHelpText(
+      'after',
+      '\nNeeds a running embeddings application (`ctr-streams run embeddings`): it does the re-embedding, a chunk at a time, while live items keep flowing.\n\nExample:\n  ctr-streams backfill embeddings --model-version v000002 --registry /var/lib/ctr-streams/models',
+    )
     .action(
       commandAction('backfill', async (_what: string, o: BackfillFlags) => {
         const kafka = createKafka({ bootstrapServers: o.bootstrap, clientId: 'ctr-streams-backfill' });
         const bar = new cliProgress.SingleBar(
-          { format: 'backfill {bar} {percentage}% | {value}/{total} items on {version} | ETA {eta_formatted}', stream: process.stderr, etaBuffer: 20 },
+          {
+            format: 'backfill {bar} {percentage}% | {value}/{total} items on {version} | ETA {eta_formatted}',
+            stream: process.stderr,
+            etaBuffer: 20,
+          },
           cliProgress.Presets.shades_classic,
         );
         let started = false;
@@ -61,7 +76,9 @@ export function registerBackfill(program: Command): void {
             },
           });
           bar.stop();
-          process.stdout.write(`backfill done: ${p.done}/${p.total} items carry ${o.modelVersion} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+          process.stdout.write(
+            `backfill done: ${p.done}/${p.total} items carry ${o.modelVersion} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
+          );
         } finally {
           if (started) bar.stop();
         }

@@ -28,16 +28,33 @@ export function registerConsume(program: Command): void {
     program
       .command('consume')
       .argument('<topic>', 'the topic to read')
-      .description('print a topic\'s records as JSON lines (Avro values decoded with their writer schema), from the start or a time, up to its current end')
+      .description(
+        "print a topic's records as JSON lines (Avro values decoded with their writer schema), from the start or a time, up to its current end",
+      )
       .option('--bootstrap <servers>', 'bootstrap.servers', defaultBootstrap())
-      .addOption(new Option('-f, --format <format>', 'how values are decoded').choices(['avro', 'json', 'string', 'hex']).default('avro'))
-      .option('--schema-registry <url>', 'Confluent-compatible schema registry (default env CTR_SCHEMA_REGISTRY_URL, else local ids of schemas/*.avsc)')
+      .addOption(
+        new Option('-f, --format <format>', 'how values are decoded')
+          .choices(['avro', 'json', 'string', 'hex'])
+          .default('avro'),
+      )
+      .option(
+        '--schema-registry <url>',
+        'Confluent-compatible schema registry (default env CTR_SCHEMA_REGISTRY_URL, else local ids of schemas/*.avsc)',
+      )
       .option('--schema <file.avsc...>', 'more writer schemas for the local registry')
-      .option('--from <time>', 'start at the first record at or after this time (ISO, ms, -15m); default the earliest')
+      .option(
+        '--from <time>',
+        'start at the first record at or after this time (ISO, ms, -15m); default the earliest',
+      )
       .addOption(new Option('-n, --max <n>', 'stop after n records').argParser(positiveInt('--max')))
-      .addOption(new Option('--timeout <s>', 'give up reading after this many seconds').argParser(Number).default(60)),
+      .addOption(
+        new Option('--timeout <s>', 'give up reading after this many seconds').argParser(Number).default(60),
+      ),
   )
-    .addHelpText('after', '\nExamples:\n  ctr-streams consume recommendations --max 5 | jq .value.items[0]\n  ctr-streams consume impressions --from -10m --format avro')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ctr-streams consume recommendations --max 5 | jq .value.items[0]\n  ctr-streams consume impressions --from -10m --format avro',
+    )
     .action(
       commandAction('consume', async (topic: string, o: ConsumeFlags) => {
         const kafka = createKafka({ bootstrapServers: o.bootstrap, clientId: 'ctr-streams-consume' });
@@ -45,14 +62,32 @@ export function registerConsume(program: Command): void {
         await admin.connect();
         let from: Map<number, string> | undefined;
         try {
-          if (!(await admin.listTopics()).includes(topic)) throw new CliError('CTR_CLI_USAGE', `topic "${topic}" does not exist`);
-          if (o.from !== undefined) from = new Map((await admin.offsetsForTime(topic, parseTime('--from', o.from))).map((p) => [p.partition, p.offset]));
+          if (!(await admin.listTopics()).includes(topic))
+            throw new CliError('CTR_CLI_USAGE', `topic "${topic}" does not exist`);
+          if (o.from !== undefined)
+            from = new Map(
+              (await admin.offsetsForTime(topic, parseTime('--from', o.from))).map((p) => [
+                p.partition,
+                p.offset,
+              ]),
+            );
         } finally {
           await admin.disconnect();
         }
-        const registry = cliSchemaRegistry(o.schemaRegistry, (o.schema ?? []).map((f) => loadAvroSchemaFile(f)));
-        const records = await readTopicToEnd(kafka, topic, { ...(from ? { from } : {}), timeoutMs: o.timeout * 1000 });
-        records.sort((a, b) => a.timestamp - b.timestamp || a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+        const registry = cliSchemaRegistry(
+          o.schemaRegistry,
+          (o.schema ?? []).map((f) => loadAvroSchemaFile(f)),
+        );
+        const records = await readTopicToEnd(kafka, topic, {
+          ...(from ? { from } : {}),
+          timeoutMs: o.timeout * 1000,
+        });
+        records.sort(
+          (a, b) =>
+            a.timestamp - b.timestamp ||
+            a.partition - b.partition ||
+            Number(BigInt(a.offset) - BigInt(b.offset)),
+        );
         let n = 0;
         for (const r of records) {
           if (o.max !== undefined && n >= o.max) break;
@@ -64,8 +99,12 @@ export function registerConsume(program: Command): void {
             else if (o.format === 'string') value = r.value.toString('utf8');
             else value = r.value.toString('hex');
           }
-          const headers = Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v?.toString('utf8')]));
-          process.stdout.write(`${toJsonLine({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key?.toString('utf8') ?? null, value, headers })}\n`);
+          const headers = Object.fromEntries(
+            Object.entries(r.headers).map(([k, v]) => [k, v?.toString('utf8')]),
+          );
+          process.stdout.write(
+            `${toJsonLine({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key?.toString('utf8') ?? null, value, headers })}\n`,
+          );
           n++;
         }
         process.stderr.write(`${n} record(s) from ${topic}\n`);

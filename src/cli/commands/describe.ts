@@ -10,7 +10,15 @@ import { Option, type Command } from 'commander';
 import { commandAction, withCommonOptions } from '../command-action.ts';
 import { CliError } from '../errors.ts';
 import { resolveTopology } from '../topology-catalog.ts';
-import { DESCRIBE_FORMATS, diffSnapshots, parseSnapshot, snapshotOf, toDot, toMermaid, type DescribeFormat } from '../topology-graph.ts';
+import {
+  DESCRIBE_FORMATS,
+  diffSnapshots,
+  parseSnapshot,
+  snapshotOf,
+  toDot,
+  toMermaid,
+  type DescribeFormat,
+} from '../topology-graph.ts';
 
 export interface DescribeOptions {
   format: DescribeFormat;
@@ -19,14 +27,20 @@ export interface DescribeOptions {
 }
 
 /** The output of `describe` (for tests and other commands). @throws CliError */
-export async function describeTopology(spec: string, o: DescribeOptions): Promise<{ text: string; breaking: boolean }> {
+export async function describeTopology(
+  spec: string,
+  o: DescribeOptions,
+): Promise<{ text: string; breaking: boolean }> {
   const { topology } = await resolveTopology(spec, o.topicPrefix);
   if (o.diff !== undefined) {
     let saved: string;
     try {
       saved = readFileSync(o.diff, 'utf8');
     } catch (error) {
-      throw new CliError('CTR_CLI_USAGE', `cannot read saved topology ${o.diff}: ${(error as Error).message}`);
+      throw new CliError(
+        'CTR_CLI_USAGE',
+        `cannot read saved topology ${o.diff}: ${(error as Error).message}`,
+      );
     }
     let snapshot;
     try {
@@ -35,7 +49,11 @@ export async function describeTopology(spec: string, o: DescribeOptions): Promis
       throw new CliError('CTR_CLI_USAGE', (error as Error).message);
     }
     const findings = diffSnapshots(snapshot, snapshotOf(topology));
-    if (findings.length === 0) return { text: `no changes: ${spec} has the same nodes, stores and internal topics as ${o.diff}\n`, breaking: false };
+    if (findings.length === 0)
+      return {
+        text: `no changes: ${spec} has the same nodes, stores and internal topics as ${o.diff}\n`,
+        breaking: false,
+      };
     const breaking = findings.filter((f) => f.breaking);
     const lines = findings.map((f) => `${f.breaking ? 'BREAKING' : 'ok      '}  ${f.message}`);
     lines.push(
@@ -59,7 +77,10 @@ export async function describeTopology(spec: string, o: DescribeOptions): Promis
       // loaded on demand: the wasm Graphviz is a few MB
       const { instance } = await import('@viz-js/viz');
       const viz = await instance();
-      return { text: viz.renderString(toDot(description), { format: 'svg', engine: 'dot' }), breaking: false };
+      return {
+        text: viz.renderString(toDot(description), { format: 'svg', engine: 'dot' }),
+        breaking: false,
+      };
     }
   }
 }
@@ -68,10 +89,20 @@ export function registerDescribe(program: Command): void {
   withCommonOptions(
     program
       .command('describe')
-      .argument('<topology>', 'embeddings | engagement | recommendations | path to a module exporting a Topology')
-      .description('print a topology (Kafka Streams text, Mermaid, DOT, SVG or a JSON snapshot); --diff says what a change would orphan or rename')
-      .addOption(new Option('-f, --format <format>', 'output format').choices(DESCRIBE_FORMATS).default('text'))
-      .option('--diff <saved.json>', 'compare with a snapshot saved by `describe --format json`; exits 3 when state would be stranded')
+      .argument(
+        '<topology>',
+        'embeddings | engagement | recommendations | path to a module exporting a Topology',
+      )
+      .description(
+        'print a topology (Kafka Streams text, Mermaid, DOT, SVG or a JSON snapshot); --diff says what a change would orphan or rename',
+      )
+      .addOption(
+        new Option('-f, --format <format>', 'output format').choices(DESCRIBE_FORMATS).default('text'),
+      )
+      .option(
+        '--diff <saved.json>',
+        'compare with a snapshot saved by `describe --format json`; exits 3 when state would be stranded',
+      )
       .option('--topic-prefix <prefix>', 'pipeline topic name prefix', '')
       .addHelpText(
         'after',

@@ -6,7 +6,9 @@ export function registerDocs(program: Command): void {
   program
     .command('docs')
     .addArgument(new Argument('<what>', 'which reference').choices(['configuration']))
-    .description('print a generated reference (configuration: every setting with its type, default, unit, env var)')
+    .description(
+      'print a generated reference (configuration: every setting with its type, default, unit, env var)',
+    )
     .action(() => {
       process.stdout.write(renderConfigDocs());
     });

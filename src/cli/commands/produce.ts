@@ -31,12 +31,18 @@ export function registerProduce(program: Command): void {
       .description('send JSON lines from stdin (or --file) as Avro records in the Confluent wire format')
       .requiredOption('--schema <file.avsc>', 'the value schema (e.g. schemas/impression.avsc)')
       .option('--bootstrap <servers>', 'bootstrap.servers', defaultBootstrap())
-      .option('--schema-registry <url>', 'Confluent-compatible schema registry (default env CTR_SCHEMA_REGISTRY_URL, else local ids)')
+      .option(
+        '--schema-registry <url>',
+        'Confluent-compatible schema registry (default env CTR_SCHEMA_REGISTRY_URL, else local ids)',
+      )
       .option('--file <path>', 'read this file instead of stdin')
       .option('--with-keys', 'each line is {"key", "value", "headers"?} (what `consume` prints)')
       .option('--key-field <name>', 'use this field of the value as the record key (string)'),
   )
-    .addHelpText('after', '\nBytes fields are written as {"$base64": "..."} (as `consume` prints them).\n\nExample:\n  ctr-streams consume impressions --max 10 | ctr-streams produce impressions-copy --schema schemas/impression.avsc --with-keys')
+    .addHelpText(
+      'after',
+      '\nBytes fields are written as {"$base64": "..."} (as `consume` prints them).\n\nExample:\n  ctr-streams consume impressions --max 10 | ctr-streams produce impressions-copy --schema schemas/impression.avsc --with-keys',
+    )
     .action(
       commandAction('produce', async (topic: string, o: ProduceFlags) => {
         const schema = loadAvroSchemaFile(o.schema);
@@ -66,8 +72,12 @@ export function registerProduce(program: Command): void {
             } catch (error) {
               throw new CliError('CTR_CLI_USAGE', `line ${line}: not JSON: ${(error as Error).message}`);
             }
-            const env = o.withKeys ? (json as { key?: unknown; value?: unknown; headers?: Record<string, string> }) : { value: json };
-            const key = env.key ?? (o.keyField ? (env.value as Record<string, unknown> | null)?.[o.keyField] : undefined);
+            const env = o.withKeys
+              ? (json as { key?: unknown; value?: unknown; headers?: Record<string, string> })
+              : { value: json };
+            const key =
+              env.key ??
+              (o.keyField ? (env.value as Record<string, unknown> | null)?.[o.keyField] : undefined);
             batch.push({
               topic,
               key: key === undefined || key === null ? null : String(key),

@@ -13,7 +13,13 @@ import { createLogger } from '../../telemetry/logger.ts';
 import { commandConfig, withConfigOptions, type ConfigFlags } from '../cli-config.ts';
 import { commandAction, withCommonOptions } from '../command-action.ts';
 import { CliError } from '../errors.ts';
-import { addAppRunOptions, fallbackApplicationId, startApps, type AppRunFlags, type RunningApps } from '../start-apps.ts';
+import {
+  addAppRunOptions,
+  fallbackApplicationId,
+  startApps,
+  type AppRunFlags,
+  type RunningApps,
+} from '../start-apps.ts';
 import { nonNegativeNumber } from './options.ts';
 
 const log = createLogger('cli');
@@ -26,12 +32,28 @@ interface RunFlags extends ConfigFlags, AppRunFlags {
 export function registerRun(program: Command): void {
   const command = program
     .command('run')
-    .argument('<topology>', 'embeddings | engagement | recommendations | all (the three in one process) | a module path exporting a Topology')
+    .argument(
+      '<topology>',
+      'embeddings | engagement | recommendations | all (the three in one process) | a module path exporting a Topology',
+    )
     .description('run an application until SIGTERM/SIGINT, serving /metrics, /health and /health/ready')
-    .addOption(new Option('--metrics-port <port>', 'port of /metrics and /health (0 = any free port; default env CTR_TELEMETRY_PORT, else 9464)').argParser(nonNegativeNumber('--metrics-port')))
-    .addOption(new Option('--duration <s>', 'stop cleanly after this many seconds (default: until a signal)').argParser(nonNegativeNumber('--duration')));
+    .addOption(
+      new Option(
+        '--metrics-port <port>',
+        'port of /metrics and /health (0 = any free port; default env CTR_TELEMETRY_PORT, else 9464)',
+      ).argParser(nonNegativeNumber('--metrics-port')),
+    )
+    .addOption(
+      new Option(
+        '--duration <s>',
+        'stop cleanly after this many seconds (default: until a signal)',
+      ).argParser(nonNegativeNumber('--duration')),
+    );
   withCommonOptions(withConfigOptions(addAppRunOptions(command)))
-    .addHelpText('after', '\nExamples:\n  ctr-streams run recommendations --config /etc/ctr-streams/ctr-streams.properties\n  CTR_APPLICATION_ID=my-app ctr-streams run ./my-app.ts --bootstrap 127.0.0.1:9092\n\nExit codes: 0 clean stop, 1 an application failed, 2 bad settings.')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ctr-streams run recommendations --config /etc/ctr-streams/ctr-streams.properties\n  CTR_APPLICATION_ID=my-app ctr-streams run ./my-app.ts --bootstrap 127.0.0.1:9092\n\nExit codes: 0 clean stop, 1 an application failed, 2 bad settings.',
+    )
     .action(
       commandAction('run', async (spec: string, o: RunFlags) => {
         const fallbackId = await fallbackApplicationId(spec, o.topicPrefix);
@@ -51,10 +73,20 @@ export function registerRun(program: Command): void {
             return { status: states.every((s) => s === 'RUNNING') ? 'UP' : 'DOWN', detail: { states } };
           });
           running = await startApps(spec, config, o);
-          log.info({ topology: spec, applicationId: config['application.id'], metrics: telemetry.metricsUrl }, 'running');
-          process.stderr.write(`ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}\n`);
+          log.info(
+            { topology: spec, applicationId: config['application.id'], metrics: telemetry.metricsUrl },
+            'running',
+          );
+          process.stderr.write(
+            `ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}\n`,
+          );
           const failure = await untilStopped(running, o.duration);
-          if (failure) throw new CliError('CTR_CLI_FAILED', `application "${config['application.id']}" failed: ${failure.message}`, { cause: failure });
+          if (failure)
+            throw new CliError(
+              'CTR_CLI_FAILED',
+              `application "${config['application.id']}" failed: ${failure.message}`,
+              { cause: failure },
+            );
         } finally {
           await running?.close();
           await telemetry.shutdown();

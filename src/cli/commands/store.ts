@@ -35,7 +35,10 @@ async function location(store: string, o: StoreFlags): Promise<StoreLocation> {
 
 function common(command: Command): Command {
   return withCommonOptions(withConfigOptions(command))
-    .option('-t, --topology <topology>', 'the application\'s topology: decodes keys and values with the store\'s serdes (else raw text/hex)')
+    .option(
+      '-t, --topology <topology>',
+      "the application's topology: decodes keys and values with the store's serdes (else raw text/hex)",
+    )
     .option('--topic-prefix <prefix>', 'pipeline topic name prefix', '')
     .option('--task <id>', 'only this task, e.g. 0_3');
 }
@@ -43,10 +46,21 @@ function common(command: Command): Command {
 export function registerStore(program: Command): void {
   const store = program
     .command('store')
-    .description('read a key-value state store of a stopped application from its state directory (JSON lines)')
-    .addHelpText('after', '\nExamples:\n  ctr-streams store count item-embeddings -t embeddings --state-dir /var/lib/ctr-streams/state\n  ctr-streams store get item-embeddings item-42 -t embeddings --state-dir ...\n  ctr-streams store scan context-candidates -t engagement --limit 10 --state-dir ...');
+    .description(
+      'read a key-value state store of a stopped application from its state directory (JSON lines)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ctr-streams store count item-embeddings -t embeddings --state-dir /var/lib/ctr-streams/state\n  ctr-streams store get item-embeddings item-42 -t embeddings --state-dir ...\n  ctr-streams store scan context-candidates -t engagement --limit 10 --state-dir ...',
+    );
 
-  common(store.command('get').argument('<store>', 'store name').argument('<key>', 'the key (JSON for non-string key serdes)').description('print the value of one key')).action(
+  common(
+    store
+      .command('get')
+      .argument('<store>', 'store name')
+      .argument('<key>', 'the key (JSON for non-string key serdes)')
+      .description('print the value of one key'),
+  ).action(
     commandAction('store get', async (name: string, key: string, o: StoreFlags) => {
       const entries = await new StoreReader(await location(name, o)).get(key);
       for (const e of entries) process.stdout.write(`${toJson(e)}\n`);
@@ -57,7 +71,12 @@ export function registerStore(program: Command): void {
     }),
   );
 
-  common(store.command('scan').argument('<store>', 'store name').description('print entries in key order, task by task'))
+  common(
+    store
+      .command('scan')
+      .argument('<store>', 'store name')
+      .description('print entries in key order, task by task'),
+  )
     .option('--from <key>', 'first key (inclusive)')
     .option('--to <key>', 'last key (inclusive)')
     .option('--prefix <text>', 'only keys starting with these bytes')
@@ -65,7 +84,11 @@ export function registerStore(program: Command): void {
     .action(
       commandAction('store scan', async (name: string, o: StoreFlags) => {
         let n = 0;
-        const bounds = { ...(o.from !== undefined ? { from: o.from } : {}), ...(o.to !== undefined ? { to: o.to } : {}), ...(o.prefix !== undefined ? { prefix: o.prefix } : {}) };
+        const bounds = {
+          ...(o.from !== undefined ? { from: o.from } : {}),
+          ...(o.to !== undefined ? { to: o.to } : {}),
+          ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
+        };
         for await (const e of new StoreReader(await location(name, o)).scan(bounds)) {
           process.stdout.write(`${toJson(e)}\n`);
           if (o.limit !== undefined && ++n >= o.limit) break;
@@ -73,7 +96,12 @@ export function registerStore(program: Command): void {
       }),
     );
 
-  common(store.command('count').argument('<store>', 'store name').description('count entries per task and in total (exact: a full scan)')).action(
+  common(
+    store
+      .command('count')
+      .argument('<store>', 'store name')
+      .description('count entries per task and in total (exact: a full scan)'),
+  ).action(
     commandAction('store count', async (name: string, o: StoreFlags) => {
       const counts = await new StoreReader(await location(name, o)).count();
       let total = 0;

@@ -39,28 +39,62 @@ interface EvalFlags {
 }
 
 const registryOption = (): Option =>
-  new Option('--registry <dir>', 'model registry directory').default(process.env.CTR_MODEL_REGISTRY ?? '/var/lib/ctr-streams/models');
+  new Option('--registry <dir>', 'model registry directory').default(
+    process.env.CTR_MODEL_REGISTRY ?? '/var/lib/ctr-streams/models',
+  );
 
 export function registerTrain(program: Command): void {
   withCommonOptions(
     program
       .command('train')
-      .description('train the next CTR model version from the latest one (or a fresh model) and publish it with its validation metrics')
+      .description(
+        'train the next CTR model version from the latest one (or a fresh model) and publish it with its validation metrics',
+      )
       .addOption(registryOption())
-      .option('--examples <file.jsonl>', 'training examples, one JSON object per line: { features, itemId, label }')
-      .option('--items <file.jsonl>', 'item contents for --examples: { id, title, description, image (base64 RGB) }')
-      .addOption(new Option('--world-seed <n>', 'train on generated impressions of the synthetic world with this seed').argParser(positiveInt('--world-seed')))
-      .addOption(new Option('--world-examples <n>', 'generated examples with --world-seed').argParser(positiveInt('--world-examples')).default(20_000))
-      .addOption(new Option('--validation-share <x>', 'share of the examples held out for the metrics').argParser(Number).default(0.1))
+      .option(
+        '--examples <file.jsonl>',
+        'training examples, one JSON object per line: { features, itemId, label }',
+      )
+      .option(
+        '--items <file.jsonl>',
+        'item contents for --examples: { id, title, description, image (base64 RGB) }',
+      )
+      .addOption(
+        new Option(
+          '--world-seed <n>',
+          'train on generated impressions of the synthetic world with this seed',
+        ).argParser(positiveInt('--world-seed')),
+      )
+      .addOption(
+        new Option('--world-examples <n>', 'generated examples with --world-seed')
+          .argParser(positiveInt('--world-examples'))
+          .default(20_000),
+      )
+      .addOption(
+        new Option('--validation-share <x>', 'share of the examples held out for the metrics')
+          .argParser(Number)
+          .default(0.1),
+      )
       .option('--backend <name>', 'tensor backend: auto, tensorflow, wasm, cpu', process.env.CTR_ML_BACKEND),
   )
-    .addHelpText('after', '\nExamples:\n  ctr-streams train --registry ./models --world-seed 1\n  ctr-streams train --registry /var/lib/ctr-streams/models --examples examples.jsonl --items items.jsonl')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ctr-streams train --registry ./models --world-seed 1\n  ctr-streams train --registry /var/lib/ctr-streams/models --examples examples.jsonl --items items.jsonl',
+    )
     .action(
       commandAction('train', async (o: TrainFlags) => {
         if ((o.examples === undefined) === (o.worldSeed === undefined))
-          throw new CliError('CTR_CLI_USAGE', 'give one source of examples: --examples <file> (with --items) or --world-seed <n>');
-        if (o.examples !== undefined && o.items === undefined) throw new CliError('CTR_CLI_USAGE', '--examples needs --items (the item contents the towers read)');
-        if (!(o.validationShare >= 0 && o.validationShare < 1)) throw new CliError('CTR_CLI_USAGE', `--validation-share must be in [0, 1), got ${o.validationShare}`);
+          throw new CliError(
+            'CTR_CLI_USAGE',
+            'give one source of examples: --examples <file> (with --items) or --world-seed <n>',
+          );
+        if (o.examples !== undefined && o.items === undefined)
+          throw new CliError('CTR_CLI_USAGE', '--examples needs --items (the item contents the towers read)');
+        if (!(o.validationShare >= 0 && o.validationShare < 1))
+          throw new CliError(
+            'CTR_CLI_USAGE',
+            `--validation-share must be in [0, 1), got ${o.validationShare}`,
+          );
         const ml = await import('../../ml/index.ts');
         await ml.initBackend((o.backend ?? 'auto') as never);
         const registry = new ml.ModelRegistry(o.registry);
@@ -68,7 +102,9 @@ export function registerTrain(program: Command): void {
         let items: (id: string) => import('../../ml/index.ts').ItemContent | undefined;
         if (o.worldSeed !== undefined) {
           const world = new ml.World({ seed: o.worldSeed });
-          examples = world.impressions(o.worldExamples).map((imp) => ml.exampleFromImpression(imp, world.item(imp.itemId)!));
+          examples = world
+            .impressions(o.worldExamples)
+            .map((imp) => ml.exampleFromImpression(imp, world.item(imp.itemId)!));
           items = (id) => world.item(id);
         } else {
           for await (const batch of ml.readExamplesFile(o.examples!)) examples.push(...batch);
@@ -79,7 +115,14 @@ export function registerTrain(program: Command): void {
         const held = Math.floor(examples.length * o.validationShare);
         const validation = examples.slice(examples.length - held);
         const train = examples.slice(0, examples.length - held);
-        const bar = new cliProgress.SingleBar({ format: 'train {bar} {percentage}% | {value}/{total} examples | loss {loss} | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+        const bar = new cliProgress.SingleBar(
+          {
+            format:
+              'train {bar} {percentage}% | {value}/{total} examples | loss {loss} | ETA {eta_formatted}',
+            stream: process.stderr,
+          },
+          cliProgress.Presets.shades_classic,
+        );
         bar.start(train.length, 0, { loss: '-' });
         let done = 0;
         const t0 = Date.now();
@@ -98,19 +141,36 @@ export function registerTrain(program: Command): void {
         } finally {
           bar.stop();
         }
-        const metrics = Object.entries(info.metrics ?? {}).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(4)) : String(v)}`).join(' ');
-        process.stdout.write(`published ${info.version} (parent ${info.parent ?? 'none'}) after ${train.length} examples in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${metrics}\n`);
+        const metrics = Object.entries(info.metrics ?? {})
+          .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(4)) : String(v)}`)
+          .join(' ');
+        process.stdout.write(
+          `published ${info.version} (parent ${info.parent ?? 'none'}) after ${train.length} examples in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${metrics}\n`,
+        );
       }),
     );
 
   withCommonOptions(
     program
       .command('eval')
-      .description('evaluate a model version on fresh generated impressions: AUC, log loss, calibration, next to the Bayes-optimal figures; warm and cold items')
+      .description(
+        'evaluate a model version on fresh generated impressions: AUC, log loss, calibration, next to the Bayes-optimal figures; warm and cold items',
+      )
       .addOption(registryOption())
       .option('--model-version <v>', 'the version (default the latest)')
-      .addOption(new Option('--world-seed <n>', 'the synthetic world to evaluate on (use the one the model was trained on)').argParser(positiveInt('--world-seed')).default(1))
-      .addOption(new Option('--examples <n>', 'impressions per evaluation').argParser(positiveInt('--examples')).default(20_000))
+      .addOption(
+        new Option(
+          '--world-seed <n>',
+          'the synthetic world to evaluate on (use the one the model was trained on)',
+        )
+          .argParser(positiveInt('--world-seed'))
+          .default(1),
+      )
+      .addOption(
+        new Option('--examples <n>', 'impressions per evaluation')
+          .argParser(positiveInt('--examples'))
+          .default(20_000),
+      )
       .option('--backend <name>', 'tensor backend: auto, tensorflow, wasm, cpu', process.env.CTR_ML_BACKEND),
   ).action(
     commandAction('eval', async (o: EvalFlags) => {
@@ -118,7 +178,11 @@ export function registerTrain(program: Command): void {
       await ml.initBackend((o.backend ?? 'auto') as never);
       const registry = new ml.ModelRegistry(o.registry);
       const version = o.modelVersion ?? (await registry.latest());
-      if (version === undefined) throw new CliError('CTR_CLI_USAGE', `model registry ${o.registry} has no version yet: train one first`);
+      if (version === undefined)
+        throw new CliError(
+          'CTR_CLI_USAGE',
+          `model registry ${o.registry} has no version yet: train one first`,
+        );
       const model = await registry.load(version);
       const world = new ml.World({ seed: o.worldSeed });
       const r = ml.evaluateOnWorld(model, world, { warmItems: world.items, examples: o.examples });

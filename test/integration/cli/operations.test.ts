@@ -4,7 +4,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaProducer, readTopicToEnd, type ConsumedRecord } from '../../../src/kafka/index.ts';
-import { createTopics, eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  eventually,
+  testKafka,
+  uniqueName,
+  withAdmin,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
 import { runCli, startCli, WORD_COUNT } from './fixtures/cli-process.ts';
 
 const PARTITIONS = 3;
@@ -47,7 +54,10 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
     upper = uniqueName('cli-upper');
     counts = uniqueName('cli-counts');
     appId = uniqueName('cli-app');
-    await createTopics(env.kafka, [input, upper, counts].map((name) => ({ name, partitions: PARTITIONS })));
+    await createTopics(
+      env.kafka,
+      [input, upper, counts].map((name) => ({ name, partitions: PARTITIONS })),
+    );
     fixtureEnv = { CLI_FIXTURE_INPUT: input, CLI_FIXTURE_UPPER: upper, CLI_FIXTURE_COUNTS: counts };
     const producer = new KafkaProducer(env.kafka);
     await producer.connect();
@@ -57,7 +67,12 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
         for (let i = 0; i < PER_PHASE; i++) {
           const key = KEYS[(i * 3 + phase) % KEYS.length]!;
           expectedCounts.set(key, (expectedCounts.get(key) ?? 0) + 1);
-          records.push({ topic: input, key, value: `word ${phase}-${i}`, timestamp: T0 + phase * PHASE_MS + i * 1000 });
+          records.push({
+            topic: input,
+            key,
+            value: `word ${phase}-${i}`,
+            timestamp: T0 + phase * PHASE_MS + i * 1000,
+          });
         }
       await producer.send(records);
     } finally {
@@ -69,18 +84,53 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
   const common = (): string[] => ['--bootstrap', env.bootstrap, '--state-dir', stateDir];
 
   it('run serves named metrics with plausible values while it processes, refuses a reset meanwhile, and stops cleanly on SIGTERM', async () => {
-    const run = startCli(['run', WORD_COUNT, ...common(), '--application-id', appId, '--metrics-port', '0', '--set', 'commit.interval.ms=500'], fixtureEnv);
+    const run = startCli(
+      [
+        'run',
+        WORD_COUNT,
+        ...common(),
+        '--application-id',
+        appId,
+        '--metrics-port',
+        '0',
+        '--set',
+        'commit.interval.ms=500',
+      ],
+      fixtureEnv,
+    );
     try {
-      await eventually('the metrics URL on stderr', () => /metrics at (http:\S+)/.test(run.stderr()), 45_000, 100);
+      await eventually(
+        'the metrics URL on stderr',
+        () => /metrics at (http:\S+)/.test(run.stderr()),
+        45_000,
+        100,
+      );
       const url = /metrics at (http:\S+)/.exec(run.stderr())![1]!;
-      await eventually('every count in the output topic', async () => {
-        const records = await readTopicToEnd(env.kafka, counts);
-        const latest = new Map(records.map((r) => [r.key!.toString(), Number(r.value!.toString())]));
-        return [...expectedCounts].every(([k, n]) => latest.get(k) === n);
-      }, 45_000, 300);
+      await eventually(
+        'every count in the output topic',
+        async () => {
+          const records = await readTopicToEnd(env.kafka, counts);
+          const latest = new Map(records.map((r) => [r.key!.toString(), Number(r.value!.toString())]));
+          return [...expectedCounts].every(([k, n]) => latest.get(k) === n);
+        },
+        45_000,
+        300,
+      );
       const text = await (await fetch(url)).text();
-      assert.equal(sum(text.split('\n').filter((l) => l.includes(`topic="${input}"`)).join('\n'), 'ctr_streams_records_consumed_total'), 3 * PER_PHASE);
-      assert.ok(sum(text, 'ctr_streams_records_produced_total') >= 3 * PER_PHASE, 'outputs and changelog records were acknowledged');
+      assert.equal(
+        sum(
+          text
+            .split('\n')
+            .filter((l) => l.includes(`topic="${input}"`))
+            .join('\n'),
+          'ctr_streams_records_consumed_total',
+        ),
+        3 * PER_PHASE,
+      );
+      assert.ok(
+        sum(text, 'ctr_streams_records_produced_total') >= 3 * PER_PHASE,
+        'outputs and changelog records were acknowledged',
+      );
       assert.ok(sum(text, 'ctr_streams_batch_size_count') >= 1, 'batches were recorded');
       assert.ok(sum(text, 'ctr_streams_process_duration_sum') > 0, 'processing took time');
       assert.ok(sum(text, 'ctr_process_memory_resident') > 10_000_000, 'resident memory is megabytes');
@@ -99,15 +149,30 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
     assert.match(result.stderr, /stopped cleanly/);
   });
 
-  it('store count/get/scan read the stopped app\'s LevelDB stores with the topology\'s serdes', async () => {
-    const count = await runCli(['store', 'count', 'word-counts', '-t', WORD_COUNT, ...common(), '--application-id', appId], fixtureEnv);
+  it("store count/get/scan read the stopped app's LevelDB stores with the topology's serdes", async () => {
+    const count = await runCli(
+      ['store', 'count', 'word-counts', '-t', WORD_COUNT, ...common(), '--application-id', appId],
+      fixtureEnv,
+    );
     assert.equal(count.code, 0, count.stderr);
     assert.match(count.stdout, new RegExp(`^total\\t${KEYS.length}$`, 'm'));
-    const get = await runCli(['store', 'get', 'word-counts', 'beta', '-t', WORD_COUNT, ...common(), '--application-id', appId], fixtureEnv);
+    const get = await runCli(
+      ['store', 'get', 'word-counts', 'beta', '-t', WORD_COUNT, ...common(), '--application-id', appId],
+      fixtureEnv,
+    );
     assert.equal(get.code, 0, get.stderr);
     assert.equal(JSON.parse(get.stdout.trim()).value, expectedCounts.get('beta'));
-    const scan = await runCli(['store', 'scan', 'word-counts', '-t', WORD_COUNT, ...common(), '--application-id', appId], fixtureEnv);
-    const scanned = new Map(scan.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; value: number }).map((e) => [e.key, e.value]));
+    const scan = await runCli(
+      ['store', 'scan', 'word-counts', '-t', WORD_COUNT, ...common(), '--application-id', appId],
+      fixtureEnv,
+    );
+    const scanned = new Map(
+      scan.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { key: string; value: number })
+        .map((e) => [e.key, e.value]),
+    );
     assert.deepEqual(scanned, expectedCounts);
     const missing = await runCli(['store', 'count', 'no-such-store', ...common(), '--application-id', appId]);
     assert.equal(missing.code, 2);
@@ -117,7 +182,10 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
   it('replay of a time range under a new application id reproduces the outputs of that range', async () => {
     const replayUpper = uniqueName('cli-replay-upper');
     const replayCounts = uniqueName('cli-replay-counts');
-    await createTopics(env.kafka, [replayUpper, replayCounts].map((name) => ({ name, partitions: PARTITIONS })));
+    await createTopics(
+      env.kafka,
+      [replayUpper, replayCounts].map((name) => ({ name, partitions: PARTITIONS })),
+    );
     const from = new Date(T0 + PHASE_MS).toISOString();
     const to = new Date(T0 + 2 * PHASE_MS).toISOString();
     const replayApp = uniqueName('cli-replay');
@@ -142,7 +210,10 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
     assert.ok(topicsNow.includes(changelog), 'the run created its changelog');
     assert.ok(existsSync(join(stateDir, appId)), 'the run left local state');
 
-    const dry = await runCli(['reset', appId, '--topology', WORD_COUNT, ...common(), '--dry-run'], fixtureEnv);
+    const dry = await runCli(
+      ['reset', appId, '--topology', WORD_COUNT, ...common(), '--dry-run'],
+      fixtureEnv,
+    );
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, new RegExp(`would delete internal topic ${changelog}`));
     assert.match(dry.stdout, /dry run: nothing changed/);
@@ -152,9 +223,17 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
     const reset = await runCli(['reset', appId, '--topology', WORD_COUNT, ...common()], fixtureEnv);
     assert.equal(reset.code, 0, reset.stderr);
     const after = await withAdmin(env.kafka, (a) => a.listTopics());
-    assert.deepEqual(after.filter((t) => t.startsWith(`${appId}-`)), [], 'no internal topics left');
+    assert.deepEqual(
+      after.filter((t) => t.startsWith(`${appId}-`)),
+      [],
+      'no internal topics left',
+    );
     assert.equal(existsSync(join(stateDir, appId)), false, 'no local state left');
     const offsets = await withAdmin(env.kafka, (a) => a.groupOffsets(appId, [input]));
-    assert.deepEqual(offsets.map((o) => o.offset), Array.from({ length: PARTITIONS }, () => '0'), 'inputs rewound to the earliest offsets');
+    assert.deepEqual(
+      offsets.map((o) => o.offset),
+      Array.from({ length: PARTITIONS }, () => '0'),
+      'inputs rewound to the earliest offsets',
+    );
   });
 });

@@ -46,59 +46,138 @@ describe('ctr-streams run all + backfill embeddings on a real broker', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('carries a producer\'s trace id to the recommendation of its context, and backfills every item to a new model version', async () => {
+  it("carries a producer's trace id to the recommendation of its context, and backfills every item to a new model version", async () => {
     run = startCli([
-      'run', 'all', '--bootstrap', env.bootstrap, '--state-dir', join(dir, 'state'), '--application-id', appId,
-      '--topic-prefix', prefix, '--registry', registryDir, '--cycle-interval', '1000', '--workers', '1', '--backend', 'wasm',
-      '--metrics-port', '0', '--set', 'commit.interval.ms=500', '--set', 'punctuation.interval.ms=100',
+      'run',
+      'all',
+      '--bootstrap',
+      env.bootstrap,
+      '--state-dir',
+      join(dir, 'state'),
+      '--application-id',
+      appId,
+      '--topic-prefix',
+      prefix,
+      '--registry',
+      registryDir,
+      '--cycle-interval',
+      '1000',
+      '--workers',
+      '1',
+      '--backend',
+      'wasm',
+      '--metrics-port',
+      '0',
+      '--set',
+      'commit.interval.ms=500',
+      '--set',
+      'punctuation.interval.ms=100',
     ]);
     const recs = new TopicFollower(env.kafka, topics.recommendations, (records) => {
       for (const r of records) {
         const v = serdes.recommendation.deserialize(r.topic, r.value);
-        if (v) lists.push({ contextId: v.contextId, traceparent: r.headers.traceparent?.toString(), modelVersion: v.modelVersion });
+        if (v)
+          lists.push({
+            contextId: v.contextId,
+            traceparent: r.headers.traceparent?.toString(),
+            modelVersion: v.modelVersion,
+          });
       }
     });
     followers.push(recs);
     // run creates the pipeline's topics
-    await eventually('the pipeline to start', () => /running as/.test(run!.stderr()) || run!.child.exitCode !== null, 90_000, 200);
+    await eventually(
+      'the pipeline to start',
+      () => /running as/.test(run!.stderr()) || run!.child.exitCode !== null,
+      90_000,
+      200,
+    );
     assert.match(run.stderr(), /all running as/, run.stderr());
     await recs.start();
 
     const world = new World({ seed: 7, items: 40, contexts: 4 });
-    const producer = new EventProducer({ kafka: env.kafka, topics, serdes, world, impressionsPerSecond: 40, itemsPerList: 4, newItemsPerSecond: 0 });
+    const producer = new EventProducer({
+      kafka: env.kafka,
+      topics,
+      serdes,
+      world,
+      impressionsPerSecond: 40,
+      itemsPerList: 4,
+      newItemsPerSecond: 0,
+    });
     await producer.publishCatalogue();
     const traffic = producer.run(3000, 100);
     await traffic;
     await producer.close();
-    await eventually('lists for every context', () => new Set(lists.map((l) => l.contextId)).size === 4, 60_000, 200).catch((error: Error) => {
-      throw new Error(`${error.message}: ${lists.length} lists of contexts [${[...new Set(lists.map((l) => l.contextId))].join(', ')}]; run stderr: ${run!.stderr().slice(-3000)}`);
+    await eventually(
+      'lists for every context',
+      () => new Set(lists.map((l) => l.contextId)).size === 4,
+      60_000,
+      200,
+    ).catch((error: Error) => {
+      throw new Error(
+        `${error.message}: ${lists.length} lists of contexts [${[...new Set(lists.map((l) => l.contextId))].join(', ')}]; run stderr: ${run!.stderr().slice(-3000)}`,
+      );
     });
 
     // one more impression of a known context, with the W3C trace context of its producer
     const impressions = await readTopicToEnd(env.kafka, topics.impressions);
-    const sample = serdes.impression.deserialize(topics.impressions, impressions[0]!.value) as ImpressionEvent;
+    const sample = serdes.impression.deserialize(
+      topics.impressions,
+      impressions[0]!.value,
+    ) as ImpressionEvent;
     const traceId = randomBytes(16).toString('hex');
-    const traced: ImpressionEvent = { ...sample, impressionId: `traced-${traceId.slice(0, 8)}`, timestamp: Date.now() };
+    const traced: ImpressionEvent = {
+      ...sample,
+      impressionId: `traced-${traceId.slice(0, 8)}`,
+      timestamp: Date.now(),
+    };
     const kp = new KafkaProducer(env.kafka);
     await kp.connect();
     try {
-      await kp.send([{
-        topic: topics.impressions,
-        key: traced.impressionId,
-        value: serdes.impression.serialize(topics.impressions, traced),
-        headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
-        timestamp: traced.timestamp,
-      }]);
+      await kp.send([
+        {
+          topic: topics.impressions,
+          key: traced.impressionId,
+          value: serdes.impression.serialize(topics.impressions, traced),
+          headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+          timestamp: traced.timestamp,
+        },
+      ]);
     } finally {
       await kp.disconnect();
     }
-    await eventually(`a recommendation for ${sample.context.contextId} carrying trace ${traceId}`, () =>
-      lists.some((l) => l.contextId === sample.context.contextId && l.traceparent?.split('-')[1] === traceId), 45_000, 200);
+    await eventually(
+      `a recommendation for ${sample.context.contextId} carrying trace ${traceId}`,
+      () =>
+        lists.some(
+          (l) => l.contextId === sample.context.contextId && l.traceparent?.split('-')[1] === traceId,
+        ),
+      45_000,
+      200,
+    );
 
     // backfill: a new version, not promoted; the command promotes it and follows item-embeddings
     const registry = new ModelRegistry(registryDir);
     const v2 = (await registry.publish(CtrModel.create(DEFAULT_MODEL_CONFIG, 2), { promote: false })).version;
-    const backfill = await runCli(['backfill', 'embeddings', '--model-version', v2, '--registry', registryDir, '--bootstrap', env.bootstrap, '--topic-prefix', prefix, '--timeout', '90'], {}, 120_000);
+    const backfill = await runCli(
+      [
+        'backfill',
+        'embeddings',
+        '--model-version',
+        v2,
+        '--registry',
+        registryDir,
+        '--bootstrap',
+        env.bootstrap,
+        '--topic-prefix',
+        prefix,
+        '--timeout',
+        '90',
+      ],
+      {},
+      120_000,
+    );
     assert.equal(backfill.code, 0, backfill.stderr);
     assert.match(backfill.stdout, new RegExp(`backfill done: 40/40 items carry ${v2}`));
     const latest = new Map<string, string>();
@@ -109,7 +188,18 @@ describe('ctr-streams run all + backfill embeddings on a real broker', () => {
     assert.equal(latest.size, 40);
     assert.deepEqual(new Set(latest.values()), new Set([v2]), 'every item re-embedded with the new version');
 
-    const unknown = await runCli(['backfill', 'embeddings', '--model-version', 'v-nope', '--registry', registryDir, '--bootstrap', env.bootstrap, '--topic-prefix', prefix]);
+    const unknown = await runCli([
+      'backfill',
+      'embeddings',
+      '--model-version',
+      'v-nope',
+      '--registry',
+      registryDir,
+      '--bootstrap',
+      env.bootstrap,
+      '--topic-prefix',
+      prefix,
+    ]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /model version "v-nope" is not in the registry/);
 

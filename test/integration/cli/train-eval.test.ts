@@ -12,12 +12,20 @@ describe('ctr-streams train / eval', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('publishes a version with validation metrics, then continues from it as its parent', async () => {
-    const first = await runCli(['train', '--registry', registry, '--world-seed', '2', '--world-examples', '1000', '--backend', 'wasm'], {}, 120_000);
+    const first = await runCli(
+      ['train', '--registry', registry, '--world-seed', '2', '--world-examples', '1000', '--backend', 'wasm'],
+      {},
+      120_000,
+    );
     assert.equal(first.code, 0, first.stderr);
     const v1 = /published (\S+) \(parent none\)/.exec(first.stdout)?.[1];
     assert.ok(v1, first.stdout);
     assert.match(first.stdout, /auc=0\.\d+ .*validationExamples=100/);
-    const second = await runCli(['train', '--registry', registry, '--world-seed', '2', '--world-examples', '1000', '--backend', 'wasm'], {}, 120_000);
+    const second = await runCli(
+      ['train', '--registry', registry, '--world-seed', '2', '--world-examples', '1000', '--backend', 'wasm'],
+      {},
+      120_000,
+    );
     assert.equal(second.code, 0, second.stderr);
     const v2 = new RegExp(`published (\\S+) \\(parent ${v1}\\)`).exec(second.stdout)?.[1];
     assert.ok(v2, second.stdout);
@@ -27,7 +35,11 @@ describe('ctr-streams train / eval', () => {
   });
 
   it('eval prints warm and cold quality next to the Bayes-optimal AUC', async () => {
-    const r = await runCli(['eval', '--registry', registry, '--world-seed', '2', '--examples', '800', '--backend', 'wasm'], {}, 120_000);
+    const r = await runCli(
+      ['eval', '--registry', registry, '--world-seed', '2', '--examples', '800', '--backend', 'wasm'],
+      {},
+      120_000,
+    );
     assert.equal(r.code, 0, r.stderr);
     for (const name of ['warm', 'cold tower', 'cold OOV']) {
       const row = new RegExp(`^${name} +800 +0\\.\\d{4} +(0\\.\\d{4}) +(0\\.\\d{4})`, 'm').exec(r.stdout);

@@ -8,7 +8,9 @@ describe('docs/configuration.md', () => {
   it('is the config table rendered (regenerate: ctr-streams docs configuration > docs/configuration.md)', () => {
     const docs = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
     // state.dir defaults to the OS temp dir: the file shows the CI value (/tmp)
-    const expected = renderConfigDocs().split(JSON.stringify(`${tmpdir()}/ctr-streams`)).join('"/tmp/ctr-streams"');
+    const expected = renderConfigDocs()
+      .split(JSON.stringify(`${tmpdir()}/ctr-streams`))
+      .join('"/tmp/ctr-streams"');
     assert.equal(docs, expected);
   });
 });

@@ -9,7 +9,14 @@ import { runCli, WORD_COUNT } from '../../integration/cli/fixtures/cli-process.t
 
 const STORES: Record<string, string[]> = {
   embeddings: ['item-catalogue', 'item-embeddings', 'pending-embedding-requests', 'embedding-backfill'],
-  engagement: ['impression-window', 'early-clicks', 'join-expiry', 'context-candidates', 'context-counters', 'item-counters'],
+  engagement: [
+    'impression-window',
+    'early-clicks',
+    'join-expiry',
+    'context-candidates',
+    'context-counters',
+    'item-counters',
+  ],
   recommendations: ['candidates'],
 };
 
@@ -53,12 +60,21 @@ describe('ctr-streams describe', () => {
       const same = await runCli(['describe', WORD_COUNT, '--diff', saved], { CLI_FIXTURE_INPUT: 'w' });
       assert.equal(same.code, 0, same.stderr);
       assert.match(same.stdout, /^no changes/);
-      const changed = await runCli(['describe', WORD_COUNT, '--diff', saved], { CLI_FIXTURE_INPUT: 'w', CLI_FIXTURE_RENAMED: '1' });
+      const changed = await runCli(['describe', WORD_COUNT, '--diff', saved], {
+        CLI_FIXTURE_INPUT: 'w',
+        CLI_FIXTURE_RENAMED: '1',
+      });
       assert.equal(changed.code, 3, changed.stderr);
       assert.match(changed.stdout, /BREAKING {2}store "word-counts" is renamed to "word-totals"/);
       assert.match(changed.stdout, /BREAKING {2}processor "upper" is renamed to "to-upper"/);
-      assert.match(changed.stdout, /BREAKING {2}internal changelog topic "\{application\.id\}-word-counts-changelog" is orphaned/);
-      assert.match(changed.stdout, /internal changelog topic "\{application\.id\}-word-totals-changelog" is new/);
+      assert.match(
+        changed.stdout,
+        /BREAKING {2}internal changelog topic "\{application\.id\}-word-counts-changelog" is orphaned/,
+      );
+      assert.match(
+        changed.stdout,
+        /internal changelog topic "\{application\.id\}-word-totals-changelog" is new/,
+      );
       assert.match(changed.stdout, /^incompatible: /m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -69,6 +85,9 @@ describe('ctr-streams describe', () => {
     const r = await runCli(['describe', 'no-such-topology']);
     assert.equal(r.code, 2);
     assert.equal(r.stderr.trim().split('\n').length, 1);
-    assert.match(r.stderr, /^ctr-streams describe: unknown topology "no-such-topology".*\[CTR_CLI_UNKNOWN_TOPOLOGY\]$/m);
+    assert.match(
+      r.stderr,
+      /^ctr-streams describe: unknown topology "no-such-topology".*\[CTR_CLI_UNKNOWN_TOPOLOGY\]$/m,
+    );
   });
 });
