@@ -84,19 +84,16 @@ export class ProductionGuardCollector implements RecordCollector {
    */
   async flush(): Promise<Map<string, string>> {
     for (let round = 1; ; round++) {
-      const refused = this.refused;
-      this.refused = [];
-      // dead-letter records the handlers queue here go out with the flush just below
-      await this.decide(refused);
-      let acked: Map<string, string>;
+      let acked: Map<string, string> | undefined;
+      // flush first, decide after: a collector that is broken (not refusing records) fails here before
+      // any handler is asked, so no record is counted or dead-lettered for a fault that was not its own
       try {
         acked = await this.inner.flush();
       } catch (error) {
         if (!(error instanceof RecordSendError) || round >= MAX_FLUSH_ROUNDS) throw error;
-        await this.decide(error.failed);
-        continue; // flush again: the dead-letter records just queued must be acked before this commit counts
+        this.refused.push(...error.failed);
       }
-      if (this.refused.length === 0) return acked;
+      if (this.refused.length === 0 && acked !== undefined) return acked;
       if (round >= MAX_FLUSH_ROUNDS) {
         const first = this.refused[0]!;
         throw new RecordProductionError(
@@ -105,6 +102,10 @@ export class ProductionGuardCollector implements RecordCollector {
           { taskId: this.options.taskId, cause: first.error },
         );
       }
+      const refused = this.refused;
+      this.refused = [];
+      await this.decide(refused);
+      // and flush again: dead-letter records just queued must be acked before this commit counts
     }
   }
 

@@ -33,7 +33,7 @@ class RefusingCollector extends RecordingCollector {
   /** Refuse "too-big" on every topic (the DLQ included), not only "out". */
   refuseEverywhere = false;
   /** Thrown once by the next flush (then cleared): records "the broker" rejected. */
-  failNextFlush: RecordSendError | undefined;
+  failNextFlush: Error | undefined;
 
   override sendRecord(
     topic: string,
@@ -141,7 +141,7 @@ describe('the production exception handler in a StreamTask', () => {
     assert.equal(dead[0]!.headers[DLQ_HEADERS.sinkTopic], 'out');
     assert.equal(dead[0]!.headers[DLQ_HEADERS.exception], 'RangeError');
     assert.equal(stats.total({ handler: 'production', action: 'dead-letter' }), 1);
-    assert.equal(collector.flushes, 1, 'the DLQ record went out with the same flush');
+    assert.equal(collector.flushes, 2, 'a second flush sent the DLQ record and awaited its ack');
     await task.closeClean();
   });
 
@@ -195,6 +195,22 @@ describe('the production exception handler in a StreamTask', () => {
     assert.equal(collector.flushes, 2, 'a second flush once the handler decided');
     assert.equal(stats.total({ handler: 'production', action: 'continue', code: 'MESSAGE_TOO_LARGE' }), 1);
     await task.closeClean();
+  });
+
+  it('asks no handler when the collector itself is broken: its flush error stands', async () => {
+    const collector = new RefusingCollector([]);
+    const asked: string[] = [];
+    const task = await runningTask(collector, {
+      onProductionError: (_c, record) => {
+        asked.push(record.topic);
+        return 'continue';
+      },
+    });
+    await task.process([raw(0, 'too-big')]);
+    collector.failNextFlush = new Error('producer fenced');
+    await assert.rejects(task.commit(), /producer fenced/);
+    assert.deepEqual(asked, []);
+    await task.closeDirty();
   });
 
   it('never skips a changelog record, whatever the handler says', async () => {
