@@ -658,8 +658,15 @@ export class KafkaStreams {
         `process ${next.topic}`,
         {
           kind: SpanKind.CONSUMER,
-          links: linksFromHeaders(next.records.map((r) => r.headers as Record<string, Buffer | string | undefined>)),
-          attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': next.topic, 'messaging.batch.message_count': next.records.length, 'ctr.task.id': handle.id },
+          links: linksFromHeaders(
+            next.records.map((r) => r.headers as Record<string, Buffer | string | undefined>),
+          ),
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.destination.name': next.topic,
+            'messaging.batch.message_count': next.records.length,
+            'ctr.task.id': handle.id,
+          },
         },
         async (span) => {
           try {
