@@ -26,7 +26,8 @@ import { EventProducer } from '../pipeline/event-producer.ts';
 import { QualityTracker } from '../pipeline/quality-tracker.ts';
 import { trainInitialModel } from '../pipeline/initial-model.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
-import { startLookupServer, type LookupServer } from '../lookup/index.ts';
+import { startLookupServer, type LookupServer, type LookupSources } from '../lookup/index.ts';
+import { EmbeddingTable } from '../../topologies/embedding-table.ts';
 import { startTelemetry, type Telemetry } from '../telemetry/index.ts';
 import { PipelineStats } from '../../topologies/pipeline-stats.ts';
 import { pipelineSerdes } from '../../topologies/events.ts';
@@ -144,6 +145,19 @@ export async function runDemo(
   console.log(
     `starting the pipeline: topics ${topicPrefix}-*, apps ${appId}-{embeddings,engagement,recommendations}, cycle every ${o.cycleIntervalMs} ms, top ${o.k}`,
   );
+  // the lookup API first: its port is this instance's application.server (where other instances redirect)
+  const sources: LookupSources = {
+    embeddings: new EmbeddingTable(),
+    recommendations: new Map(),
+    ...(telemetry?.health ? { health: telemetry.health } : {}),
+    ...(telemetry?.metricsUrl ? { metricsUrl: telemetry.metricsUrl } : {}),
+  };
+  let lookup: LookupServer | undefined;
+  try {
+    lookup = await startLookupServer(sources, o.port);
+  } catch (err) {
+    console.error(`lookup API disabled: ${String(err)}`);
+  }
   const pipeline = await Pipeline.start({
     bootstrap,
     applicationId: appId,
@@ -159,25 +173,15 @@ export async function runDemo(
     backend: o.backend,
     stats,
     streamsConfig: { 'punctuation.interval.ms': 100 },
+    ...(lookup ? { applicationServer: `127.0.0.1:${lookup.port}` } : {}),
     onCycle: (result, candidates) => quality.add(result, candidates, Date.now()),
   });
-  let lookup: LookupServer | undefined;
-  try {
-    lookup = await startLookupServer(
-      {
-        embeddings: pipeline.embeddings,
-        recommendations: pipeline.latestLists,
-        ...(telemetry?.health ? { health: telemetry.health } : {}),
-        ...(telemetry?.metricsUrl ? { metricsUrl: telemetry.metricsUrl } : {}),
-      },
-      o.port,
-    );
-  } catch (err) {
-    console.error(`lookup API disabled: ${String(err)}`);
-  }
+  sources.embeddings = pipeline.embeddings;
+  sources.recommendations = pipeline.latestLists;
+  sources.candidates = (id) => pipeline.candidates(id);
   telemetry?.health.register('ready', 'pipeline', () => pipeline.error === undefined);
   console.log(
-    `scoring workers: ${o.workers} x ${pipeline.model.backend} | lookup API: ${lookup?.url ?? '-'} (/items/{id}/embedding, /contexts/{id}/recommendations, /health, /metrics)${telemetry?.metricsUrl ? ` | Prometheus: ${telemetry.metricsUrl}` : ''}`,
+    `scoring workers: ${o.workers} x ${pipeline.model.backend} | lookup API: ${lookup?.url ?? '-'} (/items/{id}/embedding, /contexts/{id}/recommendations, /contexts/{id}/candidates, /health, /metrics)${telemetry?.metricsUrl ? ` | Prometheus: ${telemetry.metricsUrl}` : ''}`,
   );
 
   // 3. traffic

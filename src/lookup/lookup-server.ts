@@ -3,13 +3,18 @@
  *
  *   GET /items/{id}/embedding          the item's latest embedding (version, vector, category)
  *   GET /contexts/{id}/recommendations the context's latest list
+ *   GET /contexts/{id}/candidates      the context's candidate set, from the partitioned `candidates`
+ *                                      store (interactive queries): answered here when this instance
+ *                                      holds the key's partition, else 307 to the instance that does
+ *                                      (its `application.server`), 503 while the group rebalances
  *   GET /health                        readiness of this instance (200 UP / 503 DOWN, JSON report)
  *   GET /metrics                       the Prometheus scrape of this process
  *
- * Both tables are global (every instance follows the whole compacted
- * `item-embeddings` and `recommendations` topics), so every instance answers
- * for every key and no request needs a redirect to the key's owner. Answers
- * are JSON; unknown keys are 404 with a message naming the key.
+ * The embedding and list tables are global (every instance follows the whole
+ * compacted `item-embeddings` and `recommendations` topics), so every instance
+ * answers for every key; candidate sets are partitioned by context, so a key
+ * held by another instance is redirected there. Answers are JSON; unknown
+ * keys are 404 with a message naming the key.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +24,15 @@ import { createLogger, type HealthRegistry } from '../telemetry/index.ts';
 
 const log = createLogger('lookup');
 
+/** Where a partitioned key is answered: here (with its value, undefined = no such key), elsewhere, or nowhere yet. */
+export type KeyLookup<V> =
+  | { kind: 'local'; value: V | undefined }
+  | { kind: 'remote'; host: string }
+  | { kind: 'unknown'; reason: string };
+
 export interface LookupSources {
+  /** A context's candidate set through interactive queries; absent = route disabled. */
+  candidates?: (contextId: string) => Promise<KeyLookup<unknown>>;
   embeddings: EmbeddingLookup;
   recommendations: ReadonlyMap<string, RecommendationEvent>;
   /** Readiness checks; absent = always UP. */
@@ -74,6 +87,23 @@ async function handle(src: LookupSources, req: IncomingMessage, res: ServerRespo
         error: `context "${id}" has no list yet (unknown context, or no cycle ran for it)`,
       });
     return send(res, 200, list);
+  }
+  if (parts.length === 3 && parts[0] === 'contexts' && parts[2] === 'candidates' && src.candidates) {
+    const id = parts[1] as string;
+    const where = await src.candidates(id);
+    if (where.kind === 'remote') {
+      res.writeHead(307, { location: `http://${where.host}${url.pathname}`, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (where.kind === 'unknown') {
+      res.setHeader('retry-after', '1');
+      return send(res, 503, {
+        error: `the owner of context "${id}" is not known right now (${where.reason}); retry`,
+      });
+    }
+    if (where.value === undefined) return send(res, 404, { error: `context "${id}" has no candidates` });
+    return send(res, 200, where.value);
   }
   if (parts.length === 1 && parts[0] === 'health') {
     const report = src.health ? await src.health.report('ready') : { status: 'UP', checks: {} };

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { createKafka, KafkaAdmin, type Kafka, type TopicSpec } from '../kafka/index.ts';
 import type { BackendChoice } from '../ml/index.ts';
 import { ModelRegistry } from '../ml/index.ts';
-import { KafkaStreams } from '../streams/runtime/index.ts';
+import { InteractiveQueries, KafkaStreams } from '../streams/runtime/index.ts';
+import type { KeyLookup } from '../lookup/index.ts';
 import type { StreamsConfigInput } from '../streams/config.ts';
 import { createLogger } from '../telemetry/index.ts';
 import { embeddingsTopology } from '../../topologies/embeddings.ts';
@@ -20,7 +21,7 @@ import { pipelineSerdes, type PipelineSerdes, type RecommendationEvent } from '.
 import type { CycleResult } from '../../topologies/list-builder.ts';
 import { PooledModelRunner, type ModelRunner } from '../../topologies/model-runner.ts';
 import { PipelineStats } from '../../topologies/pipeline-stats.ts';
-import { recommendationsTopology } from '../../topologies/recommendations.ts';
+import { recommendationsTopology, RECOMMENDATION_STORES } from '../../topologies/recommendations.ts';
 import type { CandidateSet } from '../../topologies/engagement.ts';
 import {
   topicNames,
@@ -79,6 +80,12 @@ export interface PipelineOptions {
   backend?: BackendChoice;
   /** A model runner to use instead of the pooled one (tests). */
   model?: ModelRunner;
+  /**
+   * `host:port` where this instance's lookup API answers (`application.server`
+   * of the recommendations app), so other instances can redirect candidate
+   * queries here. Default: none (queries for keys held elsewhere answer `unknown`).
+   */
+  applicationServer?: string;
   /** Extra settings for all three apps. */
   streamsConfig?: StreamsConfigInput;
   stats?: PipelineStats;
@@ -96,6 +103,7 @@ export class Pipeline {
   readonly latestLists: Map<string, RecommendationEvent>;
   readonly apps: { embeddings: KafkaStreams; engagement: KafkaStreams; recommendations: KafkaStreams };
   private readonly followers: TopicFollower[];
+  private readonly queries: InteractiveQueries;
   private readonly ownsModel: boolean;
   private closing: Promise<void> | undefined;
 
@@ -110,7 +118,9 @@ export class Pipeline {
     latestLists: Map<string, RecommendationEvent>;
     apps: Pipeline['apps'];
     followers: TopicFollower[];
+    queries: InteractiveQueries;
   }) {
+    this.queries = init.queries;
     this.stats = init.stats;
     this.topics = init.topics;
     this.serdes = init.serdes;
@@ -165,6 +175,16 @@ export class Pipeline {
       'commit.interval.ms': o.commitIntervalMs ?? 30_000,
       ...o.streamsConfig,
     });
+    const recommendations = recommendationsTopology({
+      topics,
+      serdes,
+      model,
+      embeddings: emb.table,
+      stats,
+      ...(o.cycleIntervalMs ? { cycleIntervalMs: o.cycleIntervalMs } : {}),
+      ...(o.k ? { k: o.k } : {}),
+      ...(o.onCycle ? { onCycle: o.onCycle } : {}),
+    });
     const apps = {
       embeddings: new KafkaStreams(
         embeddingsTopology({ topics, serdes, model, stats }),
@@ -183,17 +203,11 @@ export class Pipeline {
         { kafka },
       ),
       recommendations: new KafkaStreams(
-        recommendationsTopology({
-          topics,
-          serdes,
-          model,
-          embeddings: emb.table,
-          stats,
-          ...(o.cycleIntervalMs ? { cycleIntervalMs: o.cycleIntervalMs } : {}),
-          ...(o.k ? { k: o.k } : {}),
-          ...(o.onCycle ? { onCycle: o.onCycle } : {}),
-        }),
-        config('recommendations'),
+        recommendations,
+        {
+          ...config('recommendations'),
+          ...(o.applicationServer ? { 'application.server': o.applicationServer } : {}),
+        },
         { kafka },
       ),
     };
@@ -224,6 +238,7 @@ export class Pipeline {
       latestLists: recs.table,
       apps,
       followers: [emb.follower, recs.follower],
+      queries: new InteractiveQueries(apps.recommendations, recommendations, { kafka }),
     });
     try {
       for (const a of Object.values(apps)) await a.start();
@@ -232,6 +247,34 @@ export class Pipeline {
       throw err;
     }
     return pipeline;
+  }
+
+  /**
+   * Where a context's candidate set is answered (interactive queries over the
+   * recommendations app's partitioned `candidates` store): here with its
+   * value, on another instance, or unknown while the group rebalances.
+   */
+  async candidates(contextId: string): Promise<KeyLookup<CandidateSet>> {
+    try {
+      const where = await this.queries.queryMetadataForKey(
+        RECOMMENDATION_STORES.candidates,
+        contextId,
+        this.serdes.key,
+      );
+      if (where.local) {
+        const value = await this.queries
+          .keyValueStore<string, CandidateSet>(RECOMMENDATION_STORES.candidates, this.serdes.key)
+          .get(contextId);
+        return { kind: 'local', value };
+      }
+      if (where.activeHost) return { kind: 'remote', host: where.activeHost };
+      return {
+        kind: 'unknown',
+        reason: `partition ${where.partition} has no announced owner (rebalancing?)`,
+      };
+    } catch (err) {
+      return { kind: 'unknown', reason: String((err as Error).message ?? err) };
+    }
   }
 
   /** The first fatal error of any app, if one failed. */

@@ -109,6 +109,10 @@ describe('CTR pipeline on a real broker', () => {
       first.items.map((_, j) => j),
     );
     await eventually('the catalogue embedded', () => p.embeddings.size === 40, 30_000);
+    // interactive query: this single instance holds every context's partition of the candidates store
+    const where = await p.candidates(first.contextId);
+    assert.equal(where.kind, 'local');
+    assert.ok(where.kind === 'local' && where.value && where.value.candidates.length > 0);
 
     // 2. a new item shown 4 s before its item-created record
     const before = world.items.length;
@@ -150,8 +154,9 @@ describe('CTR pipeline on a real broker', () => {
       afterSwitch.every((l) => l.modelVersion === v2),
       'once switched, every list names the new version',
     );
-    // the backfill and the scorer's misses (v1 vectors count as misses under v2) share the work; each item once
-    assert.ok(stats.backfilled > 0, 'the backfill re-embedded items');
+    // the backfill and the scorer's misses (v1 vectors count as misses under v2, answered at once for known
+    // items) race to re-embed; which one wins varies (the driver test covers the backfill alone); each item once
+    assert.ok(stats.backfilled <= known);
     assert.ok(
       stats.itemsEmbedded <= 2 * known + 1,
       `${stats.itemsEmbedded} tower runs for ${known} items x 2 versions`,

@@ -30,7 +30,19 @@ describe('lookup API', () => {
       items: [{ itemId: 'item-1', score: 0.25, position: 0, outOfVocabulary: false }],
     });
     health.register('ready', 'pipeline', () => healthy);
-    server = await startLookupServer({ embeddings, recommendations: lists, health });
+    server = await startLookupServer({
+      embeddings,
+      recommendations: lists,
+      health,
+      candidates: async (id) =>
+        id === 'here'
+          ? { kind: 'local', value: { contextId: 'here', candidates: [{ itemId: 'item-1' }] } }
+          : id === 'there'
+            ? { kind: 'remote', host: '10.0.0.7:8080' }
+            : id === 'rebalancing'
+              ? { kind: 'unknown', reason: 'rebalancing' }
+              : { kind: 'local', value: undefined },
+    });
   });
   after(() => server.close());
 
@@ -78,6 +90,21 @@ describe('lookup API', () => {
     assert.equal(down.status, 503);
     assert.equal(down.body.status, 'DOWN');
     healthy = true;
+  });
+
+  it('answers a candidate set held here, redirects one held by another instance, and asks to retry while unknown', async () => {
+    const here = await get('/contexts/here/candidates');
+    assert.equal(here.status, 200);
+    assert.deepEqual(here.body, { contextId: 'here', candidates: [{ itemId: 'item-1' }] });
+    const there = await fetch(`${server.url}/contexts/there/candidates`, { redirect: 'manual' });
+    assert.equal(there.status, 307);
+    assert.equal(there.headers.get('location'), 'http://10.0.0.7:8080/contexts/there/candidates');
+    await there.body?.cancel();
+    const unknown = await fetch(`${server.url}/contexts/rebalancing/candidates`);
+    assert.equal(unknown.status, 503);
+    assert.equal(unknown.headers.get('retry-after'), '1');
+    await unknown.body?.cancel();
+    assert.equal((await get('/contexts/none/candidates')).status, 404);
   });
 
   it('refuses writes', async () => {
