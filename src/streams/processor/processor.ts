@@ -88,7 +88,14 @@ export interface ProcessorContext<KForward = unknown, VForward = unknown> {
 export interface Processor<KIn = unknown, VIn = unknown, KOut = unknown, VOut = unknown> {
   /** Called once after the task's stores are restored, before the first batch; get stores and schedule punctuators here. */
   init?(context: ProcessorContext<KOut, VOut>): void | Promise<void>;
-  /** One batch of records, in order. Throwing fails the batch (the processing exception handler decides what then). */
+  /**
+   * One batch of records, in order. Throwing fails the batch: with a
+   * processing exception handler that may continue, the task undoes this
+   * call's store writes, drops its forwards and calls `process` again with
+   * one record at a time to find the record(s) that throw, which alone go to
+   * the handler (see ProcessorNode). So a record may be processed twice:
+   * keep effects outside the task's stores (and in-memory fields) safe to repeat.
+   */
   process(records: ReadonlyArray<StreamRecord<KIn, VIn>>): void | Promise<void>;
   /** Called when the task closes; release resources here. Do not forward. */
   close?(): void | Promise<void>;
