@@ -16,6 +16,9 @@ import { jsonSerde, stringSerde } from '../../../../src/streams/serde/index.ts';
 import { Stores, type KeyValueStore } from '../../../../src/streams/state/index.ts';
 import { TopologyTestDriver } from '../../../../src/streams/testing/index.ts';
 import { Consumed, Materialized, StreamsBuilder, Topology } from '../../../../src/streams/topology/index.ts';
+import { StreamTask } from '../../../../src/streams/processor/index.ts';
+import { SharedCacheBudget } from '../../../../src/streams/state/index.ts';
+import { RecordingCollector, recordingStoreBuilder, type RecordingStore } from './recording-fakes.ts';
 
 interface Event {
   n: number;
@@ -264,5 +267,54 @@ describe('poison-record isolation in a StreamTask', () => {
     assert.equal(totals.get('k3'), 9);
     assert.equal(totals.get('k4'), 9);
     assert.equal(stats.total({ handler: 'processing', action: 'dead-letter' }), 2);
+  });
+
+  it('hands the whole batch to the handler when the processor uses a store it cannot undo', async () => {
+    let calls = 0;
+    const seen: number[] = [];
+    const writer = (): Processor<string, string, string, string> => {
+      let store: RecordingStore;
+      return {
+        init: (c) => void (store = c.getStateStore<RecordingStore>('custom')),
+        process(records) {
+          calls++;
+          for (const r of records) store.write(r.key, r.value);
+          if (records.some((r) => r.value === 'poison')) throw new Error('poison');
+        },
+      };
+    };
+    const topology = new Topology()
+      .addSource('src', 'in', stringSerde, stringSerde)
+      .addProcessor('write', writer, 'src')
+      .addStateStore(recordingStoreBuilder('custom', [], []), 'write');
+    const task = new StreamTask({
+      applicationId: APP,
+      topology: topology.subtopology(0, APP),
+      partition: 0,
+      collector: new RecordingCollector([]),
+      appStateDir: '/tmp/unused-iso-dir',
+      cacheBudget: new SharedCacheBudget(1 << 20),
+      handlers: {
+        onProcessingError: (_c, records) => {
+          seen.push(records.length);
+          return 'continue';
+        },
+      },
+    });
+    await task.initialize();
+    await task.completeRestoration();
+    const raw = (offset: number, value: string) => ({
+      key: Buffer.from(`k${offset}`),
+      value: Buffer.from(value),
+      timestamp: offset,
+      headers: {},
+      topic: 'in',
+      partition: 0,
+      offset: String(offset),
+    });
+    await task.process([raw(0, 'a'), raw(1, 'poison'), raw(2, 'b')]);
+    assert.equal(calls, 1, 'no replay: its writes could not be undone, a replay would repeat them');
+    assert.deepEqual(seen, [3]);
+    await task.closeClean();
   });
 });
