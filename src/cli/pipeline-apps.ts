@@ -37,7 +37,9 @@ export async function startPipelineApp(
   name: PipelineTopologyName,
   config: StreamsConfig,
   o: PipelineRunOptions,
+  bounds: { stopOffsets?: ReadonlyMap<string, bigint> } = {},
 ): Promise<RunningApps> {
+  const stop = bounds.stopOffsets ? { stopOffsets: bounds.stopOffsets } : {};
   const topics = topicNames(o.topicPrefix);
   const serdes = pipelineSerdes();
   const kafka = createKafka({ bootstrapServers: config['bootstrap.servers'], clientId: config['client.id'] });
@@ -57,9 +59,10 @@ export async function startPipelineApp(
     if (name === 'embeddings') {
       app = new KafkaStreams(embeddingsTopology({ topics, serdes, model: await loadModel() }), config, {
         kafka,
+        ...stop,
       });
     } else if (name === 'engagement') {
-      app = new KafkaStreams(engagementTopology({ topics, serdes }), config, { kafka });
+      app = new KafkaStreams(engagementTopology({ topics, serdes }), config, { kafka, ...stop });
     } else {
       const m = await loadModel();
       const emb = followEmbeddings(kafka, topics.itemEmbeddings, serdes);
@@ -76,7 +79,7 @@ export async function startPipelineApp(
           ...(o.k ? { k: o.k } : {}),
         }),
         config,
-        { kafka },
+        { kafka, ...stop },
       );
     }
     closers.unshift(() => app.close());

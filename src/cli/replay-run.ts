@@ -16,9 +16,10 @@
  *    partition now). Run the application until its committed offsets reach
  *    them, with progress; then close it cleanly.
  *
- * The bound is where the replay stops, not a filter: records past `to` that
- * come in the same fetch as the last ones before it may be processed too
- * (their outputs appear after the range's).
+ * The bound is exact: the application runs with the stop offsets as its
+ * `stopOffsets` option, so the runtime does not process a record at or
+ * after its partition's stop offset, and the committed offsets end at the
+ * bound.
  */
 import { KafkaAdmin, type Kafka } from '../kafka/index.ts';
 import type { Topology } from '../streams/topology/index.ts';

@@ -60,7 +60,12 @@ export async function fallbackApplicationId(spec: string, topicPrefix: string): 
 }
 
 /** Starts what `spec` names under `config`; the caller owns (and closes) the result. */
-export async function startApps(spec: string, config: StreamsConfig, o: AppRunFlags): Promise<RunningApps> {
+export async function startApps(
+  spec: string,
+  config: StreamsConfig,
+  o: AppRunFlags,
+  bounds: { stopOffsets?: ReadonlyMap<string, bigint> } = {},
+): Promise<RunningApps> {
   const pipelineOptions = {
     topicPrefix: o.topicPrefix,
     registryDir: o.registry,
@@ -75,11 +80,15 @@ export async function startApps(spec: string, config: StreamsConfig, o: AppRunFl
   }
   if (isPipelineTopology(spec)) {
     const { startPipelineApp } = await import('./pipeline-apps.ts');
-    return startPipelineApp(spec, config, pipelineOptions);
+    return startPipelineApp(spec, config, pipelineOptions, bounds);
   }
   const { topology } = await resolveTopology(spec, o.topicPrefix);
   const { KafkaStreams } = await import('../streams/runtime/index.ts');
-  const app = new KafkaStreams(topology, config);
+  const app = new KafkaStreams(
+    topology,
+    config,
+    bounds.stopOffsets ? { stopOffsets: bounds.stopOffsets } : {},
+  );
   try {
     await app.start();
   } catch (error) {

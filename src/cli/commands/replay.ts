@@ -104,7 +104,9 @@ export function registerReplay(program: Command): void {
           process.stdout.write(`nothing to replay: the range holds no records\n`);
           return;
         }
-        const running = await startApps(spec, config, o);
+        // the stop bound is enforced by the runtime: records at or after a partition's stop offset are not processed
+        const stopOffsets = new Map(ranges.map((r) => [`${r.topic}:${r.partition}`, r.stop]));
+        const running = await startApps(spec, config, o, { stopOffsets });
         const bar = new cliProgress.SingleBar(
           {
             format:

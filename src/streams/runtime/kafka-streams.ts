@@ -168,6 +168,12 @@ export interface KafkaStreamsOptions {
   handlers?: TaskExceptionHandlers;
   /** Read CTR_* env vars into the config (default false when a config object is given). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A bounded run (`ctr-streams replay`): per `topic:partition` of a source, the
+   * offset at which processing stops; records at or after it are not processed
+   * (the committed offset then stays at the bound). Undefined = unbounded.
+   */
+  stopOffsets?: ReadonlyMap<string, bigint>;
 }
 
 /** A fatal error's listener (Kafka Streams' uncaught exception handler, which here always shuts down). */
@@ -594,7 +600,10 @@ export class KafkaStreams {
     const sub = this.subOfTopic.get(batch.topic);
     const handle = sub ? this.tasks.get(`${sub.id}_${batch.partition}`) : undefined;
     if (!handle || handle.phase === 'closing' || handle.phase === 'closed') return;
-    const records: RawRecord[] = batch.records.map((r) => ({
+    const stopAt = this.options.stopOffsets?.get(`${batch.topic}:${batch.partition}`);
+    const inBounds = stopAt === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) < stopAt);
+    if (inBounds.length === 0) return;
+    const records: RawRecord[] = inBounds.map((r) => ({
       key: r.key,
       value: r.value,
       timestamp: r.timestamp,

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaProducer, readTopicToEnd, type ConsumedRecord } from '../../../src/kafka/index.ts';
@@ -84,13 +84,20 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
   const common = (): string[] => ['--bootstrap', env.bootstrap, '--state-dir', stateDir];
 
   it('run serves named metrics with plausible values while it processes, refuses a reset meanwhile, and stops cleanly on SIGTERM', async () => {
+    // the deploy path: settings from a .properties file, overridden by a flag
+    const config = join(stateDir, 'app.properties');
+    writeFileSync(
+      config,
+      `application.id=${appId}\nbootstrap.servers=${env.bootstrap}\ncommit.interval.ms=30000\n`,
+    );
     const run = startCli(
       [
         'run',
         WORD_COUNT,
-        ...common(),
-        '--application-id',
-        appId,
+        '--config',
+        config,
+        '--state-dir',
+        stateDir,
         '--metrics-port',
         '0',
         '--set',
@@ -202,6 +209,24 @@ describe('ctr-streams operations commands on a real broker (run, store, replay, 
     // every output of the range, same partition, key, value and timestamp (the bound stops the replay; nothing before it is processed)
     assert.deepEqual(byTimestamp(replayed, T0 + PHASE_MS, T0 + 2 * PHASE_MS), original);
     assert.equal(replayed.filter((r) => r.timestamp < T0 + PHASE_MS).length, 0, 'nothing before --from');
+    // the replay's own state counted exactly the range (it started from empty stores)
+    const rangeCounts = new Map<string, number>();
+    for (const r of await readTopicToEnd(env.kafka, input))
+      if (r.timestamp >= T0 + PHASE_MS && r.timestamp < T0 + 2 * PHASE_MS)
+        rangeCounts.set(r.key!.toString(), (rangeCounts.get(r.key!.toString()) ?? 0) + 1);
+    const scan = await runCli(
+      ['store', 'scan', 'word-counts', '-t', WORD_COUNT, ...common(), '--application-id', replayApp],
+      fixtureEnv,
+    );
+    assert.equal(scan.code, 0, scan.stderr);
+    const replayState = new Map(
+      scan.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { key: string; value: number })
+        .map((e) => [e.key, e.value]),
+    );
+    assert.deepEqual(replayState, rangeCounts);
   });
 
   it('reset --dry-run changes nothing; reset deletes the internal topics and the local state and rewinds the inputs', async () => {
