@@ -185,14 +185,12 @@ export class PooledModelRunner implements ModelRunner {
     let s = this.snapshots.get(version);
     if (!s) {
       // the OOV vector lives in the model file: read it once per version on this thread
-      s = this.registry
-        .load(version)
-        .then((m) => ({
-          version,
-          oov: m.oovEmbedding.slice(),
-          spec: m.config.spec,
-          imageSize: m.config.towers.image.size,
-        }));
+      s = this.registry.load(version).then((m) => ({
+        version,
+        oov: m.oovEmbedding.slice(),
+        spec: m.config.spec,
+        imageSize: m.config.towers.image.size,
+      }));
       s.catch(() => this.snapshots.delete(version));
       this.snapshots.set(version, s);
     }
