@@ -28,11 +28,17 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-const toProjectLogger: logCreator = () => ({ namespace, level, log: entry }) => {
-  const { message, ...extra } = entry;
-  const method = levels[level] ?? 'info';
-  log[method]({ namespace, ...extra }, message);
-};
+const toProjectLogger: logCreator =
+  () =>
+  ({ namespace, level, log: entry }) => {
+    const { message, ...extra } = entry;
+    // kafkajs warns about the producer's bounded retries on every producer; the
+    // bound is deliberate (see producer.ts), so this one says nothing new
+    const expected =
+      typeof message === 'string' && message.startsWith('Limiting retries for the idempotent producer');
+    const method = expected ? 'debug' : (levels[level] ?? 'info');
+    log[method]({ namespace, ...extra }, message);
+  };
 
 export function parseBootstrap(servers: string | readonly string[]): string[] {
   const list = typeof servers === 'string' ? servers.split(',') : [...servers];

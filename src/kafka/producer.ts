@@ -72,6 +72,12 @@ export class KafkaProducer {
       maxInFlightRequests: idempotent ? 1 : 5,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
+      // Bounded on purpose (~1 min of backoff in all). Kafka's Java producer
+      // bounds retries by delivery.timeout.ms; kafkajs has no such timeout, so
+      // unbounded retries would hang a commit forever on a dead broker instead
+      // of failing the send to the production exception handler. A failed send
+      // fails the task before its offsets are committed: at-least-once holds.
+      retry: { retries: 12, initialRetryTime: 100, maxRetryTime: 10_000 },
       ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
     });
     this.compression = codecs[options.compression ?? 'none'];
