@@ -601,7 +601,8 @@ export class KafkaStreams {
     const handle = sub ? this.tasks.get(`${sub.id}_${batch.partition}`) : undefined;
     if (!handle || handle.phase === 'closing' || handle.phase === 'closed') return;
     const stopAt = this.options.stopOffsets?.get(`${batch.topic}:${batch.partition}`);
-    const inBounds = stopAt === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) < stopAt);
+    const inBounds =
+      stopAt === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) < stopAt);
     if (inBounds.length === 0) return;
     const records: RawRecord[] = inBounds.map((r) => ({
       key: r.key,
