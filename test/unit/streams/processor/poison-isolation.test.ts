@@ -15,7 +15,14 @@ import type {
 import { jsonSerde, stringSerde } from '../../../../src/streams/serde/index.ts';
 import { Stores, type KeyValueStore } from '../../../../src/streams/state/index.ts';
 import { TopologyTestDriver } from '../../../../src/streams/testing/index.ts';
-import { Consumed, Materialized, StreamsBuilder, Topology } from '../../../../src/streams/topology/index.ts';
+import {
+  Consumed,
+  Materialized,
+  StreamsBuilder,
+  TimeWindows,
+  Topology,
+} from '../../../../src/streams/topology/index.ts';
+import type { WindowStore } from '../../../../src/streams/state/index.ts';
 import { StreamTask } from '../../../../src/streams/processor/index.ts';
 import { SharedCacheBudget } from '../../../../src/streams/state/index.ts';
 import { RecordingCollector, recordingStoreBuilder, type RecordingStore } from './recording-fakes.ts';
@@ -316,5 +323,32 @@ describe('poison-record isolation in a StreamTask', () => {
     assert.equal(calls, 1, 'no replay: its writes could not be undone, a replay would repeat them');
     assert.deepEqual(seen, [3]);
     await task.closeClean();
+  });
+
+  it('counts a windowed aggregation exactly when its aggregator throws on one record of a batch', async () => {
+    const builder = new StreamsBuilder();
+    builder
+      .stream('in', Consumed.with(stringSerde, jsonSerde<Event>()))
+      .groupByKey()
+      .windowedBy(TimeWindows.ofSizeAndGrace(50, 10_000))
+      .aggregate(
+        () => 0,
+        (_key, value: Event, total: number) => {
+          if (value.poison) throw new Error(`event ${value.n} is poison`);
+          return total + 1;
+        },
+        Materialized.as<string, number>('windowed-totals').withValueSerde(jsonSerde<number>()),
+      );
+    const { handlers, stats } = deadLetterHandlers();
+    driver = new TopologyTestDriver(builder.build(), { applicationId: APP, handlers });
+    const input = driver.createInputTopic<string, Buffer>('in', stringSerde, undefined);
+    // timestamps 1000..1099: windows [1000,1050) and [1050,1100); k3 has n = 3, 13, ..., 93
+    await input.pipeRecordList(hundred(new Set([13, 63])));
+    await driver.commit();
+    const store = (await driver.getStateStore('windowed-totals')) as WindowStore<string, number>;
+    assert.equal(await store.fetch('k3', 1000), 4, 'n = 3, 23, 33, 43 (13 was poison)');
+    assert.equal(await store.fetch('k3', 1050), 4, 'n = 53, 73, 83, 93 (63 was poison)');
+    assert.equal(await store.fetch('k4', 1000), 5);
+    assert.equal(stats.total({ handler: 'processing', action: 'dead-letter' }), 2);
   });
 });
