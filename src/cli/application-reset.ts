@@ -23,6 +23,7 @@ import { KafkaAdmin, type Kafka } from '../kafka/index.ts';
 import { KafkaStreams } from '../streams/runtime/index.ts';
 import type { Topology } from '../streams/topology/index.ts';
 import { CliError } from './errors.ts';
+import { inputTopicsOf, intermediateTopicsOf } from './topology-topics.ts';
 
 export interface ResetOptions {
   kafka: Kafka;
@@ -94,14 +95,13 @@ export async function resetApplication(o: ResetOptions): Promise<ResetPlan> {
       ]),
     ].sort();
 
-    const inputs = new Set(o.inputTopics ?? []);
-    if (o.topology) {
-      for (const sub of o.topology.subtopologies())
-        for (const t of o.topology.sourceTopics(sub.id, o.applicationId))
-          if (!internal.includes(t) && !t.startsWith(`${o.applicationId}-`)) inputs.add(t);
-      // global stores read their topic from the start at every start: no offsets to reset
-      for (const g of o.topology.globalSubtopologies()) for (const t of g.sourceTopics) inputs.delete(t);
-    }
+    const inputs = new Set([
+      ...(o.inputTopics ?? []),
+      ...(o.topology ? inputTopicsOf(o.topology, o.applicationId) : []),
+    ]);
+    // intermediate topics (written and read by the topology) start at their end: rewinding
+    // them would process earlier outputs a second time next to the ones the inputs re-create
+    const intermediate = o.topology ? intermediateTopicsOf(o.topology).filter((t) => existingSet.has(t)) : [];
     const inputOffsets: Array<{ topic: string; partition: number; offset: string }> = [];
     for (const topic of [...inputs].sort()) {
       if (!existingSet.has(topic)) {
@@ -114,6 +114,10 @@ export async function resetApplication(o: ResetOptions): Promise<ResetPlan> {
           : await admin.offsetsForTime(topic, o.toTimestampMs);
       for (const p of offsets) inputOffsets.push({ topic, partition: p.partition, offset: p.offset });
     }
+
+    for (const topic of intermediate)
+      for (const p of await admin.topicOffsets(topic))
+        inputOffsets.push({ topic, partition: p.partition, offset: p.high });
 
     const appDir = o.stateDir === undefined ? undefined : join(o.stateDir, o.applicationId);
     const stateDirectory = appDir !== undefined && existsSync(appDir) ? appDir : undefined;

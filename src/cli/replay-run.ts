@@ -25,6 +25,9 @@ import { KafkaAdmin, type Kafka } from '../kafka/index.ts';
 import type { Topology } from '../streams/topology/index.ts';
 import { resetApplication } from './application-reset.ts';
 import { CliError } from './errors.ts';
+import { inputTopicsOf, intermediateTopicsOf } from './topology-topics.ts';
+
+export { inputTopicsOf, intermediateTopicsOf };
 
 /** Where a replay starts: a time (ms since the epoch), an offset in every partition, or the earliest offsets. */
 export type ReplayStart = { timestampMs: number } | { offset: bigint } | { earliest: true };
@@ -47,17 +50,6 @@ export interface ReplayPartition {
   partition: number;
   start: bigint;
   stop: bigint;
-}
-
-/** The input topics of a topology (sources that are not internal or global). */
-export function inputTopicsOf(topology: Topology, applicationId: string): string[] {
-  const internal = new Set(topology.internalTopics(applicationId).map((t) => t.name));
-  const globals = new Set(topology.globalSubtopologies().flatMap((g) => g.sourceTopics));
-  const out = new Set<string>();
-  for (const sub of topology.subtopologies())
-    for (const t of topology.sourceTopics(sub.id, applicationId))
-      if (!internal.has(t) && !globals.has(t)) out.add(t);
-  return [...out].sort();
 }
 
 /**
@@ -126,7 +118,41 @@ export async function prepareReplay(o: ReplayPlanOptions): Promise<ReplayPartiti
       }
       await admin.setGroupOffsets(o.applicationId, topic, offsets);
     }
+    for (const topic of intermediateTopicsOf(o.topology)) {
+      const ends = (await admin.topicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
+      await admin.setGroupOffsets(o.applicationId, topic, ends);
+      step(`${topic}: intermediate topic, starts at its end (the replay writes it again)`);
+    }
     return ranges;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * True when the group has consumed every intermediate topic up to its end
+ * now: the records the replay wrote there are processed too.
+ */
+export async function intermediateCaughtUp(
+  kafka: Kafka,
+  applicationId: string,
+  topology: Topology,
+): Promise<boolean> {
+  const topics = intermediateTopicsOf(topology);
+  if (topics.length === 0) return true;
+  const admin = new KafkaAdmin(kafka);
+  await admin.connect();
+  try {
+    const committed = new Map(
+      (await admin.groupOffsets(applicationId, topics)).map((g) => [
+        `${g.topic}:${g.partition}`,
+        BigInt(g.offset),
+      ]),
+    );
+    for (const topic of topics)
+      for (const p of await admin.topicOffsets(topic))
+        if ((committed.get(`${topic}:${p.partition}`) ?? -1n) < BigInt(p.high)) return false;
+    return true;
   } finally {
     await admin.disconnect();
   }

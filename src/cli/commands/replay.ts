@@ -9,7 +9,7 @@ import { createKafka } from '../../kafka/index.ts';
 import { commandConfig, withConfigOptions, type ConfigFlags } from '../cli-config.ts';
 import { commandAction, withCommonOptions } from '../command-action.ts';
 import { CliError } from '../errors.ts';
-import { prepareReplay, replayProgress, type ReplayStart } from '../replay-run.ts';
+import { intermediateCaughtUp, prepareReplay, replayProgress, type ReplayStart } from '../replay-run.ts';
 import { addAppRunOptions, fallbackApplicationId, startApps, type AppRunFlags } from '../start-apps.ts';
 import { parseTime } from '../time-spec.ts';
 import { resolveTopology } from '../topology-catalog.ts';
@@ -131,7 +131,8 @@ export function registerReplay(program: Command): void {
             bar.update(Number(p.done), {
               rate: Math.round(Number(p.done) / Math.max(0.001, (Date.now() - started) / 1000)),
             });
-            if (p.done >= p.total) break;
+            // inputs done: then what they wrote to intermediate topics must be processed too
+            if (p.done >= p.total && (await intermediateCaughtUp(kafka, applicationId, topology))) break;
             if (Date.now() - started > (o.timeout ?? 3600) * 1000)
               throw new CliError(
                 'CTR_CLI_FAILED',

@@ -9,7 +9,8 @@ import { oneLine } from '../../../src/cli/command-action.ts';
 import { CliError, exitCodeOf } from '../../../src/cli/errors.ts';
 import { parseTime } from '../../../src/cli/time-spec.ts';
 import { diffSnapshots, type TopologySnapshot } from '../../../src/cli/topology-graph.ts';
-import { inputTopicsOf } from '../../../src/cli/replay-run.ts';
+import { inputTopicsOf, intermediateTopicsOf } from '../../../src/cli/topology-topics.ts';
+import { resolveTopology } from '../../../src/cli/topology-catalog.ts';
 import { ConfigError } from '../../../src/streams/config.ts';
 import { Consumed, Grouped, Materialized, StreamsBuilder } from '../../../src/streams/topology/index.ts';
 import { stringSerde } from '../../../src/streams/serde/index.ts';
@@ -102,6 +103,11 @@ describe('reset and replay planning', () => {
       'app-counts-changelog',
       'app-dlq',
     ]);
+  });
+  it("tells the pipeline engagement topology's inputs from its intermediate topics (written and read by it)", async () => {
+    const { topology } = await resolveTopology('engagement', 'p');
+    assert.deepEqual(intermediateTopicsOf(topology), ['p-context-activity', 'p-item-activity']);
+    assert.deepEqual(inputTopicsOf(topology, 'ctr-engagement'), ['p-clicks', 'p-impressions']);
   });
   it('replays the user source topics, not repartition topics', () => {
     const b = new StreamsBuilder();
