@@ -77,6 +77,13 @@ export async function prepareReplay(o: ReplayPlanOptions): Promise<ReplayPartiti
         'CTR_CLI_GROUP_ACTIVE',
         `cannot replay "${o.applicationId}": its consumer group has ${group.members.length} live member(s); stop every instance first, or replay under a new --application-id`,
       );
+    const existing = new Set(await admin.listTopics());
+    const missing = inputs.filter((t) => !existing.has(t));
+    if (missing.length > 0)
+      throw new CliError(
+        'CTR_CLI_USAGE',
+        `cannot replay "${o.applicationId}": input topic(s) ${missing.map((t) => `"${t}"`).join(', ')} do not exist`,
+      );
     const ranges: ReplayPartition[] = [];
     for (const topic of inputs) {
       const bounds = await admin.topicOffsets(topic);
