@@ -12,6 +12,7 @@ import { ModelRegistry } from '../ml/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { followEmbeddings } from '../pipeline/global-tables.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
+import { startLookupServer, type LookupServer } from '../lookup/index.ts';
 import type { StreamsConfig } from '../streams/config.ts';
 import { KafkaStreams } from '../streams/runtime/index.ts';
 import { embeddingsTopology } from '../../topologies/embeddings.ts';
@@ -30,6 +31,12 @@ export interface PipelineRunOptions {
   backend?: BackendChoice;
   cycleIntervalMs?: number;
   k?: number;
+  /** `run all` only: serve the lookup API (item embeddings, latest lists) on this port (0 = any free port). */
+  lookupPort?: number;
+  /** Interface of the lookup API. Default 0.0.0.0. */
+  lookupHost?: string;
+  /** Proxied at the lookup API's /metrics. */
+  metricsUrl?: string;
 }
 
 /** Starts one pipeline application under `config` (its application.id, state.dir, ...). */
@@ -114,5 +121,30 @@ export async function startWholePipeline(config: StreamsConfig, o: PipelineRunOp
     ...(o.cycleIntervalMs ? { cycleIntervalMs: o.cycleIntervalMs } : {}),
     ...(o.k ? { k: o.k } : {}),
   });
-  return { apps: Object.values(pipeline.apps), error: () => pipeline.error, close: () => pipeline.close() };
+  let lookup: LookupServer | undefined;
+  try {
+    if (o.lookupPort !== undefined) {
+      lookup = await startLookupServer(
+        {
+          embeddings: pipeline.embeddings,
+          recommendations: pipeline.latestLists,
+          ...(o.metricsUrl ? { metricsUrl: o.metricsUrl } : {}),
+        },
+        o.lookupPort,
+        o.lookupHost ?? '0.0.0.0',
+      );
+    }
+  } catch (error) {
+    await pipeline.close();
+    throw error;
+  }
+  return {
+    apps: Object.values(pipeline.apps),
+    ...(lookup ? { lookupUrl: lookup.url } : {}),
+    error: () => pipeline.error,
+    close: async () => {
+      await lookup?.close();
+      await pipeline.close();
+    },
+  };
 }

@@ -4,7 +4,7 @@
  * topology module on a plain KafkaStreams.
  */
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { StreamsConfig } from '../streams/config.ts';
 import type { KafkaStreams } from '../streams/runtime/index.ts';
 import { positiveInt } from './commands/options.ts';
@@ -17,11 +17,14 @@ export interface AppRunFlags {
   backend?: string;
   cycleInterval?: number;
   top?: number;
+  lookupPort?: number;
 }
 
 /** What a command drives: one or more apps and the resources they hold. */
 export interface RunningApps {
   readonly apps: readonly KafkaStreams[];
+  /** The lookup API's base URL when one is served (`run all --lookup-port`). */
+  readonly lookupUrl?: string;
   /** The first fatal error of any app. */
   error(): Error | undefined;
   /** Closes the apps (final commit) and what they hold (models, followers). */
@@ -49,7 +52,18 @@ export function addAppRunOptions(command: Command): Command {
       'list-building cycle interval (recommendations)',
       positiveInt('--cycle-interval'),
     )
-    .option('-k, --top <k>', 'items per list (recommendations)', positiveInt('--top'));
+    .option('-k, --top <k>', 'items per list (recommendations)', positiveInt('--top'))
+    .addOption(
+      new Option(
+        '--lookup-port <port>',
+        'all: serve the lookup API (GET /items/{id}/embedding, /contexts/{id}/recommendations) on this port (0 = any free port)',
+      ).argParser((v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0)
+          throw new InvalidArgumentError(`--lookup-port must be a port number, got "${v}"`);
+        return n;
+      }),
+    );
 }
 
 /** The application id to use when no setting names one. */
@@ -64,7 +78,7 @@ export async function startApps(
   spec: string,
   config: StreamsConfig,
   o: AppRunFlags,
-  bounds: { stopOffsets?: ReadonlyMap<string, bigint> } = {},
+  bounds: { stopOffsets?: ReadonlyMap<string, bigint>; metricsUrl?: string } = {},
 ): Promise<RunningApps> {
   const pipelineOptions = {
     topicPrefix: o.topicPrefix,
@@ -73,6 +87,8 @@ export async function startApps(
     ...(o.backend ? { backend: o.backend as never } : {}),
     ...(o.cycleInterval ? { cycleIntervalMs: o.cycleInterval } : {}),
     ...(o.top ? { k: o.top } : {}),
+    ...(o.lookupPort !== undefined ? { lookupPort: o.lookupPort } : {}),
+    ...(bounds.metricsUrl ? { metricsUrl: bounds.metricsUrl } : {}),
   };
   if (spec === 'all') {
     const { startWholePipeline } = await import('./pipeline-apps.ts');
@@ -80,7 +96,12 @@ export async function startApps(
   }
   if (isPipelineTopology(spec)) {
     const { startPipelineApp } = await import('./pipeline-apps.ts');
-    return startPipelineApp(spec, config, pipelineOptions, bounds);
+    return startPipelineApp(
+      spec,
+      config,
+      pipelineOptions,
+      bounds.stopOffsets ? { stopOffsets: bounds.stopOffsets } : {},
+    );
   }
   const { topology } = await resolveTopology(spec, o.topicPrefix);
   const { KafkaStreams } = await import('../streams/runtime/index.ts');

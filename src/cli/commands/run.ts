@@ -56,6 +56,11 @@ export function registerRun(program: Command): void {
     )
     .action(
       commandAction('run', async (spec: string, o: RunFlags) => {
+        if (o.lookupPort !== undefined && spec !== 'all')
+          throw new CliError(
+            'CTR_CLI_USAGE',
+            `--lookup-port serves the pipeline's lookup API: it needs \`run all\`, not "${spec}"`,
+          );
         const fallbackId = await fallbackApplicationId(spec, o.topicPrefix);
         const config = commandConfig(o, { applicationId: fallbackId });
         const { startTelemetry, telemetryOptionsFromEnv } = await import('../../telemetry/index.ts');
@@ -72,13 +77,18 @@ export function registerRun(program: Command): void {
             const states = running?.apps.map((a) => a.state) ?? ['STARTING'];
             return { status: states.every((s) => s === 'RUNNING') ? 'UP' : 'DOWN', detail: { states } };
           });
-          running = await startApps(spec, config, o);
+          running = await startApps(
+            spec,
+            config,
+            o,
+            telemetry.metricsUrl ? { metricsUrl: telemetry.metricsUrl } : {},
+          );
           log.info(
             { topology: spec, applicationId: config['application.id'], metrics: telemetry.metricsUrl },
             'running',
           );
           process.stderr.write(
-            `ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}\n`,
+            `ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}\n${running.lookupUrl ? `ctr-streams run: lookup API at ${running.lookupUrl}\n` : ''}`,
           );
           const failure = await untilStopped(running, o.duration);
           if (failure)

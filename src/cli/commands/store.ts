@@ -9,9 +9,11 @@ import { commandConfig, withConfigOptions, type ConfigFlags } from '../cli-confi
 import { commandAction, withCommonOptions } from '../command-action.ts';
 import { positiveInt } from './options.ts';
 import { StoreReader, toJson, type StoreLocation } from '../store-reader.ts';
+import { CliError } from '../errors.ts';
 import { resolveTopology } from '../topology-catalog.ts';
 
 interface StoreFlags extends ConfigFlags {
+  url?: string;
   topology?: string;
   topicPrefix: string;
   task?: string;
@@ -59,9 +61,19 @@ export function registerStore(program: Command): void {
       .command('get')
       .argument('<store>', 'store name')
       .argument('<key>', 'the key (JSON for non-string key serdes)')
-      .description('print the value of one key'),
+      .description(
+        "print the value of one key (from the state directory, or with --url from a running pipeline's lookup API)",
+      )
+      .option(
+        '--url <lookup-url>',
+        "a running pipeline's lookup API (`run all --lookup-port`): stores item-embeddings and recommendations",
+      ),
   ).action(
     commandAction('store get', async (name: string, key: string, o: StoreFlags) => {
+      if (o.url !== undefined) {
+        process.stdout.write(`${await lookupGet(o.url, name, key)}\n`);
+        return;
+      }
       const entries = await new StoreReader(await location(name, o)).get(key);
       for (const e of entries) process.stdout.write(`${toJson(e)}\n`);
       if (entries.length === 0) {
@@ -112,4 +124,37 @@ export function registerStore(program: Command): void {
       process.stdout.write(`total\t${total}\n`);
     }),
   );
+}
+
+/** The lookup API's view of a store: the pipeline's two global tables, by the store names operators know. */
+const LOOKUP_PATHS: Record<string, (key: string) => string> = {
+  'item-embeddings': (key) => `/items/${encodeURIComponent(key)}/embedding`,
+  recommendations: (key) => `/contexts/${encodeURIComponent(key)}/recommendations`,
+};
+
+/** GET one key through a running pipeline's lookup API. @throws CliError for an unknown store, a missing key or an unreachable API */
+async function lookupGet(url: string, store: string, key: string): Promise<string> {
+  const path = LOOKUP_PATHS[store];
+  if (!path)
+    throw new CliError(
+      'CTR_CLI_USAGE',
+      `the lookup API serves ${Object.keys(LOOKUP_PATHS).join(' and ')}, not "${store}" (read other stores from a stopped app's --state-dir)`,
+    );
+  const target = new URL(path(key), url).href;
+  let response: Response;
+  try {
+    response = await fetch(target);
+  } catch (error) {
+    throw new CliError(
+      'CTR_CLI_FAILED',
+      `cannot reach the lookup API at ${target}: ${(error as Error).message}`,
+      { cause: error, retriable: true },
+    );
+  }
+  const body = await response.text();
+  if (response.status === 404)
+    throw new CliError('CTR_CLI_FAILED', `key "${key}" not found in "${store}" at ${url}: ${body}`);
+  if (!response.ok)
+    throw new CliError('CTR_CLI_FAILED', `lookup API ${target} answered ${response.status}: ${body}`);
+  return body;
 }

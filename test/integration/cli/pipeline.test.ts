@@ -68,6 +68,8 @@ describe('ctr-streams run all + backfill embeddings on a real broker', () => {
       'wasm',
       '--metrics-port',
       '0',
+      '--lookup-port',
+      '0',
       '--set',
       'commit.interval.ms=500',
       '--set',
@@ -156,6 +158,26 @@ describe('ctr-streams run all + backfill embeddings on a real broker', () => {
       45_000,
       200,
     );
+
+    // the running pipeline's state through its lookup API
+    const lookupUrl = /lookup API at (http\S+)/.exec(run.stderr())?.[1];
+    assert.ok(lookupUrl, run.stderr());
+    const list = await runCli([
+      'store',
+      'get',
+      'recommendations',
+      sample.context.contextId,
+      '--url',
+      lookupUrl,
+    ]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal((JSON.parse(list.stdout) as { contextId: string }).contextId, sample.context.contextId);
+    const itemId = world.items[0]!.id;
+    const embedding = await runCli(['store', 'get', 'item-embeddings', itemId, '--url', lookupUrl]);
+    assert.equal(embedding.code, 0, embedding.stderr);
+    assert.equal((JSON.parse(embedding.stdout) as { itemId: string; dimension: number }).itemId, itemId);
+    const other = await runCli(['store', 'get', 'context-candidates', 'x', '--url', lookupUrl]);
+    assert.equal(other.code, 2);
 
     // backfill: a new version, not promoted; the command promotes it and follows item-embeddings
     const registry = new ModelRegistry(registryDir);
