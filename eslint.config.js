@@ -9,11 +9,34 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', performance: 'readonly', queueMicrotask: 'readonly', structuredClone: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', fetch: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+        performance: 'readonly',
+        queueMicrotask: 'readonly',
+        structuredClone: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        fetch: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
-      'no-restricted-imports': ['error', { paths: [{ name: 'kafkajs', message: 'Only src/kafka may import kafkajs.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'kafkajs', message: 'Only src/kafka may import kafkajs.' }] },
+      ],
     },
   },
   {
@@ -23,10 +46,18 @@ export default tseslint.config(
   {
     files: ['src/streams/**'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'kafkajs', message: 'Only src/kafka may import kafkajs.' }],
-        patterns: [{ group: ['**/ml/**', '**/topologies/**', '**/cli/**'], message: 'src/streams knows nothing of the CTR pipeline or the CLI.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'kafkajs', message: 'Only src/kafka may import kafkajs.' }],
+          patterns: [
+            {
+              group: ['**/ml/**', '**/topologies/**', '**/cli/**'],
+              message: 'src/streams knows nothing of the CTR pipeline or the CLI.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

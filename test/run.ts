@@ -21,19 +21,27 @@ function testFiles(dir: string): string[] {
   } catch {
     return [];
   }
-  return entries.flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return name === 'fixtures' ? [] : testFiles(path);
-    return name.endsWith('.test.ts') ? [path] : [];
-  }).sort();
+  return entries
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return name === 'fixtures' ? [] : testFiles(path);
+      return name.endsWith('.test.ts') ? [path] : [];
+    })
+    .sort();
 }
 
 function runNodeTests(files: string[], env: NodeJS.ProcessEnv, tapFile: string): Promise<number> {
   const concurrency = process.env.CTR_TEST_CONCURRENCY ?? '2';
   const args = [
-    '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000',
-    '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=600000',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
     ...files,
   ];
   return new Promise((resolve) => {
@@ -45,12 +53,17 @@ function runNodeTests(files: string[], env: NodeJS.ProcessEnv, tapFile: string):
 function tapCounts(tapFile: string): { pass: number; fail: number; skipped: number } {
   const text = readFileSync(tapFile, 'utf8');
   const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-  return { pass: count('pass'), fail: count('fail') + count('cancelled'), skipped: count('skipped') + count('todo') };
+  return {
+    pass: count('pass'),
+    fail: count('fail') + count('cancelled'),
+    skipped: count('skipped') + count('todo'),
+  };
 }
 
 async function main(): Promise<void> {
   const suite = (process.argv[2] ?? 'all') as Suite;
-  if (!['unit', 'integration', 'all'].includes(suite)) throw new Error(`unknown suite "${suite}": use unit, integration or all`);
+  if (!['unit', 'integration', 'all'].includes(suite))
+    throw new Error(`unknown suite "${suite}": use unit, integration or all`);
   const filter = process.argv[3];
   let files = [
     ...(suite !== 'integration' ? testFiles('test/unit') : []),
@@ -63,13 +76,20 @@ async function main(): Promise<void> {
   if (needsBroker && !env.CTR_KAFKA_BOOTSTRAP) {
     const port = Number(process.env.CTR_TEST_KAFKA_PORT ?? 19092);
     const dataDir = mkdtempSync(join(tmpdir(), 'ctr-streams-test-broker-'));
-    const broker = await startLocalBroker({ port, dataDir, fresh: true, onProgress: (l) => console.log(`[broker] ${l}`) });
+    const broker = await startLocalBroker({
+      port,
+      dataDir,
+      fresh: true,
+      onProgress: (l) => console.log(`[broker] ${l}`),
+    });
     startedBroker = { port, dataDir };
     env.CTR_KAFKA_BOOTSTRAP = broker.bootstrap;
   }
   const tapFile = join(mkdtempSync(join(tmpdir(), 'ctr-streams-tap-')), 'results.tap');
   const started = Date.now();
-  console.log(`running ${files.length} test files (${suite}): ${files.map((f) => relative('test', f)).join(', ')}`);
+  console.log(
+    `running ${files.length} test files (${suite}): ${files.map((f) => relative('test', f)).join(', ')}`,
+  );
   let code = 1;
   try {
     code = await runNodeTests(files, env, tapFile);
@@ -80,7 +100,9 @@ async function main(): Promise<void> {
     }
   }
   const { pass, fail, skipped } = tapCounts(tapFile);
-  console.log(`\ntests (${suite}, ${((Date.now() - started) / 1000).toFixed(0)} s): ${pass} passed, ${fail} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  console.log(
+    `\ntests (${suite}, ${((Date.now() - started) / 1000).toFixed(0)} s): ${pass} passed, ${fail} failed${skipped ? `, ${skipped} skipped` : ''}`,
+  );
   process.exit(code !== 0 || fail > 0 ? 1 : 0);
 }
 

@@ -56,7 +56,10 @@ export class KafkaAdmin {
       await this.admin.connect();
       this.connected = true;
     } catch (error) {
-      throw new KafkaError('CTR_KAFKA_CONNECT', `cannot connect the admin client: ${describeError(error)}`, { cause: error, retriable: true });
+      throw new KafkaError('CTR_KAFKA_CONNECT', `cannot connect the admin client: ${describeError(error)}`, {
+        cause: error,
+        retriable: true,
+      });
     }
   }
 
@@ -78,7 +81,10 @@ export class KafkaAdmin {
     const toCreate = specs.filter((s) => !existing.has(s.name));
     const toCheck = specs.filter((s) => existing.has(s.name));
     if (toCheck.length > 0) {
-      const described = await this.describeTopics(toCheck.map((s) => s.name), { withConfigs: false });
+      const described = await this.describeTopics(
+        toCheck.map((s) => s.name),
+        { withConfigs: false },
+      );
       for (const spec of toCheck) {
         const found = described.find((d) => d.name === spec.name);
         if (found && found.partitions.length !== spec.partitions) {
@@ -108,7 +114,9 @@ export class KafkaAdmin {
       const stillMissing = toCreate.filter((s) => !now.has(s.name));
       if (stillMissing.length > 0) {
         const names = toCreate.map((s) => `"${s.name}" (${s.partitions} partitions)`).join(', ');
-        throw new KafkaError('CTR_KAFKA_ADMIN', `cannot create topics ${names}: ${describeError(error)}`, { cause: error });
+        throw new KafkaError('CTR_KAFKA_ADMIN', `cannot create topics ${names}: ${describeError(error)}`, {
+          cause: error,
+        });
       }
     }
     return toCreate.map((s) => s.name);
@@ -122,7 +130,11 @@ export class KafkaAdmin {
     try {
       await this.admin.deleteTopics({ topics: present, timeout: 30_000 });
     } catch (error) {
-      throw new KafkaError('CTR_KAFKA_ADMIN', `cannot delete topics ${present.join(', ')}: ${describeError(error)}`, { cause: error });
+      throw new KafkaError(
+        'CTR_KAFKA_ADMIN',
+        `cannot delete topics ${present.join(', ')}: ${describeError(error)}`,
+        { cause: error },
+      );
     }
     return present;
   }
@@ -132,12 +144,19 @@ export class KafkaAdmin {
   }
 
   /** Partitions, leaders and (unless `withConfigs: false`) effective configs of each topic. */
-  async describeTopics(names: readonly string[], options: { withConfigs?: boolean } = {}): Promise<TopicDescription[]> {
+  async describeTopics(
+    names: readonly string[],
+    options: { withConfigs?: boolean } = {},
+  ): Promise<TopicDescription[]> {
     let metadata;
     try {
       metadata = await this.admin.fetchTopicMetadata({ topics: [...names] });
     } catch (error) {
-      throw new KafkaError('CTR_KAFKA_ADMIN', `cannot describe topics ${names.join(', ')}: ${describeError(error)}`, { cause: error });
+      throw new KafkaError(
+        'CTR_KAFKA_ADMIN',
+        `cannot describe topics ${names.join(', ')}: ${describeError(error)}`,
+        { cause: error },
+      );
     }
     const configsByTopic = new Map<string, Record<string, string>>();
     if (options.withConfigs ?? true) {
@@ -170,27 +189,41 @@ export class KafkaAdmin {
   /** Earliest and next offsets of every partition of `topic`. */
   async topicOffsets(topic: string): Promise<PartitionOffsets[]> {
     const offsets = await this.admin.fetchTopicOffsets(topic);
-    return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
+    return offsets
+      .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
+      .sort((a, b) => a.partition - b.partition);
   }
 
   /** For each partition, the first offset whose timestamp is >= `timestampMs` (the end offset if none). */
   async offsetsForTime(topic: string, timestampMs: number): Promise<{ partition: number; offset: string }[]> {
     const offsets = await this.admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
-    return offsets.map((o) => ({ partition: o.partition, offset: o.offset })).sort((a, b) => a.partition - b.partition);
+    return offsets
+      .map((o) => ({ partition: o.partition, offset: o.offset }))
+      .sort((a, b) => a.partition - b.partition);
   }
 
   /** The committed offsets of a consumer group for the given topics. */
   async groupOffsets(groupId: string, topics: readonly string[]): Promise<GroupOffset[]> {
     const result = await this.admin.fetchOffsets({ groupId, topics: [...topics] });
-    return result.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
+    return result.flatMap((t) =>
+      t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })),
+    );
   }
 
   /** Sets a (stopped) group's committed offsets; the group must have no active members. */
-  async setGroupOffsets(groupId: string, topic: string, partitions: readonly { partition: number; offset: string }[]): Promise<void> {
+  async setGroupOffsets(
+    groupId: string,
+    topic: string,
+    partitions: readonly { partition: number; offset: string }[],
+  ): Promise<void> {
     try {
       await this.admin.setOffsets({ groupId, topic, partitions: [...partitions] });
     } catch (error) {
-      throw new KafkaError('CTR_KAFKA_ADMIN', `cannot set offsets of group "${groupId}" on "${topic}": ${describeError(error)}`, { cause: error, topic });
+      throw new KafkaError(
+        'CTR_KAFKA_ADMIN',
+        `cannot set offsets of group "${groupId}" on "${topic}": ${describeError(error)}`,
+        { cause: error, topic },
+      );
     }
   }
 
@@ -200,7 +233,9 @@ export class KafkaAdmin {
   }
 
   /** Members of a group and the partitions assigned to each (empty when the group is not running). */
-  async describeGroup(groupId: string): Promise<{ state: string; members: { memberId: string; clientId: string; host: string }[] }> {
+  async describeGroup(
+    groupId: string,
+  ): Promise<{ state: string; members: { memberId: string; clientId: string; host: string }[] }> {
     const { groups } = await this.admin.describeGroups([groupId]);
     const group = groups[0];
     if (!group) return { state: 'Dead', members: [] };
@@ -218,7 +253,11 @@ export class KafkaAdmin {
     try {
       await this.admin.deleteGroups(present);
     } catch (error) {
-      throw new KafkaError('CTR_KAFKA_ADMIN', `cannot delete groups ${present.join(', ')}: ${describeError(error)}`, { cause: error });
+      throw new KafkaError(
+        'CTR_KAFKA_ADMIN',
+        `cannot delete groups ${present.join(', ')}: ${describeError(error)}`,
+        { cause: error },
+      );
     }
     return present;
   }

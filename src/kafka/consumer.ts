@@ -134,7 +134,11 @@ export class KafkaConsumer {
       readUncommitted: !(options.readCommitted ?? true),
       allowAutoTopicCreation: false,
       ...(options.ownedPartitions
-        ? { partitionAssigners: [createPartitionGroupAssigner(options.ownedPartitions, options.applicationServer)] }
+        ? {
+            partitionAssigners: [
+              createPartitionGroupAssigner(options.ownedPartitions, options.applicationServer),
+            ],
+          }
         : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {

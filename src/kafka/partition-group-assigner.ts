@@ -23,7 +23,9 @@ interface OwnedData {
 }
 
 function encodeUserData(owned: readonly number[], server?: string): Buffer {
-  return Buffer.from(JSON.stringify({ owned: [...owned], ...(server ? { server } : {}) } satisfies OwnedData));
+  return Buffer.from(
+    JSON.stringify({ owned: [...owned], ...(server ? { server } : {}) } satisfies OwnedData),
+  );
 }
 
 /** The `application.server` a member announced in its group metadata (see group-members.ts), or undefined. */
@@ -98,7 +100,10 @@ export function assignPartitionGroups(
  * Builds the kafkajs assigner.
  * @param owned returns the partition numbers this member owns now (sent as metadata on every join).
  */
-export function createPartitionGroupAssigner(owned: () => readonly number[], server?: string): PartitionAssigner {
+export function createPartitionGroupAssigner(
+  owned: () => readonly number[],
+  server?: string,
+): PartitionAssigner {
   return ({ cluster }) => ({
     name: PARTITION_GROUP_ASSIGNER,
     version: 1,

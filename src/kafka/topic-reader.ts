@@ -27,7 +27,11 @@ export interface ReadOptions {
  * started. Returns all records unless `onBatch` is given (then it returns []).
  * @throws KafkaError CTR_KAFKA_CONSUME on timeout, naming the partitions behind
  */
-export async function readTopicToEnd(kafka: Kafka, topic: string, options: ReadOptions = {}): Promise<ConsumedRecord[]> {
+export async function readTopicToEnd(
+  kafka: Kafka,
+  topic: string,
+  options: ReadOptions = {},
+): Promise<ConsumedRecord[]> {
   const admin = new KafkaAdmin(kafka);
   await admin.connect();
   let ends;
@@ -49,7 +53,11 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, options: ReadO
   }
   if (remaining.size === 0) return [];
 
-  const consumer = kafka.consumer({ groupId: `ctr-streams-reader-${randomUUID()}`, maxWaitTimeInMs: 200, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const consumer = kafka.consumer({
+    groupId: `ctr-streams-reader-${randomUUID()}`,
+    maxWaitTimeInMs: 200,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
   const collected: ConsumedRecord[] = [];
   await consumer.connect();
   try {
@@ -57,7 +65,13 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, options: ReadO
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const behind = [...remaining.keys()].map((p) => `${topic}[${p}]`).join(', ');
-        reject(new KafkaError('CTR_KAFKA_CONSUME', `timed out after ${options.timeoutMs ?? 60_000} ms reading ${behind} to its end`, { topic }));
+        reject(
+          new KafkaError(
+            'CTR_KAFKA_CONSUME',
+            `timed out after ${options.timeoutMs ?? 60_000} ms reading ${behind} to its end`,
+            { topic },
+          ),
+        );
       }, options.timeoutMs ?? 60_000);
       consumer
         .run({
@@ -71,9 +85,18 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, options: ReadO
               const headers: ConsumedRecord['headers'] = {};
               for (const [name, value] of Object.entries(m.headers ?? {})) {
                 const last = Array.isArray(value) ? value[value.length - 1] : value;
-                if (last !== undefined) headers[name] = Buffer.isBuffer(last) ? last : Buffer.from(String(last));
+                if (last !== undefined)
+                  headers[name] = Buffer.isBuffer(last) ? last : Buffer.from(String(last));
               }
-              records.push({ topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, timestamp: Number(m.timestamp), headers });
+              records.push({
+                topic,
+                partition: batch.partition,
+                offset: m.offset,
+                key: m.key,
+                value: m.value,
+                timestamp: Number(m.timestamp),
+                headers,
+              });
             }
             if (options.onBatch) await options.onBatch(records);
             else collected.push(...records);
@@ -94,7 +117,10 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, options: ReadO
     await done;
   } catch (error) {
     if (error instanceof KafkaError) throw error;
-    throw new KafkaError('CTR_KAFKA_CONSUME', `cannot read "${topic}": ${describeError(error)}`, { cause: error, topic });
+    throw new KafkaError('CTR_KAFKA_CONSUME', `cannot read "${topic}": ${describeError(error)}`, {
+      cause: error,
+      topic,
+    });
   } finally {
     await consumer.disconnect();
   }

@@ -53,7 +53,12 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: KafkaAdmin) => Prom
 }
 
 /** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes (then throws with `what`). */
-export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000, intervalMs = 100): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

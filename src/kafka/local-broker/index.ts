@@ -1,4 +1,9 @@
-export { startLocalBroker, stopLocalBroker, findLocalBroker, portAcceptsConnections } from './local-broker.ts';
+export {
+  startLocalBroker,
+  stopLocalBroker,
+  findLocalBroker,
+  portAcceptsConnections,
+} from './local-broker.ts';
 export type { LocalBrokerOptions, RunningBroker } from './local-broker.ts';
 export { ensureBrokerJars, cacheDir, DEFAULT_KAFKA_VERSION } from './jars.ts';
 export { requireTool, javaMajorVersion } from './tools.ts';

@@ -50,7 +50,15 @@ export async function ensureBrokerJars(
   mkdirSync(staging, { recursive: true });
   onProgress(`resolving Apache Kafka ${version} jars from Maven Central into ${dir}`);
   const pom = join(projectRoot, 'deploy', 'local-kafka', 'pom.xml');
-  const args = ['-B', '-q', '-f', pom, `-Dkafka.version=${version}`, `-Doutput.dir=${staging}`, 'dependency:copy-dependencies'];
+  const args = [
+    '-B',
+    '-q',
+    '-f',
+    pom,
+    `-Dkafka.version=${version}`,
+    `-Doutput.dir=${staging}`,
+    'dependency:copy-dependencies',
+  ];
   const output: string[] = [];
   const code = await new Promise<number>((done, fail) => {
     const child = spawn(toolCommand('mvn'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -63,7 +71,10 @@ export async function ensureBrokerJars(
   if (code !== 0 || !looksComplete(staging, version)) {
     rmSync(staging, { recursive: true, force: true });
     const tail = output.join('').trim().split('\n').slice(-8).join('\n');
-    throw new KafkaError('CTR_KAFKA_JARS', `Maven could not resolve Apache Kafka ${version} (exit ${code}):\n${tail}`);
+    throw new KafkaError(
+      'CTR_KAFKA_JARS',
+      `Maven could not resolve Apache Kafka ${version} (exit ${code}):\n${tail}`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   renameSync(staging, dir);

@@ -57,7 +57,10 @@ interface Resolved {
 function resolveOptions(options: LocalBrokerOptions): Resolved {
   const port = options.port ?? Number(process.env.CTR_KAFKA_PORT ?? 9092);
   if (!Number.isInteger(port) || port < 1 || port > 65534) {
-    throw new KafkaError('CTR_KAFKA_CONNECT', `port: expected an integer from 1 to 65534, got ${String(port)}`);
+    throw new KafkaError(
+      'CTR_KAFKA_CONNECT',
+      `port: expected an integer from 1 to 65534, got ${String(port)}`,
+    );
   }
   return {
     port,
@@ -130,15 +133,32 @@ export async function findLocalBroker(options: LocalBrokerOptions = {}): Promise
   const pid = readPid(o.dataDir);
   if (pid === undefined || !isAlive(pid)) return undefined;
   if (!(await portAcceptsConnections(o.port))) return undefined;
-  return { bootstrap: `127.0.0.1:${o.port}`, port: o.port, pid, dataDir: o.dataDir, reused: true, startMs: 0 };
+  return {
+    bootstrap: `127.0.0.1:${o.port}`,
+    port: o.port,
+    pid,
+    dataDir: o.dataDir,
+    reused: true,
+    startMs: 0,
+  };
 }
 
 function formatStorage(java: string, classpath: string, propsFile: string, dataDir: string): void {
   const result = spawnSync(
     java,
-    ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-cp', classpath, `-Dlog4j2.configurationFile=${join(dataDir, 'log4j2.properties')}`,
+    [
+      '-Xmx256m',
+      '-XX:TieredStopAtLevel=1',
+      '-cp',
+      classpath,
+      `-Dlog4j2.configurationFile=${join(dataDir, 'log4j2.properties')}`,
       // '=' form: a random id may start with '-', which a separate argument would parse as an option
-      'kafka.tools.StorageTool', 'format', `--cluster-id=${randomClusterId()}`, '-c', propsFile],
+      'kafka.tools.StorageTool',
+      'format',
+      `--cluster-id=${randomClusterId()}`,
+      '-c',
+      propsFile,
+    ],
     { encoding: 'utf8' },
   );
   if (result.status !== 0) {
@@ -164,7 +184,10 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const banner = requireTool('java');
   const major = javaMajorVersion(banner);
   if (major !== undefined && major < 17) {
-    throw new KafkaError('CTR_KAFKA_TOOL_MISSING', `Apache Kafka 4 needs Java 17+, found "${banner}": install Java 17 or set JAVA_HOME to one`);
+    throw new KafkaError(
+      'CTR_KAFKA_TOOL_MISSING',
+      `Apache Kafka 4 needs Java 17+, found "${banner}": install Java 17 or set JAVA_HOME to one`,
+    );
   }
   for (const port of [o.port, o.controllerPort]) {
     if (!(await portIsFree(port))) {
@@ -180,7 +203,10 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   mkdirSync(o.dataDir, { recursive: true });
   const propsFile = join(o.dataDir, 'server.properties');
   const log4jFile = join(o.dataDir, 'log4j2.properties');
-  writeFileSync(propsFile, serverProperties({ port: o.port, controllerPort: o.controllerPort, dataDir: o.dataDir }));
+  writeFileSync(
+    propsFile,
+    serverProperties({ port: o.port, controllerPort: o.controllerPort, dataDir: o.dataDir }),
+  );
   writeFileSync(log4jFile, log4j2Properties(serverLog(o.dataDir)));
   const java = toolCommand('java');
   const classpath = `${libs}/*`;
@@ -190,14 +216,25 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   }
 
   rmSync(serverLog(o.dataDir), { force: true });
-  const jvmOpts = (process.env.CTR_KAFKA_JVM_OPTS ?? '-XX:+UseSerialGC -XX:TieredStopAtLevel=1').split(/\s+/).filter(Boolean);
+  const jvmOpts = (process.env.CTR_KAFKA_JVM_OPTS ?? '-XX:+UseSerialGC -XX:TieredStopAtLevel=1')
+    .split(/\s+/)
+    .filter(Boolean);
   const out = openSync(join(o.dataDir, 'broker.out'), 'w');
   const started = Date.now();
   o.onProgress(`starting Apache Kafka ${o.kafkaVersion} on 127.0.0.1:${o.port} (heap ${o.heap})`);
   const child = spawn(
     java,
-    [`-Xms${o.heap === '256m' ? '128m' : '256m'}`, `-Xmx${o.heap}`, ...jvmOpts, '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${log4jFile}`, '-cp', classpath, 'kafka.Kafka', propsFile],
+    [
+      `-Xms${o.heap === '256m' ? '128m' : '256m'}`,
+      `-Xmx${o.heap}`,
+      ...jvmOpts,
+      '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${log4jFile}`,
+      '-cp',
+      classpath,
+      'kafka.Kafka',
+      propsFile,
+    ],
     { detached: true, stdio: ['ignore', out, out] },
   );
   closeSync(out);
@@ -212,11 +249,15 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
 
   const deadline = started + o.readyTimeoutMs;
   for (;;) {
-    if (existsSync(serverLog(o.dataDir)) && readFileSync(serverLog(o.dataDir), 'utf8').includes(READY_LINE)) break;
+    if (existsSync(serverLog(o.dataDir)) && readFileSync(serverLog(o.dataDir), 'utf8').includes(READY_LINE))
+      break;
     if (exitCode !== null) {
       rmSync(pidFile(o.dataDir), { force: true });
       const why = `${lastLines(serverLog(o.dataDir))}\n${lastLines(join(o.dataDir, 'broker.out'), 5)}`;
-      throw new KafkaError('CTR_KAFKA_BROKER_EXITED', `the broker exited with code ${exitCode} before it was ready; last log lines:\n${why}`);
+      throw new KafkaError(
+        'CTR_KAFKA_BROKER_EXITED',
+        `the broker exited with code ${exitCode} before it was ready; last log lines:\n${why}`,
+      );
     }
     if (Date.now() > deadline) {
       process.kill(pid, 'SIGKILL');

@@ -561,7 +561,8 @@ export class Topology {
           // window stores log unique keys per window: their changelogs also delete by time
           config: {
             ...builder.logConfig,
-            'cleanup.policy': builder.logConfig['cleanup.policy'] === 'compact,delete' ? 'compact,delete' : 'compact',
+            'cleanup.policy':
+              builder.logConfig['cleanup.policy'] === 'compact,delete' ? 'compact,delete' : 'compact',
           },
         });
       }

@@ -20,7 +20,11 @@ function freePort(): Promise<number> {
 }
 
 function runLauncher(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, ['--import', 'tsx', launcher, ...args], { encoding: 'utf8', env, timeout: 60_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', launcher, ...args], {
+    encoding: 'utf8',
+    env,
+    timeout: 60_000,
+  });
 }
 
 describe('the local broker launcher', () => {
@@ -54,7 +58,12 @@ describe('the local broker launcher', () => {
       assert.equal(result.status, 1);
       const lines = result.stderr.trim().split('\n');
       assert.equal(lines.length, 1, result.stderr);
-      assert.match(lines[0]!, new RegExp(`^kafka: port ${port} on 127.0.0.1 is in use by another process: stop it, or pick another port`));
+      assert.match(
+        lines[0]!,
+        new RegExp(
+          `^kafka: port ${port} on 127.0.0.1 is in use by another process: stop it, or pick another port`,
+        ),
+      );
     } finally {
       server.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -68,7 +77,10 @@ describe('the local broker launcher', () => {
     assert.equal(result.status, 1);
     const lines = result.stderr.trim().split('\n');
     assert.equal(lines.length, 1, result.stderr);
-    assert.match(lines[0]!, /^kafka: java was not found on PATH: install a Java 17\+ runtime \(Debian\/Ubuntu: `apt-get install openjdk-17-jre-headless`/);
+    assert.match(
+      lines[0]!,
+      /^kafka: java was not found on PATH: install a Java 17\+ runtime \(Debian\/Ubuntu: `apt-get install openjdk-17-jre-headless`/,
+    );
   });
 
   it('names Maven and its fix in one line when mvn is missing and jars must be fetched', async () => {
@@ -76,7 +88,9 @@ describe('the local broker launcher', () => {
     const cache = mkdtempSync(join(tmpdir(), 'ctr-cache-'));
     try {
       // java stays reachable through JAVA_HOME; mvn is not on PATH; the empty cache forces a download
-      const javaHome = spawnSync('sh', ['-c', 'dirname $(dirname $(readlink -f $(command -v java)))'], { encoding: 'utf8' }).stdout.trim();
+      const javaHome = spawnSync('sh', ['-c', 'dirname $(dirname $(readlink -f $(command -v java)))'], {
+        encoding: 'utf8',
+      }).stdout.trim();
       const env = { ...process.env, PATH: '/nonexistent', JAVA_HOME: javaHome, CTR_STREAMS_CACHE: cache };
       const result = runLauncher(['--port', String(port), 'start'], env);
       assert.equal(result.status, 1);
@@ -95,7 +109,10 @@ describe('the local broker launcher', () => {
       await assert.rejects(startLocalBroker({ port, dataDir, readyTimeoutMs: 300 }), (error: unknown) => {
         assert.ok(error instanceof KafkaError);
         assert.equal(error.code, 'CTR_KAFKA_NOT_READY');
-        assert.match(error.message, /^the broker was not ready within 300 ms; last log lines of .*server\.log:\n/);
+        assert.match(
+          error.message,
+          /^the broker was not ready within 300 ms; last log lines of .*server\.log:\n/,
+        );
         return true;
       });
       assert.equal(await findLocalBroker({ port, dataDir }), undefined);

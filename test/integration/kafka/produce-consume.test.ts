@@ -1,6 +1,12 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { KafkaConsumer, KafkaProducer, readTopicToEnd, topicPartitionKey, type ConsumedRecord } from '../../../src/kafka/index.ts';
+import {
+  KafkaConsumer,
+  KafkaProducer,
+  readTopicToEnd,
+  topicPartitionKey,
+  type ConsumedRecord,
+} from '../../../src/kafka/index.ts';
 import { createTopics, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
 
 describe('src/kafka on a real broker', () => {
@@ -34,11 +40,23 @@ describe('src/kafka on a real broker', () => {
     await producer.disconnect();
     // the producer's reported next offsets equal the high watermarks
     const ends = await withAdmin(t.kafka, (admin) => admin.topicOffsets(topic));
-    assert.equal(ends.reduce((sum, e) => sum + Number(e.high), 0), total);
-    for (const e of ends) assert.equal(acked.get(topicPartitionKey(topic, e.partition)), BigInt(e.high), `next offset of partition ${e.partition}`);
+    assert.equal(
+      ends.reduce((sum, e) => sum + Number(e.high), 0),
+      total,
+    );
+    for (const e of ends)
+      assert.equal(
+        acked.get(topicPartitionKey(topic, e.partition)),
+        BigInt(e.high),
+        `next offset of partition ${e.partition}`,
+      );
 
     const group = uniqueName('group');
-    const consumer = new KafkaConsumer(t.kafka, { groupId: group, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000 });
+    const consumer = new KafkaConsumer(t.kafka, {
+      groupId: group,
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 1000,
+    });
     await consumer.connect();
     await consumer.subscribe([topic]);
     const received: ConsumedRecord[] = [];
@@ -49,7 +67,9 @@ describe('src/kafka on a real broker', () => {
         eachBatch: async (batch) => {
           received.push(...batch.records);
           const last = batch.records[batch.records.length - 1]!;
-          await consumer.commit([{ topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+          await consumer.commit([
+            { topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+          ]);
           if (received.length >= total) resolve();
         },
       });
@@ -69,7 +89,10 @@ describe('src/kafka on a real broker', () => {
       assert.equal(partitionOfKey.get(key) ?? r.partition, r.partition);
       partitionOfKey.set(key, r.partition);
       // offsets strictly increase within a partition, and so does each key's sequence
-      assert.ok(BigInt(r.offset) > (lastOffset.get(r.partition) ?? -1n), `offset order in partition ${r.partition}`);
+      assert.ok(
+        BigInt(r.offset) > (lastOffset.get(r.partition) ?? -1n),
+        `offset order in partition ${r.partition}`,
+      );
       lastOffset.set(r.partition, BigInt(r.offset));
       assert.equal(seq, (lastSeq.get(key) ?? -1) + 1, `sequence of ${key}`);
       lastSeq.set(key, seq);
@@ -83,7 +106,9 @@ describe('src/kafka on a real broker', () => {
   it('creates a compacted topic whose cleanup.policy=compact shows in describe', async () => {
     const topic = uniqueName('changelog');
     const created = await withAdmin(t.kafka, (admin) =>
-      admin.createTopics([{ name: topic, partitions: 2, compacted: true, configs: { 'min.compaction.lag.ms': '1000' } }]),
+      admin.createTopics([
+        { name: topic, partitions: 2, compacted: true, configs: { 'min.compaction.lag.ms': '1000' } },
+      ]),
     );
     assert.deepEqual(created, [topic]);
     const [description] = await withAdmin(t.kafka, (admin) => admin.describeTopics([topic]));
@@ -92,7 +117,12 @@ describe('src/kafka on a real broker', () => {
     assert.equal(description!.configs['cleanup.policy'], 'compact');
     assert.equal(description!.configs['min.compaction.lag.ms'], '1000');
     // creating it again is a no-op; with another partition count it is an error naming the topic
-    assert.deepEqual(await withAdmin(t.kafka, (admin) => admin.createTopics([{ name: topic, partitions: 2, compacted: true }])), []);
+    assert.deepEqual(
+      await withAdmin(t.kafka, (admin) =>
+        admin.createTopics([{ name: topic, partitions: 2, compacted: true }]),
+      ),
+      [],
+    );
     await assert.rejects(
       withAdmin(t.kafka, (admin) => admin.createTopics([{ name: topic, partitions: 3 }])),
       new RegExp(`topic "${topic}" exists with 2 partitions, expected 3`),
@@ -105,14 +135,30 @@ describe('src/kafka on a real broker', () => {
     const producer = new KafkaProducer(t.kafka);
     await producer.connect();
     const base = Date.now() - 60_000;
-    await producer.send(Array.from({ length: 100 }, (_, i) => ({ topic, partition: i % 2, key: `k${i}`, value: `v${i}`, timestamp: base + i * 100 })));
+    await producer.send(
+      Array.from({ length: 100 }, (_, i) => ({
+        topic,
+        partition: i % 2,
+        key: `k${i}`,
+        value: `v${i}`,
+        timestamp: base + i * 100,
+      })),
+    );
     await producer.disconnect();
     const all = await readTopicToEnd(t.kafka, topic);
     assert.equal(all.length, 100);
-    const tail = await readTopicToEnd(t.kafka, topic, { from: new Map([[0, '40'], [1, '45']]) });
+    const tail = await readTopicToEnd(t.kafka, topic, {
+      from: new Map([
+        [0, '40'],
+        [1, '45'],
+      ]),
+    });
     assert.equal(tail.length, 10 + 5);
     const byTime = await withAdmin(t.kafka, (admin) => admin.offsetsForTime(topic, base + 50 * 100));
     // records 50..99 have timestamps >= base+5000: 25 per partition, starting at offset 25
-    assert.deepEqual(byTime, [{ partition: 0, offset: '25' }, { partition: 1, offset: '25' }]);
+    assert.deepEqual(byTime, [
+      { partition: 0, offset: '25' },
+      { partition: 1, offset: '25' },
+    ]);
   });
 });

@@ -32,7 +32,10 @@ function topology(input: string, output: string): Topology {
     .windowedBy(TimeWindows.ofSizeAndGrace(HOUR, 24 * HOUR))
     .count(Materialized.as('views-per-item-hour'))
     .toStream()
-    .map((w, count): readonly [string, string] => [`${w.key}@${(w.window.startMs - BASE) / HOUR}`, String(count)])
+    .map((w, count): readonly [string, string] => [
+      `${w.key}@${(w.window.startMs - BASE) / HOUR}`,
+      String(count),
+    ])
     .to(output, Produced.with(stringSerde, stringSerde));
   return builder.build();
 }
