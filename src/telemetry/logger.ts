@@ -22,12 +22,25 @@ const root: Logger = pino(
   destination(2),
 );
 
+// pino children copy their parent's level when created and do not follow
+// later changes, and most loggers here are created when a module loads, before
+// a command has parsed --log-level. So every child is remembered (weakly:
+// per-task loggers come and go) and setLogLevel updates them all.
+const children = new Set<WeakRef<Logger>>();
+
 /** A child logger tagged with the component that logs (e.g. `kafka`, `task`). */
 export function createLogger(component: string, bindings: Record<string, unknown> = {}): Logger {
-  return root.child({ component, ...bindings });
+  const child = root.child({ component, ...bindings });
+  children.add(new WeakRef(child));
+  return child;
 }
 
-/** Changes the level of every logger (children follow their root). */
+/** Changes the level of every logger, including those created earlier. */
 export function setLogLevel(level: string): void {
   root.level = level;
+  for (const ref of children) {
+    const child = ref.deref();
+    if (child) child.level = level;
+    else children.delete(ref);
+  }
 }
