@@ -12,12 +12,11 @@ import type { Attributes } from '@opentelemetry/api';
 import { histogram } from '../../telemetry/instruments.ts';
 import { METRICS } from '../../telemetry/metric-names.ts';
 import type { Serde } from '../serde/serde.ts';
-import { StreamsError } from '../errors.ts';
 import type { BytesStore } from './bytes-store.ts';
-import { changelogTopicFor } from './change-logging-store.ts';
 import { StoreClosedError } from './errors.ts';
 import { prefixBounds, rangeBounds, type KeyBounds } from './key-bounds.ts';
 import type { KeyValueStore, StateStoreContext } from './state-store.ts';
+import { TypedStoreLayer } from './typed-store-layer.ts';
 
 /** Operation names, as the metric catalogue spells them (`operation` attribute). */
 type Operation =
@@ -25,34 +24,15 @@ type Operation =
 
 const duration = histogram(METRICS.storeOperationDuration);
 
-export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
-  private topic: string;
+export class MeteredKeyValueStore<K, V>
+  extends TypedStoreLayer<BytesStore, K, V>
+  implements KeyValueStore<K, V>
+{
   private readonly opAttributes = new Map<Operation, Attributes>();
   private opened = false;
 
-  constructor(
-    private readonly inner: BytesStore,
-    readonly keySerde: Serde<K>,
-    readonly valueSerde: Serde<V>,
-  ) {
-    this.topic = inner.name;
-  }
-
-  get name(): string {
-    return this.inner.name;
-  }
-
-  get persistent(): boolean {
-    return this.inner.persistent;
-  }
-
-  get changelogTopic(): string | undefined {
-    return this.inner.changelogTopic;
-  }
-
-  /** The byte store below (the next layer). */
-  wrapped(): BytesStore {
-    return this.inner;
+  constructor(inner: BytesStore, keySerde: Serde<K>, valueSerde: Serde<V>) {
+    super(inner, keySerde, valueSerde, 'store');
   }
 
   /** Records the seconds since `start` (a `performance.now()` reading). */
@@ -63,30 +43,9 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
     duration.record((performance.now() - start) / 1000, attributes);
   }
 
-  async init(context: StateStoreContext): Promise<void> {
-    this.topic = changelogTopicFor(context.applicationId, this.name);
-    await this.inner.init(context);
-    await this.keySerde.prepare?.(this.topic, true);
-    await this.valueSerde.prepare?.(this.topic, false);
+  override async init(context: StateStoreContext): Promise<void> {
+    await super.init(context);
     this.opened = true;
-  }
-
-  private keyBytes(key: K): Buffer {
-    const bytes = this.keySerde.serialize(this.topic, key);
-    if (bytes === null) {
-      throw new StreamsError(
-        'CTR_STREAMS',
-        `store "${this.name}": key serde "${this.keySerde.name}" turned a key into null`,
-        {
-          store: this.name,
-        },
-      );
-    }
-    return bytes;
-  }
-
-  private valueBytes(value: V | null): Buffer | null {
-    return value === null ? null : this.valueSerde.serialize(this.topic, value);
   }
 
   private async values(bytes: ReadonlyArray<Buffer | undefined>): Promise<(V | undefined)[]> {
@@ -185,23 +144,19 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return count;
   }
 
-  async flush(): Promise<void> {
+  override async flush(): Promise<void> {
     const start = performance.now();
     await this.inner.flush();
     this.time('flush', start);
   }
 
-  async commit(changelogNextOffset: string | undefined): Promise<void> {
+  override async commit(changelogNextOffset: string | undefined): Promise<void> {
     const start = performance.now();
     await this.inner.commit(changelogNextOffset);
     this.time('commit', start);
   }
 
-  committedPosition(): Promise<string | undefined> {
-    return this.inner.committedPosition();
-  }
-
-  async restoreBatch(
+  override async restoreBatch(
     records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
     nextOffset: string,
   ): Promise<void> {
@@ -210,16 +165,8 @@ export class MeteredKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.time('restore', start);
   }
 
-  wipe(): Promise<void> {
-    return this.inner.wipe();
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.opened = false;
     await this.inner.close();
-  }
-
-  uncommittedBytes(): number {
-    return this.inner.uncommittedBytes?.() ?? 0;
   }
 }

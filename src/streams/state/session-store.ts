@@ -4,57 +4,21 @@
  * segments by end time, so "the sessions of this key that end after T" is
  * one ordered scan from T.
  */
-import { StreamsError } from '../errors.ts';
 import type { Serde } from '../serde/serde.ts';
-import { changelogTopicFor } from './change-logging-store.ts';
-import type { StateStoreContext } from './state-store.ts';
+import { TypedStoreLayer } from './typed-store-layer.ts';
 import { readTime, SESSION_SUFFIX_BYTES, sessionStoreKey, splitStoreKey } from './window-key-schema.ts';
 import type { SessionStore, WindowBytesStore, Windowed } from './window-store.ts';
 
-export class MeteredSessionStore<K, V> implements SessionStore<K, V> {
-  private topic: string;
-
-  constructor(
-    private readonly inner: WindowBytesStore,
-    readonly keySerde: Serde<K>,
-    readonly valueSerde: Serde<V>,
-  ) {
-    this.topic = inner.name;
+export class MeteredSessionStore<K, V>
+  extends TypedStoreLayer<WindowBytesStore, K, V>
+  implements SessionStore<K, V>
+{
+  constructor(inner: WindowBytesStore, keySerde: Serde<K>, valueSerde: Serde<V>) {
+    super(inner, keySerde, valueSerde, 'session store');
   }
 
-  get name(): string {
-    return this.inner.name;
-  }
-  get persistent(): boolean {
-    return this.inner.persistent;
-  }
-  get changelogTopic(): string | undefined {
-    return this.inner.changelogTopic;
-  }
   get retentionMs(): number {
     return this.inner.retentionMs;
-  }
-  /** The byte store below. */
-  wrapped(): WindowBytesStore {
-    return this.inner;
-  }
-
-  async init(context: StateStoreContext): Promise<void> {
-    this.topic = changelogTopicFor(context.applicationId, this.name);
-    await this.inner.init(context);
-    await this.keySerde.prepare?.(this.topic, true);
-    await this.valueSerde.prepare?.(this.topic, false);
-  }
-
-  private keyBytes(key: K): Buffer {
-    const bytes = this.keySerde.serialize(this.topic, key);
-    if (bytes === null)
-      throw new StreamsError(
-        'CTR_STREAMS',
-        `session store "${this.name}": key serde "${this.keySerde.name}" turned a key into null`,
-        { store: this.name },
-      );
-    return bytes;
   }
 
   private session(storeKey: Buffer, key?: K): Windowed<K> {
@@ -63,11 +27,6 @@ export class MeteredSessionStore<K, V> implements SessionStore<K, V> {
       key: key ?? (this.keySerde.deserialize(this.topic, parts.key) as K),
       window: { startMs: readTime(parts.suffix, 0), endMs: parts.time },
     };
-  }
-
-  private async decode(v: Buffer): Promise<V> {
-    if (this.valueSerde.resolve !== undefined) await this.valueSerde.resolve(this.topic, [v]);
-    return this.valueSerde.deserialize(this.topic, v) as V;
   }
 
   async findSessions(
@@ -110,7 +69,7 @@ export class MeteredSessionStore<K, V> implements SessionStore<K, V> {
         ([s, value]) =>
           [
             sessionStoreKey(this.keyBytes(s.key), s.window.startMs, s.window.endMs),
-            value === null ? null : this.valueSerde.serialize(this.topic, value),
+            this.valueBytes(value),
           ] as const,
       ),
     );
@@ -133,29 +92,5 @@ export class MeteredSessionStore<K, V> implements SessionStore<K, V> {
 
   approximateNumEntries(): Promise<number> {
     return this.inner.approximateNumEntries();
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  commit(changelogNextOffset: string | undefined): Promise<void> {
-    return this.inner.commit(changelogNextOffset);
-  }
-  committedPosition(): Promise<string | undefined> {
-    return this.inner.committedPosition();
-  }
-  restoreBatch(
-    records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
-    nextOffset: string,
-  ): Promise<void> {
-    return this.inner.restoreBatch(records, nextOffset);
-  }
-  wipe(): Promise<void> {
-    return this.inner.wipe();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  uncommittedBytes(): number {
-    return this.inner.uncommittedBytes?.() ?? 0;
   }
 }

@@ -6,15 +6,16 @@
  * turns bytes back into keys, windows and values.
  */
 import { randomInt } from 'node:crypto';
-import { StreamsError } from '../errors.ts';
 import type { Serde } from '../serde/serde.ts';
-import { changelogTopicFor } from './change-logging-store.ts';
 import type { StateStoreContext } from './state-store.ts';
+import { TypedStoreLayer } from './typed-store-layer.ts';
 import { splitStoreKey, WINDOW_SUFFIX_BYTES, windowStoreKey } from './window-key-schema.ts';
 import type { WindowBytesStore, WindowStore, Windowed } from './window-store.ts';
 
-export class MeteredWindowStore<K, V> implements WindowStore<K, V> {
-  private topic: string;
+export class MeteredWindowStore<K, V>
+  extends TypedStoreLayer<WindowBytesStore, K, V>
+  implements WindowStore<K, V>
+{
   /**
    * Sequence numbers of duplicates. It starts at a random point so that
    * entries written before a restart are not overwritten by new ones with
@@ -23,24 +24,15 @@ export class MeteredWindowStore<K, V> implements WindowStore<K, V> {
   private seq = 0;
 
   constructor(
-    private readonly inner: WindowBytesStore,
-    readonly keySerde: Serde<K>,
-    readonly valueSerde: Serde<V>,
+    inner: WindowBytesStore,
+    keySerde: Serde<K>,
+    valueSerde: Serde<V>,
     readonly windowSizeMs: number,
     readonly retainDuplicates: boolean,
   ) {
-    this.topic = inner.name;
+    super(inner, keySerde, valueSerde, 'window store');
   }
 
-  get name(): string {
-    return this.inner.name;
-  }
-  get persistent(): boolean {
-    return this.inner.persistent;
-  }
-  get changelogTopic(): string | undefined {
-    return this.inner.changelogTopic;
-  }
   get retentionMs(): number {
     return this.inner.retentionMs;
   }
@@ -51,28 +43,10 @@ export class MeteredWindowStore<K, V> implements WindowStore<K, V> {
   get expiredWrites(): number {
     return this.inner.expiredWrites;
   }
-  /** The byte store below. */
-  wrapped(): WindowBytesStore {
-    return this.inner;
-  }
 
-  async init(context: StateStoreContext): Promise<void> {
-    this.topic = changelogTopicFor(context.applicationId, this.name);
+  override async init(context: StateStoreContext): Promise<void> {
     this.seq = randomInt(0, 2 ** 31);
-    await this.inner.init(context);
-    await this.keySerde.prepare?.(this.topic, true);
-    await this.valueSerde.prepare?.(this.topic, false);
-  }
-
-  private keyBytes(key: K): Buffer {
-    const bytes = this.keySerde.serialize(this.topic, key);
-    if (bytes === null)
-      throw new StreamsError(
-        'CTR_STREAMS',
-        `window store "${this.name}": key serde "${this.keySerde.name}" turned a key into null`,
-        { store: this.name },
-      );
-    return bytes;
+    await super.init(context);
   }
 
   private value(bytes: Buffer): V {
@@ -101,10 +75,7 @@ export class MeteredWindowStore<K, V> implements WindowStore<K, V> {
     if (entries.length === 0) return;
     const bytes = entries.map(
       ([key, value, start]) =>
-        [
-          windowStoreKey(this.keyBytes(key), start, this.nextSeq()),
-          value === null ? null : this.valueSerde.serialize(this.topic, value),
-        ] as const,
+        [windowStoreKey(this.keyBytes(key), start, this.nextSeq()), this.valueBytes(value)] as const,
     );
     await this.inner.putAll(bytes);
   }
@@ -139,8 +110,7 @@ export class MeteredWindowStore<K, V> implements WindowStore<K, V> {
 
   async *fetchRange(key: K, fromMs: number, toMs: number): AsyncGenerator<readonly [number, V]> {
     for await (const [storeKey, v] of this.inner.fetchKey(this.keyBytes(key), fromMs, toMs)) {
-      if (this.valueSerde.resolve !== undefined) await this.valueSerde.resolve(this.topic, [v]);
-      yield [splitStoreKey(storeKey, WINDOW_SUFFIX_BYTES).time, this.value(v)];
+      yield [splitStoreKey(storeKey, WINDOW_SUFFIX_BYTES).time, await this.decode(v)];
     }
   }
 
@@ -153,8 +123,7 @@ export class MeteredWindowStore<K, V> implements WindowStore<K, V> {
     const from = keyFrom === undefined ? undefined : this.keyBytes(keyFrom);
     const to = keyTo === undefined ? undefined : this.keyBytes(keyTo);
     for await (const [storeKey, v] of this.inner.fetchTimeRange(fromMs, toMs, from, to)) {
-      if (this.valueSerde.resolve !== undefined) await this.valueSerde.resolve(this.topic, [v]);
-      yield [this.windowed(storeKey), this.value(v)];
+      yield [this.windowed(storeKey), await this.decode(v)];
     }
   }
 
@@ -168,30 +137,5 @@ export class MeteredWindowStore<K, V> implements WindowStore<K, V> {
 
   approximateNumEntries(): Promise<number> {
     return this.inner.approximateNumEntries();
-  }
-
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  commit(changelogNextOffset: string | undefined): Promise<void> {
-    return this.inner.commit(changelogNextOffset);
-  }
-  committedPosition(): Promise<string | undefined> {
-    return this.inner.committedPosition();
-  }
-  restoreBatch(
-    records: ReadonlyArray<{ key: Buffer; value: Buffer | null }>,
-    nextOffset: string,
-  ): Promise<void> {
-    return this.inner.restoreBatch(records, nextOffset);
-  }
-  wipe(): Promise<void> {
-    return this.inner.wipe();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  uncommittedBytes(): number {
-    return this.inner.uncommittedBytes?.() ?? 0;
   }
 }

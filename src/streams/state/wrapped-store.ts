@@ -1,14 +1,21 @@
 /**
- * The base of every store layer that wraps another byte store (Kafka Streams'
- * WrappedStateStore): it delegates everything, so a layer overrides only the
+ * The bases of every store layer that wraps another store (Kafka Streams'
+ * WrappedStateStore): they delegate everything, so a layer overrides only the
  * operations its one concern touches.
+ *
+ * `WrappedStateStore` delegates the lifecycle every layer shares;
+ * `WrappedBytesStore` adds the key-value byte operations and
+ * `WrappedWindowBytesStore` the window byte operations. Typed faces
+ * (typed-store-layer.ts) extend `WrappedStateStore` directly: their data
+ * operations take keys and values, not bytes, so they write their own.
  */
 import type { BytesStore } from './bytes-store.ts';
 import { prefixBounds, rangeBounds, type KeyBounds } from './key-bounds.ts';
-import type { StateStoreContext } from './state-store.ts';
+import type { StateStore, StateStoreContext } from './state-store.ts';
+import type { WindowBytesStore } from './window-store.ts';
 
-export abstract class WrappedBytesStore implements BytesStore {
-  constructor(protected readonly inner: BytesStore) {}
+export abstract class WrappedStateStore<S extends StateStore> implements StateStore {
+  constructor(protected readonly inner: S) {}
 
   get name(): string {
     return this.inner.name;
@@ -23,7 +30,7 @@ export abstract class WrappedBytesStore implements BytesStore {
   }
 
   /** The wrapped store (the next layer down). */
-  wrapped(): BytesStore {
+  wrapped(): S {
     return this.inner;
   }
 
@@ -61,7 +68,9 @@ export abstract class WrappedBytesStore implements BytesStore {
   uncommittedBytes(): number {
     return this.inner.uncommittedBytes?.() ?? 0;
   }
+}
 
+export abstract class WrappedBytesStore extends WrappedStateStore<BytesStore> implements BytesStore {
   get(key: Buffer): Promise<Buffer | undefined> {
     return this.inner.get(key);
   }
@@ -98,6 +107,48 @@ export abstract class WrappedBytesStore implements BytesStore {
 
   all(): AsyncIterable<readonly [Buffer, Buffer]> {
     return this.scan({});
+  }
+
+  approximateNumEntries(): Promise<number> {
+    return this.inner.approximateNumEntries();
+  }
+}
+
+export abstract class WrappedWindowBytesStore
+  extends WrappedStateStore<WindowBytesStore>
+  implements WindowBytesStore
+{
+  get retentionMs(): number {
+    return this.inner.retentionMs;
+  }
+
+  get observedStreamTimeMs(): number {
+    return this.inner.observedStreamTimeMs;
+  }
+
+  get expiredWrites(): number {
+    return this.inner.expiredWrites;
+  }
+
+  putAll(entries: ReadonlyArray<readonly [Buffer, Buffer | null]>): Promise<void> {
+    return this.inner.putAll(entries);
+  }
+
+  getMany(storeKeys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+    return this.inner.getMany(storeKeys);
+  }
+
+  fetchKey(key: Buffer, fromMs: number, toMs: number): AsyncIterable<readonly [Buffer, Buffer]> {
+    return this.inner.fetchKey(key, fromMs, toMs);
+  }
+
+  fetchTimeRange(
+    fromMs: number,
+    toMs: number,
+    keyFrom: Buffer | undefined,
+    keyTo: Buffer | undefined,
+  ): AsyncIterable<readonly [Buffer, Buffer]> {
+    return this.inner.fetchTimeRange(fromMs, toMs, keyFrom, keyTo);
   }
 
   approximateNumEntries(): Promise<number> {
