@@ -82,7 +82,7 @@
  * synchronous step well under session.timeout.ms (default 45 s).
  * test/integration/streams/heartbeat.test.ts measures this.
  */
-import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -98,8 +98,8 @@ import {
   type TopicSpec,
 } from '../../kafka/index.ts';
 import { createLogger } from '../../telemetry/logger.ts';
-import { counter, histogram } from '../../telemetry/instruments.ts';
-import { METRICS } from '../../telemetry/metric-names.ts';
+import { counter, gauge, histogram } from '../../telemetry/instruments.ts';
+import { METRIC_ATTRIBUTES, METRICS } from '../../telemetry/metric-names.ts';
 import { linksFromHeaders } from '../../telemetry/trace-context.ts';
 import { loadStreamsConfig, type StreamsConfig, type StreamsConfigInput } from '../config.ts';
 import { StreamsError, TopologyError } from '../errors.ts';
@@ -119,24 +119,39 @@ import { TaskHandle } from './task-handle.ts';
 import { GlobalStateUpdater } from './global-state-updater.ts';
 
 const log = createLogger('kafka-streams');
-// the catalogue's names (src/telemetry/metric-names.ts), which dashboards and alerts use
+// The catalogue's metrics (src/telemetry/metric-names.ts), which docs/operations.md and the
+// alert rules in deploy/prometheus use. Each is recorded once per batch, fetch, commit or
+// rebalance, never per record. Restore metrics are recorded by store-restorer.ts.
 const consumedRecords = counter(METRICS.recordsConsumed);
 const batchSizes = histogram(METRICS.batchSize);
 const processDurations = histogram(METRICS.processDuration);
+const commitDurations = histogram(METRICS.commitDuration);
+const consumerLag = gauge(METRICS.consumerLag);
+const rebalances = counter(METRICS.rebalances);
+const taskCounts = gauge(METRICS.tasks);
 const tracer = trace.getTracer('ctr-streams');
-const meter = metrics.getMeter('ctr-streams');
-const recordsProcessed = meter.createCounter('ctr.task.records.processed', {
-  description: 'Records processed by stream tasks.',
-  unit: '{record}',
-});
-const commitLatency = meter.createHistogram('ctr.task.commit.duration', {
-  description: 'Time of one task commit (flush, acks, store commit).',
-  unit: 'ms',
-});
-const restoredCounter = meter.createCounter('ctr.store.restore.records', {
-  description: 'Changelog records restored into stores.',
-  unit: '{record}',
-});
+
+/**
+ * Started, not yet stopped instances of this process. `ctr.streams.tasks` is one
+ * series per state for the whole process (the catalogue has no instance label),
+ * so it counts the tasks of all of them: several instances in one process
+ * (tests, a CLI running two apps) would otherwise overwrite each other's count.
+ */
+const liveInstances = new Map<KafkaStreams, ReadonlyMap<string, TaskHandle>>();
+
+/** Records `ctr.streams.tasks` by state over every live instance; call on each phase change. */
+function recordTaskCounts(): void {
+  let restoring = 0;
+  let running = 0;
+  for (const tasks of liveInstances.values()) {
+    for (const { phase } of tasks.values()) {
+      if (phase === 'restoring') restoring++;
+      else if (phase === 'running') running++;
+    }
+  }
+  taskCounts.record(restoring, { [METRIC_ATTRIBUTES.taskState]: 'restoring' });
+  taskCounts.record(running, { [METRIC_ATTRIBUTES.taskState]: 'running' });
+}
 
 /** The part of Topology (src/streams/topology) the runtime uses. */
 export interface TopologyLike {
@@ -365,6 +380,7 @@ export class KafkaStreams {
       });
       await consumer.connect();
       await consumer.subscribe([...this.subOfTopic.keys()], true);
+      liveInstances.set(this, this.tasks);
       await consumer.run({ eachBatch: (batch) => this.onBatch(batch) });
       await this.assignmentChain;
       const interval = this.config['commit.interval.ms'];
@@ -463,6 +479,8 @@ export class KafkaStreams {
       clearTimeout(timer);
     }
     this.tasks.clear();
+    liveInstances.delete(this);
+    recordTaskCounts();
     await this.globalUpdater?.close().catch((error) => log.warn({ err: error }, 'global store close failed'));
     await this.consumer
       ?.disconnect()
@@ -600,6 +618,7 @@ export class KafkaStreams {
     const sub = this.subOfTopic.get(batch.topic);
     const handle = sub ? this.tasks.get(`${sub.id}_${batch.partition}`) : undefined;
     if (!handle || handle.phase === 'closing' || handle.phase === 'closed') return;
+    handle.noteHighWatermark(batch.topic, batch.highWatermark);
     const stopAt = this.options.stopOffsets?.get(`${batch.topic}:${batch.partition}`);
     const inBounds =
       stopAt === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) < stopAt);
@@ -614,6 +633,7 @@ export class KafkaStreams {
       offset: r.offset,
     }));
     const buffered = handle.enqueue(batch.topic, records, this.config['max.poll.records']);
+    this.recordLag(handle, batch.topic);
     if (buffered >= this.config['buffered.records.per.partition'])
       this.pausePartition(batch.topic, batch.partition);
   }
@@ -693,7 +713,8 @@ export class KafkaStreams {
           }
         },
       );
-      recordsProcessed.add(next.records.length, { task: handle.id });
+      handle.markProcessed(next.topic, next.records);
+      this.recordLag(handle, next.topic);
       consumedRecords.add(next.records.length, { topic: next.topic });
       batchSizes.record(next.records.length, { subtopology });
       processDurations.record((performance.now() - batchStarted) / 1000, { subtopology });
@@ -702,6 +723,16 @@ export class KafkaStreams {
       // bound what the producer holds for this task: wait for in-flight sends when they pile up
       if (handle.collector.unackedRecords() > 4 * limit) await handle.collector.drainInFlight();
     }
+  }
+
+  /** Records `ctr.streams.consumer.lag` of one source partition of a task (after a fetch or a batch). */
+  private recordLag(handle: TaskHandle, topic: string): void {
+    const lag = handle.lag(topic);
+    if (lag !== undefined)
+      consumerLag.record(lag, {
+        [METRIC_ATTRIBUTES.topic]: topic,
+        [METRIC_ATTRIBUTES.partition]: handle.partition,
+      });
   }
 
   private startLoop(handle: TaskHandle): void {
@@ -736,21 +767,24 @@ export class KafkaStreams {
   private async commitTasks(handles: readonly TaskHandle[]): Promise<void> {
     const offsets = new Map<string, string>();
     const generation = this.generation;
+    const started = process.hrtime.bigint();
+    let committed = 0;
     await Promise.all(
       handles.map((h) =>
         h.mutex.run(async () => {
           if (h.phase !== 'running' || !h.task.commitNeeded) return;
-          const started = performance.now();
           const o = await h.task.commit();
-          commitLatency.record(performance.now() - started, { task: h.id });
+          committed++;
           h.lastCommitMs = Date.now();
           for (const [k, v] of o) offsets.set(k, v);
         }),
       ),
     );
     // a rebalance completed meanwhile: these partitions may belong to another member now
-    if (generation !== this.generation) return;
-    await this.commitOffsets(offsets);
+    if (generation === this.generation) await this.commitOffsets(offsets);
+    // one observation per commit (all its tasks and their offsets), none when nothing needed one;
+    // a commit that threw is not a commit, and the error reaches the task loop instead
+    if (committed > 0) commitDurations.recordSince(started);
   }
 
   private async commitOffsets(offsets: ReadonlyMap<string, string>): Promise<void> {
@@ -803,6 +837,7 @@ export class KafkaStreams {
   private async applyAssignment(assignment: Assignment): Promise<void> {
     if (this.closing || this.fatal) return;
     this.generation++;
+    rebalances.add(1);
     this.rebalancing = true;
     if (this.lifecycle.state === 'RUNNING') this.lifecycle.moveTo('REBALANCING');
     const wanted = new Map<string, { sub: ProcessorTopology; partition: number }>();
@@ -829,6 +864,12 @@ export class KafkaStreams {
         const clean = !h.task.commitNeeded;
         await this.closeTask(h, clean);
         this.tasks.delete(h.id);
+        // the new owner reports this partition's lag now; our last value would linger (a gauge keeps it)
+        for (const topic of h.sourceTopics)
+          consumerLag.record(0, {
+            [METRIC_ATTRIBUTES.topic]: topic,
+            [METRIC_ATTRIBUTES.partition]: h.partition,
+          });
         // kafkajs keeps a partition's pause across rejoins: clear ours so it fetches if it comes back
         for (const topic of h.sourceTopics) this.resumePartition(topic, h.partition);
       }),
@@ -840,6 +881,7 @@ export class KafkaStreams {
       void this.restoreInBackground(handle);
     }
     this.rebalancing = false;
+    recordTaskCounts();
     for (const handle of this.tasks.values()) handle.wake();
     this.maybeRunning();
   }
@@ -891,13 +933,11 @@ export class KafkaStreams {
           handle.phase !== 'restoring' || this.closing !== undefined || this.fatal !== undefined,
       });
       if (handle.phase !== 'restoring' || this.closing) return;
-      for (const r of results) {
-        handle.restoredRecords += r.restored;
-        restoredCounter.add(r.restored, { store: r.store });
-      }
+      for (const r of results) handle.restoredRecords += r.restored;
       this.restoreResults.push(...results);
       await handle.mutex.run(() => handle.task.completeRestoration());
       handle.phase = 'running';
+      recordTaskCounts();
       this.startLoop(handle);
       this.maybeRunning();
     } catch (error) {
@@ -918,6 +958,7 @@ export class KafkaStreams {
   private async closeTask(handle: TaskHandle, clean: boolean): Promise<Map<string, string>> {
     if (handle.phase === 'closed') return new Map();
     handle.phase = 'closing';
+    recordTaskCounts();
     handle.wake();
     await handle.loop;
     handle.clearBuffers();

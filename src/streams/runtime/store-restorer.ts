@@ -9,16 +9,25 @@
  *  - no position, an unreadable one (StoreCorruptedError) or one outside the
  *    log (the changelog was recreated or truncated): wipe, then from the start.
  *
- * Progress goes to a StateRestoreListener (Kafka Streams' names) and to the
- * log every few seconds: records restored / total and the rate.
+ * Progress goes to a StateRestoreListener (Kafka Streams' names), to the
+ * log every few seconds (records restored / total and the rate) and to the
+ * catalogue's metrics, once per restored chunk, never per record:
+ * `ctr.streams.restore.records` (records applied, per store; its rate is the
+ * restore rate), `ctr.streams.restore.remaining` (per store and task, counts
+ * down to 0) and `ctr.streams.restore.duration` (seconds, once per store).
  */
 import type { Kafka } from '../../kafka/index.ts';
 import { KafkaAdmin, readTopicToEnd } from '../../kafka/index.ts';
 import type { StateStore } from '../state/state-store.ts';
+import { counter, gauge, histogram } from '../../telemetry/instruments.ts';
 import { createLogger } from '../../telemetry/logger.ts';
+import { METRIC_ATTRIBUTES, METRICS } from '../../telemetry/metric-names.ts';
 import { RestoreError } from './errors.ts';
 
 const log = createLogger('restore');
+const restoredRecords = counter(METRICS.restoreRecords);
+const remainingRecords = gauge(METRICS.restoreRemaining);
+const restoreDurations = histogram(METRICS.restoreDuration);
 
 /** Kafka Streams' StateRestoreListener; offsets are decimal strings, counts are records. */
 export interface StateRestoreListener {
@@ -151,64 +160,77 @@ async function restoreStore(
     from = low;
   }
   const total = Number(end - from);
+  const remainingLabels = { [METRIC_ATTRIBUTES.store]: store.name, [METRIC_ATTRIBUTES.taskId]: taskId };
+  remainingRecords.record(total, remainingLabels);
   options.listener?.onRestoreStart?.(topic, partition, store.name, from.toString(), end.toString());
   let restored = 0;
-  if (from < end) {
-    log.info(
-      {
-        taskId,
-        store: store.name,
-        topic,
-        partition,
-        from: from.toString(),
-        to: end.toString(),
-        total,
-        wiped,
-      },
-      'restoring store',
-    );
-    let lastLog = performance.now();
-    try {
-      await readTopicToEnd(options.kafka, topic, {
-        partitions: [partition],
-        from: new Map([[partition, from.toString()]]),
-        timeoutMs: 10 * 60_000,
-        onBatch: async (records) => {
-          for (let i = 0; i < records.length; i += options.batchMaxRecords) {
-            if (options.isCancelled?.()) return;
-            const chunk = records.slice(i, i + options.batchMaxRecords);
-            const entries = chunk
-              .filter((r) => r.key !== null)
-              .map((r) => ({ key: r.key as Buffer, value: r.value }));
-            const next = (BigInt(chunk[chunk.length - 1]!.offset) + 1n).toString();
-            await store.restoreBatch(entries, next);
-            restored += chunk.length;
-            options.listener?.onBatchRestored?.(topic, partition, store.name, next, chunk.length);
-          }
-          const now = performance.now();
-          if (now - lastLog > 2000) {
-            lastLog = now;
-            const rate = Math.round(restored / ((now - started) / 1000));
-            log.info(
-              { taskId, store: store.name, topic, partition, restored, total, recordsPerSecond: rate },
-              `restored ${restored}/${total} records of "${store.name}"`,
-            );
-          }
+  // 0 once this instance stops restoring the store, done or not: an OpenTelemetry gauge keeps
+  // reporting its last value, and a revoked task's remainder belongs to its new owner
+  try {
+    if (from < end) {
+      log.info(
+        {
+          taskId,
+          store: store.name,
+          topic,
+          partition,
+          from: from.toString(),
+          to: end.toString(),
+          total,
+          wiped,
         },
-      });
-    } catch (error) {
-      throw new RestoreError(`cannot restore ${where} at offset ${from}: ${(error as Error).message}`, {
-        cause: error,
-        taskId,
-        store: store.name,
-        topic,
-        partition,
-        offset: from.toString(),
-        retriable: true,
-      });
+        'restoring store',
+      );
+      let lastLog = performance.now();
+      try {
+        await readTopicToEnd(options.kafka, topic, {
+          partitions: [partition],
+          from: new Map([[partition, from.toString()]]),
+          timeoutMs: 10 * 60_000,
+          onBatch: async (records) => {
+            for (let i = 0; i < records.length; i += options.batchMaxRecords) {
+              if (options.isCancelled?.()) return;
+              const chunk = records.slice(i, i + options.batchMaxRecords);
+              const entries = chunk
+                .filter((r) => r.key !== null)
+                .map((r) => ({ key: r.key as Buffer, value: r.value }));
+              const next = (BigInt(chunk[chunk.length - 1]!.offset) + 1n).toString();
+              await store.restoreBatch(entries, next);
+              restored += chunk.length;
+              restoredRecords.add(chunk.length, { [METRIC_ATTRIBUTES.store]: store.name });
+              // by offset, not by count: compacted or aborted offsets leave gaps in the changelog
+              remainingRecords.record(Number(end - BigInt(next)), remainingLabels);
+              options.listener?.onBatchRestored?.(topic, partition, store.name, next, chunk.length);
+            }
+            const now = performance.now();
+            if (now - lastLog > 2000) {
+              lastLog = now;
+              const rate = Math.round(restored / ((now - started) / 1000));
+              log.info(
+                { taskId, store: store.name, topic, partition, restored, total, recordsPerSecond: rate },
+                `restored ${restored}/${total} records of "${store.name}"`,
+              );
+            }
+          },
+        });
+      } catch (error) {
+        throw new RestoreError(`cannot restore ${where} at offset ${from}: ${(error as Error).message}`, {
+          cause: error,
+          taskId,
+          store: store.name,
+          topic,
+          partition,
+          offset: from.toString(),
+          retriable: true,
+        });
+      }
     }
+  } finally {
+    remainingRecords.record(0, remainingLabels);
   }
   const durationMs = performance.now() - started;
+  if (!options.isCancelled?.())
+    restoreDurations.record(durationMs / 1000, { [METRIC_ATTRIBUTES.store]: store.name });
   options.listener?.onRestoreEnd?.(topic, partition, store.name, restored);
   if (restored > 0) {
     log.info(

@@ -58,6 +58,10 @@ export class TaskHandle {
   private readonly counts = new Map<string, number>();
   /** Next offset expected per topic: anything below was already taken (kafkajs re-delivers after a rejoin). */
   private readonly nextOffsets = new Map<string, bigint>();
+  /** Per topic: the partition's high watermark as of the latest fetch (the next offset the broker will write). */
+  private readonly highWatermarks = new Map<string, bigint>();
+  /** Per topic: the next offset to process (the first record fetched, then one past the last processed). */
+  private readonly processPositions = new Map<string, bigint>();
   private wakeUp: (() => void) | undefined;
 
   constructor(task: StreamTask, collector: KafkaRecordCollector) {
@@ -77,6 +81,7 @@ export class TaskHandle {
     let fresh = records;
     if (expected !== undefined) fresh = records.filter((r) => BigInt(r.offset) >= expected);
     if (fresh.length > 0) {
+      if (!this.processPositions.has(topic)) this.processPositions.set(topic, BigInt(fresh[0]!.offset));
       let queue = this.queues.get(topic);
       if (!queue) this.queues.set(topic, (queue = []));
       for (let i = 0; i < fresh.length; i += maxChunk) queue.push(fresh.slice(i, i + maxChunk));
@@ -85,6 +90,32 @@ export class TaskHandle {
       this.wake();
     }
     return this.counts.get(topic) ?? 0;
+  }
+
+  /** Remembers the high watermark a fetch of `topic` (this task's partition) reported; decimal string. */
+  noteHighWatermark(topic: string, highWatermark: string): void {
+    const hw = BigInt(highWatermark);
+    // fetches of one partition can complete out of order around a rejoin: the watermark only grows
+    if (hw > (this.highWatermarks.get(topic) ?? -1n)) this.highWatermarks.set(topic, hw);
+  }
+
+  /** Marks `records` of `topic` processed (a chunk from takeNext, after the task took it). */
+  markProcessed(topic: string, records: readonly RawRecord[]): void {
+    const last = records[records.length - 1];
+    if (last) this.processPositions.set(topic, BigInt(last.offset) + 1n);
+  }
+
+  /**
+   * Records of `topic` (this task's partition) not yet processed: the high watermark
+   * of the latest fetch minus the next offset to process. Buffered records count,
+   * since they are not done. 0 or more.
+   * @returns undefined before the first fetch that brought records of `topic`.
+   */
+  lag(topic: string): number | undefined {
+    const hw = this.highWatermarks.get(topic);
+    const position = this.processPositions.get(topic);
+    if (hw === undefined || position === undefined) return undefined;
+    return hw > position ? Number(hw - position) : 0;
   }
 
   /** Records buffered for `topic`. */

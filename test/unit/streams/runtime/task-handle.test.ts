@@ -72,6 +72,54 @@ describe('TaskHandle', () => {
   });
 });
 
+describe('TaskHandle lag', () => {
+  it('is unknown before the first fetch that brought records', () => {
+    const h = handle();
+    h.noteHighWatermark('a', '100');
+    assert.equal(h.lag('a'), undefined);
+  });
+
+  it('counts buffered records as lag until they are processed, then reaches 0', () => {
+    const h = handle();
+    // a task starting at committed offset 40 of a partition holding 100 records
+    h.noteHighWatermark('a', '100');
+    h.enqueue('a', records('a', 40, 30), 10);
+    assert.equal(h.lag('a'), 60);
+    const first = h.takeNext()!;
+    // taken but not yet processed: still lag
+    assert.equal(h.lag('a'), 60);
+    h.markProcessed('a', first.records);
+    assert.equal(h.lag('a'), 50);
+    h.markProcessed('a', h.takeNext()!.records);
+    h.markProcessed('a', h.takeNext()!.records);
+    assert.equal(h.lag('a'), 30);
+    h.enqueue('a', records('a', 70, 30), 100);
+    h.markProcessed('a', h.takeNext()!.records);
+    assert.equal(h.lag('a'), 0);
+  });
+
+  it('keeps the highest watermark seen and never reports a negative lag', () => {
+    const h = handle();
+    h.noteHighWatermark('a', '50');
+    h.enqueue('a', records('a', 0, 50), 100);
+    // a stale fetch completing late reports an older watermark
+    h.noteHighWatermark('a', '20');
+    assert.equal(h.lag('a'), 50);
+    h.markProcessed('a', h.takeNext()!.records);
+    assert.equal(h.lag('a'), 0);
+  });
+
+  it('tracks each co-partitioned source topic apart', () => {
+    const h = handle();
+    h.noteHighWatermark('a', '10');
+    h.noteHighWatermark('b', '7');
+    h.enqueue('a', records('a', 0, 10), 100);
+    h.enqueue('b', records('b', 5, 2), 100);
+    assert.equal(h.lag('a'), 10);
+    assert.equal(h.lag('b'), 2);
+  });
+});
+
 describe('Mutex', () => {
   it('runs functions one at a time in call order, even when one fails', async () => {
     const m = new Mutex();
