@@ -130,7 +130,7 @@ export const METRICS = {
     kind: 'histogram',
     unit: 's',
     description:
-      'Wall time of one commit of this instance: flush caches, send and await acks, write store positions, commit offsets.',
+      'Wall time of one commit (of one task at its commit interval, or of every task before a rejoin): flush caches, send and await acks, write store positions, commit offsets.',
     attributes: [],
     buckets: BATCH_LATENCY_BUCKETS,
   },
@@ -139,7 +139,7 @@ export const METRICS = {
     kind: 'gauge',
     unit: '{record}',
     description:
-      "Records between this instance's consumed position and the partition's end offset (high watermark).",
+      'Records of a source partition this instance has not processed yet: the high watermark of its latest fetch minus the next offset to process (fetched, buffered records count). 0 when caught up, and for a partition this instance gave up in a rebalance.',
     attributes: [A.topic, A.partition],
   },
   rebalances: {

@@ -9,7 +9,7 @@ import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
 import { stringSerde } from '../../../src/streams/serde/index.ts';
 import { Consumed, Materialized, StreamsBuilder } from '../../../src/streams/topology/index.ts';
 import { METRICS, prometheusName, startTelemetry, type Telemetry } from '../../../src/telemetry/index.ts';
-import { createTopics, eventually, testKafka, uniqueName } from '../../helpers/kafka.ts';
+import { createTopics, eventually, testKafka, uniqueName, withAdmin } from '../../helpers/kafka.ts';
 
 const RECORDS = 3000;
 const KEYS = 50;
@@ -24,6 +24,18 @@ function sum(text: string, name: string, labels: Record<string, string> = {}): n
     if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) total += Number(m[3]);
   }
   return total;
+}
+
+/** Every sample of `name` whose label set contains every `labels` entry, with its label text. */
+function samples(text: string, name: string, labels: Record<string, string> = {}): Array<[string, number]> {
+  const found: Array<[string, number]> = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`)))
+      found.push([m[2] ?? '', Number(m[3])]);
+  }
+  return found;
 }
 
 describe('metrics and health of a running KafkaStreams app', () => {
@@ -110,6 +122,142 @@ describe('metrics and health of a running KafkaStreams app', () => {
     } finally {
       await app.close();
       removeCheck();
+    }
+  });
+  it('records commit duration, consumer lag, rebalances, tasks and restore progress under the catalogue names', async () => {
+    const { kafka, bootstrap } = await testKafka();
+    const PARTITIONS = 3;
+    const BACKLOG = 600;
+    const input = uniqueName('telemetry-backlog');
+    const store = uniqueName('counts');
+    const applicationId = uniqueName('telemetry-runtime');
+    await createTopics(kafka, [{ name: input, partitions: PARTITIONS }]);
+    const producer = new KafkaProducer(kafka);
+    await producer.connect();
+    try {
+      await producer.send(
+        Array.from({ length: BACKLOG }, (_, i) => ({ topic: input, key: `k${i % 60}`, value: String(i) })),
+      );
+    } finally {
+      await producer.disconnect();
+    }
+
+    // every batch waits at the gate until the test has seen the backlog as lag
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const topology = () => {
+      const builder = new StreamsBuilder();
+      const stream = builder.stream(input, Consumed.with(stringSerde, stringSerde));
+      stream.process(() => ({
+        process: async () => {
+          await gate;
+        },
+      }));
+      stream.groupByKey().count(Materialized.as(store));
+      return builder.build();
+    };
+    const config = (dir: string) => ({
+      'application.id': applicationId,
+      'bootstrap.servers': bootstrap,
+      'state.dir': dir,
+      'commit.interval.ms': 200,
+    });
+    const scrape = async () => (await fetch(telemetry.metricsUrl!)).text();
+    const lag = prometheusName(METRICS.consumerLag);
+    const tasks = prometheusName(METRICS.tasks);
+    const rebalances = prometheusName(METRICS.rebalances);
+    const commit = prometheusName(METRICS.commitDuration);
+    const restored = prometheusName(METRICS.restoreRecords);
+    const remaining = prometheusName(METRICS.restoreRemaining);
+    const restoreDuration = prometheusName(METRICS.restoreDuration);
+
+    const first = new KafkaStreams(topology(), config(stateDir));
+    const secondDir = mkdtempSync(join(tmpdir(), 'ctr-telemetry-restore-'));
+    let second: KafkaStreams | undefined;
+    try {
+      const rebalancesBefore = sum(await scrape(), rebalances);
+      await first.start();
+      let text = '';
+      await eventually(
+        'the fetched backlog to show as lag while processing is held',
+        async () => {
+          text = await scrape();
+          return samples(text, lag, { topic: input }).some(([, v]) => v > 0);
+        },
+        30_000,
+        100,
+      );
+      // nothing is processed yet, so a partition's lag is all it holds
+      for (const [labels, value] of samples(text, lag, { topic: input })) {
+        assert.ok(value > 0 && value <= BACKLOG, `lag ${value} of ${labels} while held`);
+      }
+      assert.match(text, new RegExp(`^# TYPE ${lag} gauge$`, 'm'));
+      assert.ok(sum(text, rebalances) >= rebalancesBefore + 1, 'the first join is a rebalance');
+      await eventually(
+        `${PARTITIONS} running tasks`,
+        async () => sum((text = await scrape()), tasks, { task_state: 'running' }) === PARTITIONS,
+      );
+      assert.equal(sum(text, tasks, { task_state: 'restoring' }), 0);
+
+      openGate();
+      await eventually(
+        'lag 0 on every partition and a commit once the backlog is processed',
+        async () => {
+          text = await scrape();
+          const lags = samples(text, lag, { topic: input });
+          return (
+            lags.length === PARTITIONS &&
+            lags.every(([, v]) => v === 0) &&
+            sum(text, prometheusName(METRICS.recordsConsumed), { topic: input }) >= BACKLOG &&
+            sum(text, `${commit}_count`) >= 1
+          );
+        },
+        30_000,
+        100,
+      );
+      for (let p = 0; p < PARTITIONS; p++) {
+        assert.equal(samples(text, lag, { topic: input, partition: String(p) }).length, 1);
+      }
+      assert.match(text, new RegExp(`^# TYPE ${commit} histogram$`, 'm'));
+      assert.match(text, new RegExp(`^# UNIT ${commit} s$`, 'm'));
+      assert.ok(sum(text, `${commit}_sum`) > 0, 'commits take time, in seconds');
+      assert.ok(
+        sum(text, `${commit}_sum`) / sum(text, `${commit}_count`) < 30,
+        'a commit is seconds, not ms',
+      );
+      await first.close();
+      text = await scrape();
+      assert.equal(sum(text, tasks, { task_state: 'running' }), 0, 'a closed instance holds no task');
+
+      // a second instance with an empty state dir restores the whole changelog
+      const changelog = `${applicationId}-${store}-changelog`;
+      const offsets = await withAdmin(kafka, (admin) => admin.topicOffsets(changelog));
+      const changelogSize = offsets.reduce((n, o) => n + Number(BigInt(o.high) - BigInt(o.low)), 0);
+      assert.ok(changelogSize >= 60, `the changelog holds every key at least once (${changelogSize})`);
+      const restoredBefore = sum(text, restored, { store });
+      second = new KafkaStreams(topology(), config(secondDir));
+      await second.start();
+      await eventually('the restored instance to be RUNNING', () => second!.state === 'RUNNING', 30_000);
+      text = await scrape();
+      assert.equal(sum(text, restored, { store }) - restoredBefore, changelogSize);
+      assert.equal(
+        second.restores().reduce((n, r) => n + r.restored, 0),
+        changelogSize,
+      );
+      const left = samples(text, remaining, { store });
+      assert.equal(left.length, PARTITIONS, 'one remaining-records series per task');
+      assert.ok(
+        left.every(([, v]) => v === 0),
+        'nothing remains once restored',
+      );
+      assert.ok(sum(text, `${restoreDuration}_count`, { store }) >= PARTITIONS);
+      assert.equal(sum(text, tasks, { task_state: 'running' }), PARTITIONS);
+      assert.ok(sum(text, rebalances) >= rebalancesBefore + 2);
+    } finally {
+      openGate();
+      await first.close();
+      await second?.close();
+      rmSync(secondDir, { recursive: true, force: true });
     }
   });
 });
