@@ -26,6 +26,9 @@ async function tryBackend(name: BackendName): Promise<boolean> {
     if (name === 'tensorflow') {
       // optional dependency: absent on machines without libtensorflow
       const mod = '@tensorflow/tfjs-node';
+      // TensorFlow prints oneDNN/CPU-feature banners on stderr at load; the
+      // chosen backend is logged by us instead (override by setting it)
+      process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
       await import(mod);
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
