@@ -864,12 +864,6 @@ export class KafkaStreams {
         const clean = !h.task.commitNeeded;
         await this.closeTask(h, clean);
         this.tasks.delete(h.id);
-        // the new owner reports this partition's lag now; our last value would linger (a gauge keeps it)
-        for (const topic of h.sourceTopics)
-          consumerLag.record(0, {
-            [METRIC_ATTRIBUTES.topic]: topic,
-            [METRIC_ATTRIBUTES.partition]: h.partition,
-          });
         // kafkajs keeps a partition's pause across rejoins: clear ours so it fetches if it comes back
         for (const topic of h.sourceTopics) this.resumePartition(topic, h.partition);
       }),
@@ -976,6 +970,13 @@ export class KafkaStreams {
     } finally {
       handle.phase = 'closed';
       this.stateDir.unlock(handle.id);
+      // the partition's next owner reports its lag now; our last value would linger in every
+      // scrape (an OpenTelemetry gauge keeps it) and be counted twice by sum/max over instances
+      for (const topic of handle.sourceTopics)
+        consumerLag.record(0, {
+          [METRIC_ATTRIBUTES.topic]: topic,
+          [METRIC_ATTRIBUTES.partition]: handle.partition,
+        });
     }
     return offsets;
   }
