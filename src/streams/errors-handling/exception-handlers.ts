@@ -293,14 +293,10 @@ export class DeadLetterHandler extends BuiltInHandler {
     record: RawRecord,
     error: unknown,
   ): HandlerResponse {
-    const dlq = deadLetterOfRaw(record, this.#facts('deserialization', context, error));
-    context.collector.sendRecord(
+    this.#send(
+      context,
       this.topicFor(context.applicationId),
-      undefined,
-      dlq.key,
-      dlq.value,
-      dlq.headers,
-      dlq.timestamp,
+      deadLetterOfRaw(record, this.#facts('deserialization', context, error)),
     );
     return super.onDeserialization(context, record, error);
   }
@@ -314,8 +310,11 @@ export class DeadLetterHandler extends BuiltInHandler {
     // a failed punctuator (no records) has nothing to dead-letter: as in Kafka Streams it is only logged and counted
     const extra = records.length > 1 ? { [DLQ_HEADERS.batchSize]: String(records.length) } : {};
     for (const record of records) {
-      const dlq = this.#deadLetterOf(record, context, this.#facts('processing', context, error), extra);
-      context.collector.sendRecord(topic, undefined, dlq.key, dlq.value, dlq.headers, dlq.timestamp);
+      this.#send(
+        context,
+        topic,
+        this.#deadLetterOf(record, context, this.#facts('processing', context, error), extra),
+      );
     }
     return super.onProcessing(context, records, error);
   }
@@ -326,16 +325,12 @@ export class DeadLetterHandler extends BuiltInHandler {
     sinkTopic: string,
     error: unknown,
   ): HandlerResponse {
-    const dlq = this.#deadLetterOf(record, context, this.#facts('production', context, error), {
-      [DLQ_HEADERS.sinkTopic]: sinkTopic,
-    });
-    context.collector.sendRecord(
+    this.#send(
+      context,
       this.topicFor(context.applicationId),
-      undefined,
-      dlq.key,
-      dlq.value,
-      dlq.headers,
-      dlq.timestamp,
+      this.#deadLetterOf(record, context, this.#facts('production', context, error), {
+        [DLQ_HEADERS.sinkTopic]: sinkTopic,
+      }),
     );
     return super.onSerialization(context, record, sinkTopic, error);
   }
@@ -347,11 +342,20 @@ export class DeadLetterHandler extends BuiltInHandler {
   ): HandlerResponse {
     const dlqTopic = this.topicFor(context.applicationId);
     if (record.topic === dlqTopic) return 'fail'; // the DLQ itself refuses: nowhere left to put it
-    const headers = deadLetterHeaders(record.headers, this.#facts('production', context, error), {
-      [DLQ_HEADERS.sinkTopic]: record.topic,
+    this.#send(context, dlqTopic, {
+      key: record.key,
+      value: record.value,
+      headers: deadLetterHeaders(record.headers, this.#facts('production', context, error), {
+        [DLQ_HEADERS.sinkTopic]: record.topic,
+      }),
+      timestamp: record.timestamp,
     });
-    context.collector.sendRecord(dlqTopic, undefined, record.key, record.value, headers, record.timestamp);
     return super.onSend(context, record, error);
+  }
+
+  /** Sends a dead letter through the task's collector, like any output; the partitioner picks the partition. */
+  #send(context: HandlerContext, topic: string, dlq: DeadLetterRecord): void {
+    context.collector.sendRecord(topic, undefined, dlq.key, dlq.value, dlq.headers, dlq.timestamp);
   }
 
   /** The source bytes of `record` when the task still has them, else its typed key/value re-encoded. */

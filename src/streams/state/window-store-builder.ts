@@ -62,8 +62,17 @@ abstract class SegmentedStoreBuilder {
   private logging = true;
   private topicConfig: Record<string, string> = {};
 
-  constructor(readonly name: string) {
+  /** @param kind how errors name the store (`window store`, `session store`) */
+  constructor(
+    readonly name: string,
+    kind: string,
+    options: SessionStoreOptions,
+  ) {
     checkName(name);
+    if (!(options.retentionMs > 0))
+      throw new TopologyError(`${kind} "${name}" needs retentionMs > 0, got ${options.retentionMs}`, {
+        store: name,
+      });
   }
 
   get loggingEnabled(): boolean {
@@ -99,7 +108,15 @@ abstract class SegmentedStoreBuilder {
     return this;
   }
 
-  protected stack(inner: WindowBytesStore): WindowBytesStore {
+  /** The byte layers below the typed face: the segmented store, under change-logging when it is on. */
+  protected bytesStore(options: SessionStoreOptions, suffixBytes: number): WindowBytesStore {
+    const inner = new SegmentedWindowBytesStore(this.name, {
+      retentionMs: options.retentionMs,
+      persistent: options.persistent ?? true,
+      suffixBytes,
+      ...(options.segmentIntervalMs !== undefined ? { segmentIntervalMs: options.segmentIntervalMs } : {}),
+      ...(options.leveldb ? { leveldb: options.leveldb } : {}),
+    });
     return this.logging ? new ChangeLoggingWindowBytesStore(inner) : inner;
   }
 }
@@ -114,11 +131,7 @@ export class WindowStoreBuilder<K, V>
     readonly valueSerde: Serde<V>,
     readonly options: WindowStoreOptions,
   ) {
-    super(name);
-    if (!(options.retentionMs > 0))
-      throw new TopologyError(`window store "${name}" needs retentionMs > 0, got ${options.retentionMs}`, {
-        store: name,
-      });
+    super(name, 'window store', options);
     if (!(options.windowSizeMs >= 0))
       throw new TopologyError(`window store "${name}" needs windowSizeMs >= 0, got ${options.windowSizeMs}`, {
         store: name,
@@ -130,17 +143,8 @@ export class WindowStoreBuilder<K, V>
   }
 
   build(): MeteredWindowStore<K, V> {
-    const inner = new SegmentedWindowBytesStore(this.name, {
-      retentionMs: this.options.retentionMs,
-      persistent: this.options.persistent ?? true,
-      suffixBytes: WINDOW_SUFFIX_BYTES,
-      ...(this.options.segmentIntervalMs !== undefined
-        ? { segmentIntervalMs: this.options.segmentIntervalMs }
-        : {}),
-      ...(this.options.leveldb ? { leveldb: this.options.leveldb } : {}),
-    });
     return new MeteredWindowStore(
-      this.stack(inner),
+      this.bytesStore(this.options, WINDOW_SUFFIX_BYTES),
       this.keySerde,
       this.valueSerde,
       this.options.windowSizeMs,
@@ -159,24 +163,15 @@ export class SessionStoreBuilder<K, V>
     readonly valueSerde: Serde<V>,
     readonly options: SessionStoreOptions,
   ) {
-    super(name);
-    if (!(options.retentionMs > 0))
-      throw new TopologyError(`session store "${name}" needs retentionMs > 0, got ${options.retentionMs}`, {
-        store: name,
-      });
+    super(name, 'session store', options);
   }
 
   build(): MeteredSessionStore<K, V> {
-    const inner = new SegmentedWindowBytesStore(this.name, {
-      retentionMs: this.options.retentionMs,
-      persistent: this.options.persistent ?? true,
-      suffixBytes: SESSION_SUFFIX_BYTES,
-      ...(this.options.segmentIntervalMs !== undefined
-        ? { segmentIntervalMs: this.options.segmentIntervalMs }
-        : {}),
-      ...(this.options.leveldb ? { leveldb: this.options.leveldb } : {}),
-    });
-    return new MeteredSessionStore(this.stack(inner), this.keySerde, this.valueSerde);
+    return new MeteredSessionStore(
+      this.bytesStore(this.options, SESSION_SUFFIX_BYTES),
+      this.keySerde,
+      this.valueSerde,
+    );
   }
 
   get retentionMs(): number {

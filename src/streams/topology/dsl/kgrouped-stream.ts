@@ -95,21 +95,28 @@ export class KGroupedStream<K, V> {
   windowedBy(
     windows: TimeWindows | SlidingWindows | SessionWindows,
   ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
-    const parent = (storeName: string): string =>
-      this.repartition
-        ? addRepartition({
-            builder: this.builder,
-            parent: this.nodeName,
-            base: this.repartition.name ?? storeName,
-            named: this.repartition.name !== undefined,
-            keySerde: this.keySerde,
-            valueSerde: this.valueSerde,
-            operator: 'windowed grouping',
-          })
-        : this.nodeName;
+    const parent = (storeName: string): string => this.parent(storeName, 'windowed grouping');
     return windows instanceof SessionWindows
       ? new SessionWindowedKStream<K, V>(this.builder, parent, this.keySerde, this.valueSerde, windows)
       : new TimeWindowedKStream<K, V>(this.builder, parent, this.keySerde, this.valueSerde, windows);
+  }
+
+  /**
+   * The node the aggregation reads from: this one, or a repartition topic after a key change
+   * (named after the grouping, else after the store).
+   */
+  private parent(storeName: string, operator: string): string {
+    return this.repartition
+      ? addRepartition({
+          builder: this.builder,
+          parent: this.nodeName,
+          base: this.repartition.name ?? storeName,
+          named: this.repartition.name !== undefined,
+          keySerde: this.keySerde,
+          valueSerde: this.valueSerde,
+          operator,
+        })
+      : this.nodeName;
   }
 
   private build<VA>(
@@ -128,17 +135,7 @@ export class KGroupedStream<K, V> {
       defaultValueSerde,
       operator,
     );
-    const parent = this.repartition
-      ? addRepartition({
-          builder: this.builder,
-          parent: this.nodeName,
-          base: this.repartition.name ?? storeName,
-          named: this.repartition.name !== undefined,
-          keySerde: this.keySerde,
-          valueSerde: this.valueSerde,
-          operator: 'grouping',
-        })
-      : this.nodeName;
+    const parent = this.parent(storeName, 'grouping');
     const name = named?.name ?? this.builder.newName(prefix);
     const keySerde = (materialized?.keySerde ?? this.keySerde)!;
     this.builder.topology.addProcessor(
