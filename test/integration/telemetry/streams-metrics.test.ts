@@ -7,6 +7,12 @@ import { join } from 'node:path';
 import { KafkaProducer } from '../../../src/kafka/index.ts';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
 import { stringSerde } from '../../../src/streams/serde/index.ts';
+import {
+  LevelDbKeyValueStore,
+  Stores,
+  type KeyValueBytesStoreSupplier,
+  type KeyValueStore,
+} from '../../../src/streams/state/index.ts';
 import { Consumed, Materialized, StreamsBuilder } from '../../../src/streams/topology/index.ts';
 import { METRICS, prometheusName, startTelemetry, type Telemetry } from '../../../src/telemetry/index.ts';
 import { createTopics, eventually, testKafka, uniqueName, withAdmin } from '../../helpers/kafka.ts';
@@ -128,6 +134,7 @@ describe('metrics and health of a running KafkaStreams app', () => {
     const { kafka, bootstrap } = await testKafka();
     const PARTITIONS = 3;
     const BACKLOG = 600;
+    const KEYS_IN_BACKLOG = 60;
     const input = uniqueName('telemetry-backlog');
     const store = uniqueName('counts');
     const applicationId = uniqueName('telemetry-runtime');
@@ -136,24 +143,53 @@ describe('metrics and health of a running KafkaStreams app', () => {
     await producer.connect();
     try {
       await producer.send(
-        Array.from({ length: BACKLOG }, (_, i) => ({ topic: input, key: `k${i % 60}`, value: String(i) })),
+        Array.from({ length: BACKLOG }, (_, i) => ({
+          topic: input,
+          key: `k${i % KEYS_IN_BACKLOG}`,
+          value: String(i),
+        })),
       );
     } finally {
       await producer.disconnect();
     }
 
-    // every batch waits at the gate until the test has seen the backlog as lag
+    // Two gates make the in-between states observable: every batch waits at the first until the
+    // test has seen the backlog as lag; every restore of a changelog chunk waits at the second
+    // until the test has seen the restoring tasks and what remains.
     let openGate!: () => void;
     const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let openRestoreGate!: () => void;
+    const restoreGate = new Promise<void>((resolve) => (openRestoreGate = resolve));
+    const heldRestoreStore: KeyValueBytesStoreSupplier = {
+      name: store,
+      persistent: true,
+      get: () => {
+        const leveldb = new LevelDbKeyValueStore(store);
+        const restoreBatch = leveldb.restoreBatch.bind(leveldb);
+        leveldb.restoreBatch = async (records, nextOffset) => {
+          await restoreGate;
+          return restoreBatch(records, nextOffset);
+        };
+        return leveldb;
+      },
+    };
     const topology = () => {
       const builder = new StreamsBuilder();
-      const stream = builder.stream(input, Consumed.with(stringSerde, stringSerde));
-      stream.process(() => ({
-        process: async () => {
-          await gate;
+      builder.stream(input, Consumed.with(stringSerde, stringSerde)).process({
+        get: () => {
+          let latest!: KeyValueStore<string, string>;
+          return {
+            init: (context) => {
+              latest = context.getStateStore<KeyValueStore<string, string>>(store);
+            },
+            process: async (records) => {
+              await gate;
+              await latest.putAll(records.map((r) => [r.key, r.value] as const));
+            },
+          };
         },
-      }));
-      stream.groupByKey().count(Materialized.as(store));
+        stores: () => [Stores.keyValueStoreBuilder(heldRestoreStore, stringSerde, stringSerde)],
+      });
       return builder.build();
     };
     const config = (dir: string) => ({
@@ -233,10 +269,26 @@ describe('metrics and health of a running KafkaStreams app', () => {
       const changelog = `${applicationId}-${store}-changelog`;
       const offsets = await withAdmin(kafka, (admin) => admin.topicOffsets(changelog));
       const changelogSize = offsets.reduce((n, o) => n + Number(BigInt(o.high) - BigInt(o.low)), 0);
-      assert.ok(changelogSize >= 60, `the changelog holds every key at least once (${changelogSize})`);
+      assert.ok(changelogSize >= KEYS_IN_BACKLOG, `the changelog holds every key (${changelogSize})`);
       const restoredBefore = sum(text, restored, { store });
       second = new KafkaStreams(topology(), config(secondDir));
       await second.start();
+      // no position in an empty state dir: each task's store restores its whole changelog partition
+      await eventually(
+        'the whole changelog as remaining records while restoring is held',
+        async () => {
+          text = await scrape();
+          const held = samples(text, remaining, { store });
+          return held.length === PARTITIONS && held.reduce((n, [, v]) => n + v, 0) === changelogSize;
+        },
+        30_000,
+        100,
+      );
+      const partitionsWithData = offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).length;
+      assert.equal(sum(text, tasks, { task_state: 'restoring' }), partitionsWithData);
+      assert.equal(sum(text, tasks, { task_state: 'running' }), PARTITIONS - partitionsWithData);
+      assert.equal(sum(text, restored, { store }), restoredBefore, 'nothing applied yet');
+      openRestoreGate();
       await eventually('the restored instance to be RUNNING', () => second!.state === 'RUNNING', 30_000);
       text = await scrape();
       assert.equal(sum(text, restored, { store }) - restoredBefore, changelogSize);
@@ -255,6 +307,7 @@ describe('metrics and health of a running KafkaStreams app', () => {
       assert.ok(sum(text, rebalances) >= rebalancesBefore + 2);
     } finally {
       openGate();
+      openRestoreGate();
       await first.close();
       await second?.close();
       rmSync(secondDir, { recursive: true, force: true });
