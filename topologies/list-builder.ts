@@ -97,6 +97,12 @@ interface PackedItem {
   nums: Float32Array;
   vector: Float32Array;
   oov: boolean;
+  /**
+   * The head's item part for this cycle's version, once known. Resolved once
+   * per item per cycle (PackedItem is shared by every context that lists the
+   * item), so packing a row never builds a key or searches a map.
+   */
+  parts?: Float32Array;
 }
 
 /** The request-independent context values of a list (segment/device unknown: a list is for every user). */
@@ -228,8 +234,9 @@ export class ListBuilder {
           const packed = f.packed[i] as PackedItem[];
           const P = computed.parts.length / packed.length;
           packed.forEach((p, j) => {
-            const key = partsKey(p);
-            if (!this.parts.has(key)) this.parts.set(key, computed.parts.slice(j * P, (j + 1) * P));
+            if (p.parts) return;
+            p.parts = computed.parts.slice(j * P, (j + 1) * P);
+            this.parts.set(partsKey(p), p.parts);
           });
         }
         const oov = f.oov[i] as Uint8Array;
@@ -263,6 +270,7 @@ export class ListBuilder {
           let p = items.get(cand.itemId);
           if (!p) {
             p = this.packItem(spec, snap, cand.itemId, nowMs);
+            p.parts = this.parts.get(partsKey(p));
             items.set(cand.itemId, p);
           }
           if (p.oov) {
@@ -272,7 +280,7 @@ export class ListBuilder {
         }
         const p0 = performance.now();
         timings.lookupMs += p0 - l0;
-        requests.push(this.packRequest(spec, snap.version, ctx, packed, nowMs, partsKey));
+        requests.push(this.packRequest(spec, snap.version, ctx, packed, nowMs));
         packedLists.push(packed);
         oovFlags.push(Uint8Array.from(packed, (p) => (p.oov ? 1 : 0)));
         timings.rows += packed.length;
@@ -312,14 +320,13 @@ export class ListBuilder {
     ctx: ListContextInput,
     packed: readonly PackedItem[],
     nowMs: number,
-    partsKey: (p: PackedItem) => string,
   ): ScoreRequest {
     const n = packed.length;
     const context = packContext(spec, listContextValues(ctx, nowMs));
     // every candidate's parts cached: send them instead of the raw item side (the worker skips that half of the head)
     let parts: Float32Array | undefined;
     for (let j = 0; j < n; j++) {
-      const c = this.parts.get(partsKey(packed[j] as PackedItem));
+      const c = (packed[j] as PackedItem).parts;
       if (c === undefined) {
         parts = undefined;
         break;
