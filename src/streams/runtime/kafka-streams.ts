@@ -81,6 +81,19 @@
  * belongs in worker threads (src/ml's autobatcher). Keep any single
  * synchronous step well under session.timeout.ms (default 45 s).
  * test/integration/streams/heartbeat.test.ts measures this.
+ *
+ * ## Metrics
+ *
+ * The catalogue's engine metrics (src/telemetry/metric-names.ts), each
+ * recorded once per fetch, batch, commit, rebalance or phase change, never
+ * per record: records consumed, batch size and process duration per batch;
+ * consumer lag per source partition after each fetch and batch (the fetch's
+ * high watermark minus the next offset to process, so buffered records count;
+ * a paused partition keeps the watermark of its last fetch); commit duration
+ * per commit; rebalances per applied assignment; tasks by state on every
+ * phase change; restore records/remaining/duration in store-restorer.ts.
+ * Gauges keep their last value in every scrape, so a closed task's
+ * partitions are set to lag 0 and a finished or abandoned restore to 0.
  */
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { rmSync } from 'node:fs';
