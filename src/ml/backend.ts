@@ -53,6 +53,10 @@ async function tryBackend(name: BackendName): Promise<boolean> {
 export function initBackend(
   choice: BackendChoice = (process.env.CTR_ML_BACKEND as BackendChoice | undefined) ?? 'auto',
 ): Promise<BackendName> {
+  // `auto` honours CTR_ML_BACKEND wherever it is passed explicitly (worker
+  // pools pass it through), so one env var picks the backend of a whole process
+  const fromEnv = process.env.CTR_ML_BACKEND as BackendChoice | undefined;
+  if (choice === 'auto' && fromEnv && fromEnv !== 'auto') choice = fromEnv;
   if (current && (choice === currentChoice || choice === 'auto')) return current;
   currentChoice = choice;
   current = (async () => {
