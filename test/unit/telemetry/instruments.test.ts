@@ -1,7 +1,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { metrics } from '@opentelemetry/api';
-import { MetricReader, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import {
   METRICS,
   counter,
@@ -10,20 +10,7 @@ import {
   startTelemetry,
   type MetricDefinition,
 } from '../../../src/telemetry/index.ts';
-
-/** A pull reader the test collects from directly (no HTTP). */
-class TestReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
-  async metric(name: string): Promise<MetricData | undefined> {
-    const { resourceMetrics } = await this.collect();
-    for (const scope of resourceMetrics.scopeMetrics) {
-      const found = scope.metrics.find((m) => m.descriptor.name === name);
-      if (found) return found;
-    }
-    return undefined;
-  }
-}
+import { TestMetricReader } from '../../helpers/metrics.ts';
 
 // Created at "module load", before any SDK exists: the case the lazy instruments are for.
 const consumed = counter(METRICS.recordsConsumed);
@@ -43,7 +30,7 @@ describe('catalogue instruments', () => {
   });
 
   it('record into the SDK once telemetry starts, although created before it', async () => {
-    const reader = new TestReader();
+    const reader = new TestMetricReader();
     const telemetry = await startTelemetry({
       serviceName: 'instruments-test',
       prometheusPort: false,
@@ -84,7 +71,7 @@ describe('catalogue instruments', () => {
   it('fall back to no-ops after shutdown, and re-attach on the next start', async () => {
     await shutdowns.pop()!();
     consumed.add(100, { topic: 'items' });
-    const reader = new TestReader();
+    const reader = new TestMetricReader();
     const telemetry = await startTelemetry({
       serviceName: 'instruments-test-2',
       prometheusPort: false,

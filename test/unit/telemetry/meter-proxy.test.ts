@@ -1,20 +1,9 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { metrics, type BatchObservableResult } from '@opentelemetry/api';
-import { MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { ProxyMeterProvider } from '../../../src/telemetry/meter-proxy.ts';
 import { createLogger, startTelemetry, type Telemetry } from '../../../src/telemetry/index.ts';
-
-class TestReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
-  async all(): Promise<Map<string, MetricData>> {
-    const { resourceMetrics } = await this.collect();
-    return new Map(
-      resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((m) => [m.descriptor.name, m] as const)),
-    );
-  }
-}
+import { TestMetricReader } from '../../helpers/metrics.ts';
 
 // What engine modules do at load time, before any SDK exists (createLogger: the module also logs).
 createLogger('meter-proxy-test');
@@ -38,7 +27,7 @@ describe('the global proxy MeterProvider', () => {
     for (const t of running) await t.shutdown();
   });
 
-  async function start(reader: TestReader): Promise<Telemetry> {
+  async function start(reader: TestMetricReader): Promise<Telemetry> {
     const t = await startTelemetry({
       serviceName: 'proxy-test',
       prometheusPort: false,
@@ -59,7 +48,7 @@ describe('the global proxy MeterProvider', () => {
   });
 
   it('forwards instruments created at load time once telemetry starts', async () => {
-    const reader = new TestReader();
+    const reader = new TestMetricReader();
     await start(reader);
     early.add(2);
     early.add(3, { topic: 'items' });
@@ -80,7 +69,7 @@ describe('the global proxy MeterProvider', () => {
 
   it('collects observable instruments and batch callbacks registered at load time', async () => {
     queueDepth = 7;
-    const reader = new TestReader();
+    const reader = new TestMetricReader();
     await running.pop()!.shutdown();
     await start(reader);
     const data = await reader.all();
@@ -96,7 +85,7 @@ describe('the global proxy MeterProvider', () => {
     await running.pop()!.shutdown();
     early.add(1000); // between two SDKs: dropped
     meter.removeBatchObservableCallback(batchCallback, [batchA, batchB]);
-    const reader = new TestReader();
+    const reader = new TestMetricReader();
     await start(reader);
     early.add(1);
     const data = await reader.all();

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import {
   DeadLetterHandler,
   LogAndContinueHandler,
@@ -9,20 +8,7 @@ import {
 import type { RawRecord } from '../../../../src/streams/processor/raw-record.ts';
 import { SerdeError } from '../../../../src/streams/serde/index.ts';
 import { METRICS, startTelemetry } from '../../../../src/telemetry/index.ts';
-
-/** A pull reader the test collects from directly (no HTTP). */
-class TestReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
-  async metric(name: string): Promise<MetricData | undefined> {
-    const { resourceMetrics } = await this.collect();
-    for (const scope of resourceMetrics.scopeMetrics) {
-      const found = scope.metrics.find((m) => m.descriptor.name === name);
-      if (found) return found;
-    }
-    return undefined;
-  }
-}
+import { TestMetricReader } from '../../../helpers/metrics.ts';
 
 const context: HandlerContext = {
   applicationId: 'app',
@@ -50,7 +36,7 @@ describe('exception handler metrics', () => {
   after(async () => shutdown?.());
 
   it('counts bad records per handler, action and error code in OpenTelemetry', async () => {
-    const reader = new TestReader();
+    const reader = new TestMetricReader();
     const telemetry = await startTelemetry({
       serviceName: 'handler-metrics-test',
       prometheusPort: false,

@@ -5,27 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { jsonSerde, stringSerde } from '../../../../src/streams/serde/index.ts';
 import { TopologyTestDriver } from '../../../../src/streams/testing/index.ts';
 import { Consumed, Materialized, StreamsBuilder } from '../../../../src/streams/topology/index.ts';
 import { METRICS, startTelemetry } from '../../../../src/telemetry/index.ts';
+import { TestMetricReader } from '../../../helpers/metrics.ts';
 
-/** A pull reader the test collects from directly (no HTTP). */
-class TestReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
-  async metric(name: string): Promise<MetricData | undefined> {
-    const { resourceMetrics } = await this.collect();
-    for (const scope of resourceMetrics.scopeMetrics) {
-      const found = scope.metrics.find((m) => m.descriptor.name === name);
-      if (found) return found;
-    }
-    return undefined;
-  }
-}
-
-const reader = new TestReader();
+const reader = new TestMetricReader();
 let shutdown: (() => Promise<void>) | undefined;
 
 /** The dropped-records count per `reason/topic`. */

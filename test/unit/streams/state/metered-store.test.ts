@@ -1,6 +1,6 @@
 import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetricReader, DataPointType } from '@opentelemetry/sdk-metrics';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { MeteredKeyValueStore } from '../../../../src/streams/state/metered-store.ts';
 import { InMemoryKeyValueStore } from '../../../../src/streams/state/in-memory-store.ts';
 import { StoreClosedError } from '../../../../src/streams/state/errors.ts';
@@ -9,11 +9,7 @@ import { jsonSerde } from '../../../../src/streams/serde/json-serde.ts';
 import type { Serde } from '../../../../src/streams/serde/serde.ts';
 import { METRICS, startTelemetry } from '../../../../src/telemetry/index.ts';
 import { b, makeContext, removeDir, tempDir } from './helpers.ts';
-
-class TestReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
-}
+import { TestMetricReader } from '../../../helpers/metrics.ts';
 
 interface Stats {
   clicks: number;
@@ -24,7 +20,7 @@ describe('metered layer', () => {
   let dir: string;
   let store: MeteredKeyValueStore<string, Stats>;
   let shutdown: () => Promise<void>;
-  const reader = new TestReader();
+  const reader = new TestMetricReader();
 
   before(async () => {
     const telemetry = await startTelemetry({
