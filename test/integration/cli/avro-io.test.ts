@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaProducer } from '../../../src/kafka/index.ts';
 import { pipelineSerdes, type ItemEmbeddingEvent } from '../../../topologies/events.ts';
-import { testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
-import { createTopicsRetrying as createTopics } from '../streams/fixtures/wait.ts';
+import { createTopics, testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
 import { runCli } from './fixtures/cli-process.ts';
 
 describe('ctr-streams produce / consume in the Avro wire format on a real broker', () => {

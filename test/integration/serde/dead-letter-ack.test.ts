@@ -26,10 +26,10 @@ import {
   eventually,
   testKafka,
   uniqueName,
+  waitForCommittedToEnd,
   withAdmin,
   type TestKafka,
 } from '../../helpers/kafka.ts';
-import { waitForCommittedToEnd } from '../streams/fixtures/wait.ts';
 
 const clickSchema = loadAvroSchemaFile(new URL('../../../schemas/click.avsc', import.meta.url));
 

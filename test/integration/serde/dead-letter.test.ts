@@ -25,9 +25,14 @@ import {
   stringSerde,
 } from '../../../src/streams/serde/index.ts';
 import { Topology } from '../../../src/streams/topology/topology.ts';
-import { createTopics, testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  testKafka,
+  uniqueName,
+  waitForCommittedToEnd,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
 import { testSchemaRegistry } from '../../helpers/schema-registry.ts';
-import { waitForCommittedToEnd } from '../streams/fixtures/wait.ts';
 
 interface Click {
   impressionId: string;

@@ -1,46 +1,51 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ProcessorContext } from '../../../src/streams/processor/index.ts';
 import { KafkaStreams, type KafkaStreamsState } from '../../../src/streams/runtime/index.ts';
 import { stringSerde } from '../../../src/streams/serde/index.ts';
 import { Stores, type KeyValueStore } from '../../../src/streams/state/index.ts';
 import { Topology } from '../../../src/streams/topology/index.ts';
-import { testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  latestByKey,
+  testKafka,
+  uniqueName,
+  waitForCommittedToEnd,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
+import { appConfig, readStore, tempStateDirs } from '../../helpers/streams.ts';
 import { countingTopology, countSerde, produceKeyed, STORE } from './fixtures/counting.ts';
-import { createTopicsRetrying, latestByKey, readStore, waitForCommittedToEnd } from './fixtures/wait.ts';
 
 const PARTITIONS = 8;
 
 describe('KafkaStreams counting topology on a real broker', () => {
   let env: TestKafka;
+  const dirs = tempStateDirs('ctr-counting-');
   let stateDir: string;
   before(async () => {
     env = await testKafka();
-    stateDir = mkdtempSync(join(tmpdir(), 'ctr-counting-'));
+    stateDir = dirs.make();
   });
-  after(() => rmSync(stateDir, { recursive: true, force: true }));
+  after(() => dirs.cleanup());
 
   it('counts 100,000 records exactly, in the store and in the output topic', async () => {
     const input = uniqueName('count-in');
     const output = uniqueName('count-out');
     const applicationId = uniqueName('count-app');
-    await createTopicsRetrying(env.kafka, [
+    await createTopics(env.kafka, [
       { name: input, partitions: PARTITIONS },
       { name: output, partitions: PARTITIONS },
     ]);
     const expected = await produceKeyed(env.kafka, input, 100_000, 1000);
     const states: KafkaStreamsState[] = [];
-    const app = new KafkaStreams(countingTopology({ input, output, caching: true }), {
-      'application.id': applicationId,
-      'bootstrap.servers': env.bootstrap,
-      'state.dir': stateDir,
-      'commit.interval.ms': 500,
-      'session.timeout.ms': 6000,
-      'heartbeat.interval.ms': 1000,
-    });
+    const app = new KafkaStreams(
+      countingTopology({ input, output, caching: true }),
+      appConfig(env, applicationId, stateDir, {
+        'commit.interval.ms': 500,
+        'session.timeout.ms': 6000,
+        'heartbeat.interval.ms': 1000,
+      }),
+    );
     app.onStateChange((s) => states.push(s));
     try {
       await app.start();
@@ -64,12 +69,8 @@ describe('KafkaStreams counting topology on a real broker', () => {
   it('refuses a second instance on the same state directory with a clear error', async () => {
     const input = uniqueName('lock-in');
     const applicationId = uniqueName('lock-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
-    const config = {
-      'application.id': applicationId,
-      'bootstrap.servers': env.bootstrap,
-      'state.dir': stateDir,
-    };
+    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
+    const config = appConfig(env, applicationId, stateDir);
     const first = new KafkaStreams(countingTopology({ input }), config);
     const second = new KafkaStreams(countingTopology({ input }), config);
     try {
@@ -91,7 +92,7 @@ describe('KafkaStreams counting topology on a real broker', () => {
     const right = uniqueName('co-right');
     const odd = uniqueName('co-odd');
     const applicationId = uniqueName('co-app');
-    await createTopicsRetrying(env.kafka, [
+    await createTopics(env.kafka, [
       { name: left, partitions: 4 },
       { name: right, partitions: 4 },
       { name: odd, partitions: 3 },
@@ -123,12 +124,7 @@ describe('KafkaStreams counting topology on a real broker', () => {
           Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), stringSerde, countSerde),
           'count',
         );
-    const config = {
-      'application.id': applicationId,
-      'bootstrap.servers': env.bootstrap,
-      'state.dir': stateDir,
-      'commit.interval.ms': 300,
-    };
+    const config = appConfig(env, applicationId, stateDir, { 'commit.interval.ms': 300 });
     const app = new KafkaStreams(build([left, right]), config);
     try {
       await app.start();

@@ -1,45 +1,44 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Processor, ProcessorContext, StreamRecord } from '../../../src/streams/processor/index.ts';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
 import { jsonSerde, stringSerde } from '../../../src/streams/serde/index.ts';
 import { KafkaProducer, readTopicToEnd, type OutgoingRecord } from '../../../src/kafka/index.ts';
 import { Topology } from '../../../src/streams/topology/index.ts';
-import { eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
-import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
 import {
-  createTopicsRetrying,
+  createTopics,
+  eventually,
   latestByKey,
-  readStore,
-  total,
+  testKafka,
+  uniqueName,
   waitForCommittedToEnd,
-} from './fixtures/wait.ts';
+  withAdmin,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
+import { appConfig, readStore, tempStateDirs, total } from '../../helpers/streams.ts';
+import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
 
 describe('KafkaStreams flow control, punctuation and restore progress', () => {
   let env: TestKafka;
+  const dirs = tempStateDirs('ctr-flow-');
   let stateDir: string;
   before(async () => {
     env = await testKafka();
-    stateDir = mkdtempSync(join(tmpdir(), 'ctr-flow-'));
+    stateDir = dirs.make();
   });
-  after(() => rmSync(stateDir, { recursive: true, force: true }));
+  after(() => dirs.cleanup());
 
-  const base = (applicationId: string) => ({
-    'application.id': applicationId,
-    'bootstrap.servers': env.bootstrap,
-    'state.dir': stateDir,
-    'commit.interval.ms': 300,
-    'session.timeout.ms': 6000,
-    'heartbeat.interval.ms': 1000,
-  });
+  const base = (applicationId: string) =>
+    appConfig(env, applicationId, stateDir, {
+      'commit.interval.ms': 300,
+      'session.timeout.ms': 6000,
+      'heartbeat.interval.ms': 1000,
+    });
 
   it('pauses a partition whose task falls behind: buffered records stay bounded', async () => {
     const input = uniqueName('bp-in');
     const applicationId = uniqueName('bp-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 1 }]);
+    await createTopics(env.kafka, [{ name: input, partitions: 1 }]);
     // small record batches: a fetch returns whole batches, so their size is the overshoot past the bound
     await produceKeyed(env.kafka, input, 1500, 10, 20, 0, 50);
     class Slow implements Processor<string, Buffer> {
@@ -80,7 +79,7 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
     const input = uniqueName('punct-in');
     const output = uniqueName('punct-out');
     const applicationId = uniqueName('punct-app');
-    await createTopicsRetrying(env.kafka, [
+    await createTopics(env.kafka, [
       { name: input, partitions: 2 },
       { name: output, partitions: 1 },
     ]);
@@ -120,7 +119,7 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
   it('reports restore progress to the restore listener: start, batches adding up to the total, end', async () => {
     const input = uniqueName('progress-in');
     const applicationId = uniqueName('progress-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
+    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
     await produceKeyed(env.kafka, input, 6000, 3000);
     const config = { ...base(applicationId), 'restore.batch.max.records': 500 };
     const first = new KafkaStreams(countingTopology({ input }), config);
@@ -172,7 +171,7 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
   it('dead-letters undecodable records when configured, and processes the rest', async () => {
     const input = uniqueName('dlq-in');
     const applicationId = uniqueName('dlq-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
+    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
     const producer = new KafkaProducer(env.kafka);
     await producer.connect();
     const records: OutgoingRecord[] = [];
@@ -216,7 +215,7 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
   it('goes to ERROR on a processing failure, tells the listener, and releases its partitions at once', async () => {
     const input = uniqueName('fatal-in');
     const applicationId = uniqueName('fatal-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
+    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
     await produceKeyed(env.kafka, input, 200, 20);
     const poisoned = new Topology().addSource('in', input, stringSerde, undefined).addProcessor(
       'boom',
@@ -238,10 +237,9 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
     assert.equal((errors[0] as Error & { code?: string }).code, 'CTR_TASK_FAILED');
 
     // another machine (its own state.dir): the failed instance keeps its directory lock until close()
-    const otherDir = mkdtempSync(join(tmpdir(), 'ctr-flow-other-'));
     const healthy = new KafkaStreams(countingTopology({ input }), {
       ...base(applicationId),
-      'state.dir': otherDir,
+      'state.dir': dirs.make(),
     });
     const started = performance.now();
     try {
@@ -252,7 +250,6 @@ describe('KafkaStreams flow control, punctuation and restore progress', () => {
     } finally {
       await healthy.close();
       await failing.close();
-      rmSync(otherDir, { recursive: true, force: true });
     }
     assert.equal(failing.state, 'NOT_RUNNING');
   });

@@ -7,42 +7,46 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { KafkaStreams, type KafkaStreamsState } from '../../../src/streams/runtime/index.ts';
-import { testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  testKafka,
+  uniqueName,
+  waitForCommittedToEnd,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
+import { appConfig, readStore, tempStateDirs, total } from '../../helpers/streams.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
-import { createTopicsRetrying, readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
 
 const SESSION_MS = 6000;
 
 describe('KafkaStreams heartbeats under CPU-heavy processors', () => {
   let env: TestKafka;
+  const dirs = tempStateDirs('ctr-heartbeat-');
   let stateDir: string;
   before(async () => {
     env = await testKafka();
-    stateDir = mkdtempSync(join(tmpdir(), 'ctr-heartbeat-'));
+    stateDir = dirs.make();
   });
-  after(() => rmSync(stateDir, { recursive: true, force: true }));
+  after(() => dirs.cleanup());
 
   async function run(burnMs: (partition: number, batch: number) => number, records: number) {
     const input = uniqueName('hb-in');
     const applicationId = uniqueName('hb-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: 2 }]);
+    await createTopics(env.kafka, [{ name: input, partitions: 2 }]);
     await produceKeyed(env.kafka, input, records, 100);
-    const app = new KafkaStreams(countingTopology({ input, burnMs }), {
-      'application.id': applicationId,
-      'bootstrap.servers': env.bootstrap,
-      'state.dir': stateDir,
-      'commit.interval.ms': 500,
-      'session.timeout.ms': SESSION_MS,
-      'heartbeat.interval.ms': 1000,
-      'max.poll.records': 50,
-      // the default shutdown allows 30 s; a removed member's last commit is rejected, not retried forever
-      'shutdown.timeout.ms': 10_000,
-    });
+    const app = new KafkaStreams(
+      countingTopology({ input, burnMs }),
+      appConfig(env, applicationId, stateDir, {
+        'commit.interval.ms': 500,
+        'session.timeout.ms': SESSION_MS,
+        'heartbeat.interval.ms': 1000,
+        'max.poll.records': 50,
+        // the default shutdown allows 30 s; a removed member's last commit is rejected, not retried forever
+        'shutdown.timeout.ms': 10_000,
+      }),
+    );
     const states: KafkaStreamsState[] = [];
     app.onStateChange((s) => states.push(s));
     const delay = monitorEventLoopDelay({ resolution: 10 });

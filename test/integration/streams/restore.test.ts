@@ -1,13 +1,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
-import { eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  eventually,
+  testKafka,
+  uniqueName,
+  waitForCommittedToEnd,
+  withAdmin,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
+import { appConfig, readStore, tempStateDirs, total } from '../../helpers/streams.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
-import { createTopicsRetrying, readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
 
 const PARTITIONS = 4;
 
@@ -25,34 +31,25 @@ async function changelogEnd(env: TestKafka, topic: string): Promise<number> {
 
 describe('KafkaStreams store restore from the changelog', () => {
   let env: TestKafka;
-  const dirs: string[] = [];
-  const newDir = (): string => {
-    const d = mkdtempSync(join(tmpdir(), 'ctr-restore-'));
-    dirs.push(d);
-    return d;
-  };
+  const dirs = tempStateDirs('ctr-restore-');
   before(async () => {
     env = await testKafka();
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(() => dirs.cleanup());
 
   it('restores identical stores after the state dir is deleted, and only the tail when a position is stored', async () => {
     const input = uniqueName('restore-in');
     const applicationId = uniqueName('restore-app');
     const changelog = `${applicationId}-${STORE}-changelog`;
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: PARTITIONS }]);
-    const dirA = newDir();
-    const config = (stateDir: string) => ({
-      'application.id': applicationId,
-      'bootstrap.servers': env.bootstrap,
-      'state.dir': stateDir,
-      'commit.interval.ms': 300,
-      // a member that failed to leave would hold the next run's join for a whole session
-      'session.timeout.ms': 6000,
-      'heartbeat.interval.ms': 1000,
-    });
+    await createTopics(env.kafka, [{ name: input, partitions: PARTITIONS }]);
+    const dirA = dirs.make();
+    const config = (stateDir: string) =>
+      appConfig(env, applicationId, stateDir, {
+        'commit.interval.ms': 300,
+        // a member that failed to leave would hold the next run's join for a whole session
+        'session.timeout.ms': 6000,
+        'heartbeat.interval.ms': 1000,
+      });
     const run = async (
       stateDir: string,
       check: (app: KafkaStreams) => Promise<void>,
@@ -108,7 +105,7 @@ describe('KafkaStreams store restore from the changelog', () => {
     // 3. another instance (own state dir) moves the changelog on by 5,000 more records' updates
     await produceKeyed(env.kafka, input, 5_000, 5000, 20, 20_000);
     let after = '';
-    await run(newDir(), async (app) => {
+    await run(dirs.make(), async (app) => {
       const counts = await readStore<number>([app], STORE, PARTITIONS);
       assert.equal(total(counts), 25_000);
       after = checksum(counts);

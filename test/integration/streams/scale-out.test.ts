@@ -1,42 +1,43 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KafkaStreams } from '../../../src/streams/runtime/index.ts';
-import { eventually, testKafka, uniqueName, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  testKafka,
+  uniqueName,
+  waitForCommittedToEnd,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
+import {
+  appConfig,
+  FAST_GROUP,
+  readStore,
+  tempStateDirs,
+  total,
+  waitForTasks,
+} from '../../helpers/streams.ts';
 import { countingTopology, produceKeyed, STORE } from './fixtures/counting.ts';
-import { createTopicsRetrying, readStore, total, waitForCommittedToEnd } from './fixtures/wait.ts';
 
 const PARTITIONS = 8;
 const ALL_TASKS = Array.from({ length: PARTITIONS }, (_, p) => `0_${p}`).sort();
 
 describe('two KafkaStreams instances with one application.id', () => {
   let env: TestKafka;
-  const dirs: string[] = [];
+  const dirs = tempStateDirs('ctr-scale-');
   before(async () => {
     env = await testKafka();
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(() => dirs.cleanup());
 
   it('split the partitions, and a stopped instance moves its tasks and their state to the other', async () => {
     const input = uniqueName('scale-in');
     const applicationId = uniqueName('scale-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: PARTITIONS }]);
-    const make = (): KafkaStreams => {
-      const dir = mkdtempSync(join(tmpdir(), 'ctr-scale-'));
-      dirs.push(dir);
-      return new KafkaStreams(countingTopology({ input, caching: true }), {
-        'application.id': applicationId,
-        'bootstrap.servers': env.bootstrap,
-        'state.dir': dir,
-        'commit.interval.ms': 300,
-        'session.timeout.ms': 6000,
-        'heartbeat.interval.ms': 500,
-      });
-    };
+    await createTopics(env.kafka, [{ name: input, partitions: PARTITIONS }]);
+    const make = (): KafkaStreams =>
+      new KafkaStreams(
+        countingTopology({ input, caching: true }),
+        appConfig(env, applicationId, dirs.make(), { 'commit.interval.ms': 300, ...FAST_GROUP }),
+      );
     const a = make();
     const b = make();
     try {
@@ -51,15 +52,7 @@ describe('two KafkaStreams instances with one application.id', () => {
 
       // B joins: the group splits the tasks 4/4; B restores its half from the changelogs
       await b.start();
-      await eventually(
-        'both instances RUNNING with 4 tasks each',
-        () =>
-          a.state === 'RUNNING' &&
-          b.state === 'RUNNING' &&
-          a.activeTaskIds().length === 4 &&
-          b.activeTaskIds().length === 4,
-        30_000,
-      );
+      await waitForTasks([a, b], 4);
       assert.deepEqual(
         [...a.activeTaskIds(), ...b.activeTaskIds()].sort(),
         ALL_TASKS,
@@ -78,11 +71,7 @@ describe('two KafkaStreams instances with one application.id', () => {
       // A stops: B takes every task; the four it never had come from the changelog
       const bTasksBefore = new Set(b.activeTaskIds());
       await a.close();
-      await eventually(
-        'B runs all tasks',
-        () => b.state === 'RUNNING' && b.activeTaskIds().length === PARTITIONS,
-        30_000,
-      );
+      await waitForTasks([b], PARTITIONS);
       const takenOver = b.restores().filter((r) => !bTasksBefore.has(`0_${r.partition}`));
       assert.equal(takenOver.length, 4);
       assert.ok(

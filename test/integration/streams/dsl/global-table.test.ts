@@ -1,39 +1,32 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KafkaProducer, readTopicToEnd } from '../../../../src/kafka/index.ts';
 import { KafkaStreams } from '../../../../src/streams/runtime/index.ts';
 import { stringSerde } from '../../../../src/streams/serde/index.ts';
 import type { KeyValueStore } from '../../../../src/streams/state/index.ts';
 import { Consumed, Materialized, Produced, StreamsBuilder } from '../../../../src/streams/topology/index.ts';
-import { eventually, testKafka, uniqueName, type TestKafka } from '../../../helpers/kafka.ts';
-import { createTopicsRetrying } from '../fixtures/wait.ts';
+import { createTopics, eventually, testKafka, uniqueName, type TestKafka } from '../../../helpers/kafka.ts';
+import { appConfig, tempStateDirs } from '../../../helpers/streams.ts';
 
 describe('a GlobalKTable on a real broker', () => {
   let env: TestKafka;
-  const dirs: string[] = [];
+  const dirs = tempStateDirs('ctr-global-');
   before(async () => {
     env = await testKafka();
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(() => dirs.cleanup());
 
   it('bootstraps every partition before tasks start, and updates while the app runs are seen without a restart', async () => {
     const items = uniqueName('gt-items');
     const requests = uniqueName('gt-requests');
     const out = uniqueName('gt-out');
-    await createTopicsRetrying(env.kafka, [
+    await createTopics(env.kafka, [
       { name: items, partitions: 3 },
       { name: requests, partitions: 2 },
       { name: out, partitions: 1 },
     ]);
     const producer = new KafkaProducer(env.kafka);
     await producer.connect();
-    const dir = mkdtempSync(join(tmpdir(), 'ctr-global-'));
-    dirs.push(dir);
     let app: KafkaStreams | undefined;
     try {
       // 300 items over the 3 partitions before the app starts
@@ -55,12 +48,10 @@ describe('a GlobalKTable on a real broker', () => {
           (itemId, title) => `${itemId}=${title}`,
         )
         .to(out, Produced.with(stringSerde, stringSerde));
-      app = new KafkaStreams(builder.build(), {
-        'application.id': uniqueName('gt-app'),
-        'bootstrap.servers': env.bootstrap,
-        'state.dir': dir,
-        'commit.interval.ms': 200,
-      });
+      app = new KafkaStreams(
+        builder.build(),
+        appConfig(env, uniqueName('gt-app'), dirs.make(), { 'commit.interval.ms': 200 }),
+      );
       await app.start();
       const store = app.globalStore<KeyValueStore<string, string>>('items-global');
       assert.ok(store, 'the instance holds the global store');

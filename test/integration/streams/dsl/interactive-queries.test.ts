@@ -1,9 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { KafkaProducer } from '../../../../src/kafka/index.ts';
 import { InteractiveQueries, KafkaStreams, StoreQueryError } from '../../../../src/streams/runtime/index.ts';
 import { stringSerde } from '../../../../src/streams/serde/index.ts';
 import {
@@ -12,25 +8,30 @@ import {
   StreamsBuilder,
   TimeWindows,
 } from '../../../../src/streams/topology/index.ts';
-import { eventually, testKafka, uniqueName, type TestKafka } from '../../../helpers/kafka.ts';
-import { createTopicsRetrying } from '../fixtures/wait.ts';
+import {
+  createTopics,
+  eventually,
+  produceRecords,
+  testKafka,
+  uniqueName,
+  type TestKafka,
+} from '../../../helpers/kafka.ts';
+import { appConfig, FAST_GROUP, tempStateDirs, waitForTasks } from '../../../helpers/streams.ts';
 
 const PARTITIONS = 4;
 
 describe('interactive queries on two running instances', () => {
   let env: TestKafka;
-  const dirs: string[] = [];
+  const dirs = tempStateDirs('ctr-iq-');
   before(async () => {
     env = await testKafka();
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(() => dirs.cleanup());
 
   it('every instance knows which host:port holds a key; the holder answers from its key-value and window stores', async () => {
     const input = uniqueName('iq-clicks');
     const applicationId = uniqueName('iq-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: PARTITIONS }]);
+    await createTopics(env.kafka, [{ name: input, partitions: PARTITIONS }]);
     const builder = new StreamsBuilder();
     const clicks = builder.stream(input, Consumed.with(stringSerde, stringSerde));
     clicks.groupByKey().count(Materialized.as('clicks-total'));
@@ -39,45 +40,27 @@ describe('interactive queries on two running instances', () => {
       .windowedBy(TimeWindows.ofSizeAndGrace(60_000, 3_600_000))
       .count(Materialized.as('clicks-per-minute'));
     const topology = builder.build();
-    const make = (server: string): KafkaStreams => {
-      const dir = mkdtempSync(join(tmpdir(), 'ctr-iq-'));
-      dirs.push(dir);
-      return new KafkaStreams(topology, {
-        'application.id': applicationId,
-        'bootstrap.servers': env.bootstrap,
-        'state.dir': dir,
-        'application.server': server,
-        'commit.interval.ms': 200,
-        'session.timeout.ms': 6000,
-        'heartbeat.interval.ms': 500,
-      });
-    };
+    const make = (server: string): KafkaStreams =>
+      new KafkaStreams(
+        topology,
+        appConfig(env, applicationId, dirs.make(), {
+          'application.server': server,
+          'commit.interval.ms': 200,
+          ...FAST_GROUP,
+        }),
+      );
     const a = make('host-a:7001');
     const b = make('host-b:7002');
     try {
       await Promise.all([a.start(), b.start()]);
-      await eventually(
-        'both RUNNING with 2 tasks each',
-        () =>
-          a.state === 'RUNNING' &&
-          b.state === 'RUNNING' &&
-          a.activeTaskIds().length === 2 &&
-          b.activeTaskIds().length === 2,
-        30_000,
-      );
-      const producer = new KafkaProducer(env.kafka);
-      await producer.connect();
+      await waitForTasks([a, b], 2);
       const base = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
-      try {
-        // item-k gets k clicks, all in the first minute
-        const records = [];
-        for (let k = 1; k <= 20; k++)
-          for (let n = 0; n < k; n++)
-            records.push({ topic: input, key: `item-${k}`, value: 'c', timestamp: base + n });
-        await producer.send(records);
-      } finally {
-        await producer.disconnect();
-      }
+      // item-k gets k clicks, all in the first minute
+      const records = [];
+      for (let k = 1; k <= 20; k++)
+        for (let n = 0; n < k; n++)
+          records.push({ topic: input, key: `item-${k}`, value: 'c', timestamp: base + n });
+      await produceRecords(env.kafka, records);
       const iqA = new InteractiveQueries(a, topology);
       const iqB = new InteractiveQueries(b, topology);
       const localTotal = async (iq: InteractiveQueries): Promise<number> => {

@@ -1,9 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { KafkaProducer, type OutgoingRecord } from '../../../../src/kafka/index.ts';
+import type { OutgoingRecord } from '../../../../src/kafka/index.ts';
 import { KafkaStreams } from '../../../../src/streams/runtime/index.ts';
 import { stringSerde } from '../../../../src/streams/serde/index.ts';
 import {
@@ -15,8 +12,17 @@ import {
   TimeWindows,
   type Topology,
 } from '../../../../src/streams/topology/index.ts';
-import { eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../../helpers/kafka.ts';
-import { createTopicsRetrying, latestByKey } from '../fixtures/wait.ts';
+import {
+  createTopics,
+  eventually,
+  latestByKey,
+  produceRecords,
+  testKafka,
+  uniqueName,
+  withAdmin,
+  type TestKafka,
+} from '../../../helpers/kafka.ts';
+import { appConfig, FAST_GROUP, tempStateDirs, waitForTasks } from '../../../helpers/streams.ts';
 
 const PARTITIONS = 4;
 const HOUR = 3_600_000;
@@ -42,20 +48,18 @@ function topology(input: string, output: string): Topology {
 
 describe('re-key then windowed count on a real broker', () => {
   let env: TestKafka;
-  const dirs: string[] = [];
+  const dirs = tempStateDirs('ctr-rekey-');
   before(async () => {
     env = await testKafka();
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(() => dirs.cleanup());
 
   it('two instances give the same counts as one, through <app>-by-item-repartition sized like the input', async () => {
     const inOne = uniqueName('views-one');
     const inTwo = uniqueName('views-two');
     const outOne = uniqueName('counts-one');
     const outTwo = uniqueName('counts-two');
-    await createTopicsRetrying(env.kafka, [
+    await createTopics(env.kafka, [
       { name: inOne, partitions: PARTITIONS },
       { name: inTwo, partitions: PARTITIONS },
       { name: outOne, partitions: 1 },
@@ -79,29 +83,18 @@ describe('re-key then windowed count on a real broker', () => {
     for (const [k, n] of counts) expected.set(k, String(n));
     // produced once the instances run: a rebalance in the middle of processing would replay
     // uncommitted work, which at-least-once allows but an exact comparison cannot
-    const produce = async (topic: string): Promise<void> => {
-      const producer = new KafkaProducer(env.kafka);
-      await producer.connect();
-      try {
-        for (let i = 0; i < records.length; i += 3000)
-          await producer.send(records.slice(i, i + 3000).map((r) => ({ ...r, topic })));
-      } finally {
-        await producer.disconnect();
-      }
-    };
+    const produce = (topic: string): Promise<void> =>
+      produceRecords(
+        env.kafka,
+        records.map((r) => ({ ...r, topic })),
+        3000,
+      );
 
-    const make = (input: string, applicationId: string, output: string): KafkaStreams => {
-      const dir = mkdtempSync(join(tmpdir(), 'ctr-rekey-'));
-      dirs.push(dir);
-      return new KafkaStreams(topology(input, output), {
-        'application.id': applicationId,
-        'bootstrap.servers': env.bootstrap,
-        'state.dir': dir,
-        'commit.interval.ms': 200,
-        'session.timeout.ms': 6000,
-        'heartbeat.interval.ms': 500,
-      });
-    };
+    const make = (input: string, applicationId: string, output: string): KafkaStreams =>
+      new KafkaStreams(
+        topology(input, output),
+        appConfig(env, applicationId, dirs.make(), { 'commit.interval.ms': 200, ...FAST_GROUP }),
+      );
     const until = async (output: string): Promise<Map<string, string>> => {
       let latest = new Map<string, string>();
       await eventually(
@@ -138,15 +131,7 @@ describe('re-key then windowed count on a real broker', () => {
     let split: Map<string, string>;
     try {
       await Promise.all([a.start(), b.start()]);
-      await eventually(
-        'both instances RUNNING with tasks',
-        () =>
-          a.state === 'RUNNING' &&
-          b.state === 'RUNNING' &&
-          a.activeTaskIds().length > 0 &&
-          b.activeTaskIds().length > 0,
-        30_000,
-      );
+      await waitForTasks([a, b]);
       await produce(inTwo);
       split = await until(outTwo);
       // both sub-topologies (re-key, count) ran on both instances: 2 x 4 tasks in all

@@ -1,8 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KafkaProducer, readTopicToEnd } from '../../../../src/kafka/index.ts';
 import { KafkaStreams } from '../../../../src/streams/runtime/index.ts';
 import { stringSerde } from '../../../../src/streams/serde/index.ts';
@@ -16,28 +13,33 @@ import {
   StreamsBuilder,
   TimeWindows,
 } from '../../../../src/streams/topology/index.ts';
-import { eventually, testKafka, uniqueName, type TestKafka } from '../../../helpers/kafka.ts';
-import { createTopicsRetrying, waitForCommittedToEnd } from '../fixtures/wait.ts';
+import {
+  createTopics,
+  eventually,
+  testKafka,
+  uniqueName,
+  waitForCommittedToEnd,
+  type TestKafka,
+} from '../../../helpers/kafka.ts';
+import { appConfig, tempStateDirs } from '../../../helpers/streams.ts';
 
 const PARTITIONS = 2;
 const MINUTE = 60_000;
 
 describe('windowed state on a real broker', () => {
   let env: TestKafka;
-  const dirs: string[] = [];
+  const dirs = tempStateDirs('ctr-ws-');
   before(async () => {
     env = await testKafka();
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(() => dirs.cleanup());
 
   it('a click joins its impression buffered before a restart on a machine with no local state (window stores restored from their changelogs)', async () => {
     const impressions = uniqueName('ws-impressions');
     const clicks = uniqueName('ws-clicks');
     const out = uniqueName('ws-labelled');
     const applicationId = uniqueName('ws-app');
-    await createTopicsRetrying(env.kafka, [
+    await createTopics(env.kafka, [
       { name: impressions, partitions: PARTITIONS },
       { name: clicks, partitions: PARTITIONS },
       { name: out, partitions: 1 },
@@ -60,16 +62,8 @@ describe('windowed state on a real broker', () => {
         .count(Materialized.as('clicks-per-minute'));
       return builder.build();
     };
-    const make = (): KafkaStreams => {
-      const dir = mkdtempSync(join(tmpdir(), 'ctr-ws-'));
-      dirs.push(dir);
-      return new KafkaStreams(topology(), {
-        'application.id': applicationId,
-        'bootstrap.servers': env.bootstrap,
-        'state.dir': dir,
-        'commit.interval.ms': 200,
-      });
-    };
+    const make = (): KafkaStreams =>
+      new KafkaStreams(topology(), appConfig(env, applicationId, dirs.make(), { 'commit.interval.ms': 200 }));
     const base = Date.now() - (Date.now() % MINUTE) - 30 * MINUTE;
     const producer = new KafkaProducer(env.kafka);
     await producer.connect();
