@@ -7,18 +7,18 @@ import type { Serde } from '../serde/serde.ts';
 import type { Headers } from '../processor/record.ts';
 import type { TestRecord } from './test-record.ts';
 
+/** A serialized input record; `partition` undefined lets the driver partition by key, as the producer does. */
+export interface InputBytesRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: number;
+  headers: Headers;
+  partition: number | undefined;
+}
+
 /** What the input topic needs from its driver (internal). */
 export interface InputTopicHost {
-  appendInput(
-    topic: string,
-    records: ReadonlyArray<{
-      key: Buffer | null;
-      value: Buffer | null;
-      timestamp: number;
-      headers: Headers;
-      partition: number | undefined;
-    }>,
-  ): Promise<void>;
+  appendInput(topic: string, records: ReadonlyArray<InputBytesRecord>): Promise<void>;
 }
 
 export interface InputTopicOptions {

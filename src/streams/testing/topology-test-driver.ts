@@ -80,12 +80,16 @@ import { Stores } from '../state/stores.ts';
 import type { ProcessorTopology } from '../processor/processor-topology.ts';
 import type { TaskExceptionHandlers } from '../processor/exception-handlers.ts';
 import { defaultPartition } from '../processor/partitioner.ts';
-import type { Headers } from '../processor/record.ts';
 import { StreamTask } from '../processor/stream-task.ts';
 import type { Topology } from '../topology/topology.ts';
 import type { InternalTopicSpec } from '../topology/internal-topics.ts';
 import { InMemoryRecordCollector } from './in-memory-record-collector.ts';
-import { TestInputTopic, type InputTopicHost, type InputTopicOptions } from './test-input-topic.ts';
+import {
+  TestInputTopic,
+  type InputBytesRecord,
+  type InputTopicHost,
+  type InputTopicOptions,
+} from './test-input-topic.ts';
 import { TestOutputTopic } from './test-output-topic.ts';
 import { TopicLog } from './topic-log.ts';
 
@@ -461,16 +465,7 @@ export class TopologyTestDriver {
     return { ...topology, storeBuilders };
   }
 
-  private async appendInput(
-    topic: string,
-    records: ReadonlyArray<{
-      key: Buffer | null;
-      value: Buffer | null;
-      timestamp: number;
-      headers: Headers;
-      partition: number | undefined;
-    }>,
-  ): Promise<void> {
+  private async appendInput(topic: string, records: ReadonlyArray<InputBytesRecord>): Promise<void> {
     const log = this.log(topic);
     for (const r of records) {
       const partition = r.partition ?? (r.key !== null ? defaultPartition(r.key, log.partitionCount) : 0);
