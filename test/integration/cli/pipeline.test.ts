@@ -15,7 +15,13 @@ import { CtrModel, DEFAULT_MODEL_CONFIG, ModelRegistry, World } from '../../../s
 import { EventProducer, TopicFollower } from '../../../src/pipeline/index.ts';
 import { pipelineSerdes, type ImpressionEvent } from '../../../topologies/events.ts';
 import { topicNames } from '../../../topologies/topics.ts';
-import { eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  deleteTopicsStartingWith,
+  eventually,
+  testKafka,
+  uniqueName,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
 import { runCli, startCli, type CliProcess } from './fixtures/cli-process.ts';
 
 describe('ctr-streams run all + backfill embeddings on a real broker', () => {
@@ -39,10 +45,7 @@ describe('ctr-streams run all + backfill embeddings on a real broker', () => {
     run?.child.kill('SIGTERM');
     await run?.exited;
     for (const f of followers) await f.close();
-    await withAdmin(env.kafka, async (admin) => {
-      const names = (await admin.listTopics()).filter((t) => t.startsWith(prefix) || t.startsWith(appId));
-      if (names.length > 0) await admin.deleteTopics(names);
-    }).catch(() => undefined);
+    await deleteTopicsStartingWith(env.kafka, [prefix, appId]);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testKafka, uniqueName, eventually, withAdmin } from '../../helpers/kafka.ts';
+import { deleteTopicsStartingWith, eventually, testKafka, uniqueName } from '../../helpers/kafka.ts';
 import { CtrModel, DEFAULT_MODEL_CONFIG, ModelRegistry, World } from '../../../src/ml/index.ts';
 import { EventProducer, Pipeline, TopicFollower } from '../../../src/pipeline/index.ts';
 import { PipelineStats } from '../../../topologies/pipeline-stats.ts';
@@ -36,10 +36,7 @@ describe('CTR pipeline on a real broker', () => {
     for (const f of followers) await f.close();
     await pipeline?.close();
     const { kafka } = await testKafka();
-    await withAdmin(kafka, async (admin) => {
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix) || t.startsWith(appId));
-      if (topics.length > 0) await admin.deleteTopics(topics);
-    }).catch(() => undefined);
+    await deleteTopicsStartingWith(kafka, [prefix, appId]);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testKafka, uniqueName, eventually, withAdmin } from '../../helpers/kafka.ts';
+import { deleteTopicsStartingWith, eventually, testKafka, uniqueName } from '../../helpers/kafka.ts';
 import { initBackend, ModelRegistry, World } from '../../../src/ml/index.ts';
 import { EventProducer, Pipeline, QualityTracker, trainInitialModel } from '../../../src/pipeline/index.ts';
 
@@ -24,10 +24,7 @@ describe('pipeline quality against the ground truth', () => {
     await producer?.close();
     await pipeline?.close();
     const { kafka } = await testKafka();
-    await withAdmin(kafka, async (admin) => {
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix) || t.startsWith(appId));
-      if (topics.length > 0) await admin.deleteTopics(topics);
-    }).catch(() => undefined);
+    await deleteTopicsStartingWith(kafka, [prefix, appId]);
     rmSync(dir, { recursive: true, force: true });
   });
 
