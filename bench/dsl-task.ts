@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Headers, RawRecord, RecordCollector } from '../src/streams/processor/index.ts';
+import type { RawRecord } from '../src/streams/processor/index.ts';
 import { StreamTask } from '../src/streams/processor/index.ts';
 import { stringSerde } from '../src/streams/serde/index.ts';
 import { SharedCacheBudget } from '../src/streams/state/index.ts';
@@ -26,43 +26,12 @@ import {
   StreamsBuilder,
   type Topology,
 } from '../src/streams/topology/index.ts';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg } from './support/args.ts';
+import { CountingCollector } from './support/counting-collector.ts';
 
 const RECORDS = Number(arg('records', '200000'));
 const KEYS = Number(arg('keys', '1000'));
 const BATCHES = [1, 10, 100, 1000];
-
-class CountingCollector implements RecordCollector {
-  sent = 0;
-  private readonly next = new Map<string, number>();
-  send(topic: string, partition: number): void {
-    this.bump(topic, partition);
-  }
-  sendRecord(
-    topic: string,
-    partition: number | undefined,
-    _k: Buffer | null,
-    _v: Buffer | null,
-    _h: Headers,
-  ): void {
-    this.bump(topic, partition ?? 0);
-  }
-  async partitionsFor(): Promise<number> {
-    return 1;
-  }
-  async flush(): Promise<Map<string, string>> {
-    return new Map([...this.next].map(([k, v]) => [k, String(v)]));
-  }
-  private bump(topic: string, partition: number): void {
-    this.sent++;
-    const key = `${topic}:${partition}`;
-    this.next.set(key, (this.next.get(key) ?? 0) + 1);
-  }
-}
 
 function stateless(): Topology {
   const b = new StreamsBuilder();

@@ -26,11 +26,7 @@ import { KafkaStreams } from '../src/streams/runtime/index.ts';
 import { bytesSerde } from '../src/streams/serde/index.ts';
 import { Stores, type KeyValueStore } from '../src/streams/state/index.ts';
 import { Topology } from '../src/streams/topology/index.ts';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg } from './support/args.ts';
 
 const RECORDS = Number(arg('records', '1000000'));
 const PARTITIONS = Number(arg('partitions', '8'));

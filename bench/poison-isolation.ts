@@ -17,51 +17,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exceptionHandlersFromConfig } from '../src/streams/errors-handling/index.ts';
-import type {
-  Headers,
-  RawRecord,
-  RecordCollector,
-  TaskExceptionHandlers,
-} from '../src/streams/processor/index.ts';
+import type { RawRecord, TaskExceptionHandlers } from '../src/streams/processor/index.ts';
 import { StreamTask } from '../src/streams/processor/index.ts';
 import { stringSerde } from '../src/streams/serde/index.ts';
 import { SharedCacheBudget } from '../src/streams/state/index.ts';
 import { Consumed, countSerde, Materialized, StreamsBuilder } from '../src/streams/topology/index.ts';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg } from './support/args.ts';
+import { CountingCollector } from './support/counting-collector.ts';
 
 const RECORDS = Number(arg('records', '200000'));
 const KEYS = Number(arg('keys', '1000'));
 const BATCH = Number(arg('batch', '1000'));
-
-class CountingCollector implements RecordCollector {
-  private readonly next = new Map<string, number>();
-  send(topic: string, partition: number): void {
-    this.bump(topic, partition);
-  }
-  sendRecord(
-    topic: string,
-    partition: number | undefined,
-    _k: Buffer | null,
-    _v: Buffer | null,
-    _h: Headers,
-  ): void {
-    this.bump(topic, partition ?? 0);
-  }
-  async partitionsFor(): Promise<number> {
-    return 1;
-  }
-  async flush(): Promise<Map<string, string>> {
-    return new Map([...this.next].map(([k, v]) => [k, String(v)]));
-  }
-  private bump(topic: string, partition: number): void {
-    const tp = `${topic}:${partition}`;
-    this.next.set(tp, (this.next.get(tp) ?? 0) + 1);
-  }
-}
 
 async function run(
   persistent: boolean,
