@@ -1,8 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -11,9 +9,17 @@ import {
   readTopicToEnd,
   type OutgoingRecord,
 } from '../../../src/kafka/index.ts';
-import { eventually, testKafka, uniqueName, withAdmin, type TestKafka } from '../../helpers/kafka.ts';
+import {
+  createTopics,
+  eventually,
+  testKafka,
+  uniqueName,
+  waitForCommittedToEnd,
+  withAdmin,
+  type TestKafka,
+} from '../../helpers/kafka.ts';
+import { tempStateDirs } from '../../helpers/streams.ts';
 import { STORE } from './fixtures/counting.ts';
-import { createTopicsRetrying } from './fixtures/wait.ts';
 
 const PARTITIONS = 4;
 const RECORDS = 100_000;
@@ -92,20 +98,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('KafkaStreams crash safety (SIGKILL) on a real broker', () => {
   let env: TestKafka;
+  const dirs = tempStateDirs('ctr-crash-');
   let stateDir: string;
   before(async () => {
     env = await testKafka();
-    stateDir = mkdtempSync(join(tmpdir(), 'ctr-crash-'));
+    stateDir = dirs.make();
   });
   after(() => {
     for (const child of live) child.kill('SIGKILL');
-    rmSync(stateDir, { recursive: true, force: true });
+    dirs.cleanup();
   });
 
   it(`keeps every record's effect through ${KILLS} SIGKILLs, with duplicates bounded by the uncommitted records`, async () => {
     const input = uniqueName('crash-in');
     const applicationId = uniqueName('crash-app');
-    await createTopicsRetrying(env.kafka, [{ name: input, partitions: PARTITIONS }]);
+    await createTopics(env.kafka, [{ name: input, partitions: PARTITIONS }]);
     const session = await sessionTimeout(env, input);
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,
@@ -168,18 +175,10 @@ describe('KafkaStreams crash safety (SIGKILL) on a real broker', () => {
 
     // the last run: let it finish the input, then stop it gracefully
     const last = startChild(childEnv);
-    await withAdmin(env.kafka, async (admin) => {
-      const ends = await admin.topicOffsets(input);
-      await eventually(
-        'the last run to commit the end of the input',
-        async () => {
-          const committed = await admin.groupOffsets(applicationId, [input]);
-          return ends.every((e) => committed.find((c) => c.partition === e.partition)?.offset === e.high);
-        },
-        60_000,
-        200,
-      );
-    });
+    // a killed run may already have committed the end of the input: wait until this one runs too,
+    // or the SIGTERM could land before its handler is installed
+    await eventually('the last run to be RUNNING', () => last.states.includes('RUNNING'), 60_000, 50);
+    await waitForCommittedToEnd(env.kafka, applicationId, input, 60_000);
     last.process.kill('SIGTERM');
     assert.equal(await last.exited, 0, 'graceful shutdown on SIGTERM');
 
