@@ -5,9 +5,6 @@
  * to the end. Nothing is skipped silently.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KafkaAdmin, KafkaProducer, readTopicToEnd } from '../../../src/kafka/index.ts';
 import { loadStreamsConfig } from '../../../src/streams/config.ts';
@@ -30,17 +27,19 @@ import {
   withAdmin,
   type TestKafka,
 } from '../../helpers/kafka.ts';
+import { appConfig, tempStateDirs } from '../../helpers/streams.ts';
 
 const clickSchema = loadAvroSchemaFile(new URL('../../../schemas/click.avsc', import.meta.url));
 
 describe('dead-letter acknowledgement and offset commits', () => {
   let env: TestKafka;
+  const dirs = tempStateDirs('ctr-dlq-ack-');
   let stateDir: string;
   before(async () => {
     env = await testKafka();
-    stateDir = mkdtempSync(join(tmpdir(), 'ctr-dlq-ack-'));
+    stateDir = dirs.make();
   });
-  after(() => rmSync(stateDir, { recursive: true, force: true }));
+  after(() => dirs.cleanup());
 
   it('does not commit past a bad record the DLQ refused, and dead-letters it after a restart', async () => {
     const applicationId = uniqueName('dlq-ack-app');
@@ -76,13 +75,10 @@ describe('dead-letter acknowledgement and offset commits', () => {
     const BAD_OFFSET = 2n;
 
     const config = loadStreamsConfig({
-      overrides: {
-        'application.id': applicationId,
-        'bootstrap.servers': env.bootstrap,
-        'state.dir': stateDir,
+      overrides: appConfig(env, applicationId, stateDir, {
         'commit.interval.ms': 200,
         'default.deserialization.exception.handler': 'dead-letter',
-      },
+      }),
     });
     const topology = () =>
       new Topology()

@@ -7,9 +7,6 @@
  * the input.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KafkaProducer, readTopicToEnd, type OutgoingRecord } from '../../../src/kafka/index.ts';
 import { loadStreamsConfig } from '../../../src/streams/config.ts';
@@ -33,6 +30,7 @@ import {
   type TestKafka,
 } from '../../helpers/kafka.ts';
 import { testSchemaRegistry } from '../../helpers/schema-registry.ts';
+import { appConfig, tempStateDirs } from '../../helpers/streams.ts';
 
 interface Click {
   impressionId: string;
@@ -105,13 +103,14 @@ function clickTopology(input: string, output: string, clicks: AvroSerde<Click>):
 describe('bad records on a real broker', () => {
   let env: TestKafka;
   let registryUrl: string;
+  const dirs = tempStateDirs('ctr-dlq-');
   let stateDir: string;
   before(async () => {
     env = await testKafka();
     registryUrl = (await testSchemaRegistry()).url;
-    stateDir = mkdtempSync(join(tmpdir(), 'ctr-dlq-'));
+    stateDir = dirs.make();
   });
-  after(() => rmSync(stateDir, { recursive: true, force: true }));
+  after(() => dirs.cleanup());
 
   it('processes 10,000 valid clicks and dead-letters 10,000 bad records without stopping', async () => {
     const applicationId = uniqueName('dlq-app');
@@ -222,15 +221,12 @@ describe('bad records on a real broker', () => {
 
     // the app's side: its own registry client, handlers from the config
     const config = loadStreamsConfig({
-      overrides: {
-        'application.id': applicationId,
-        'bootstrap.servers': env.bootstrap,
-        'state.dir': stateDir,
+      overrides: appConfig(env, applicationId, stateDir, {
         'commit.interval.ms': 500,
         'default.deserialization.exception.handler': 'dead-letter',
         'processing.exception.handler': 'dead-letter',
         'default.production.exception.handler': 'dead-letter',
-      },
+      }),
     });
     const built = exceptionHandlersFromConfig(config);
     assert.equal(built.deadLetterTopic, dlqTopic);
