@@ -25,7 +25,7 @@ import type { JoinWindows } from './windows.ts';
 import { KTable } from './ktable.ts';
 import type { Materialized } from './materialized.ts';
 import { addRepartition } from './repartition.ts';
-import { storeUpdateProcessor } from './stateful-processors.ts';
+import { tableUpsertProcessor } from './stateful-processors.ts';
 import type { Named } from './named.ts';
 import type { Produced } from './produced.ts';
 import {
@@ -233,11 +233,9 @@ export class KStream<K, V> {
     const name = named?.name ?? builder.newName('KSTREAM-TOTABLE-');
     builder.topology.addProcessor(
       name,
-      storeUpdateProcessor<K, V, V>({
+      tableUpsertProcessor<K, V>({
         storeName,
         keySerde: keySerde!,
-        step: (_key, value) => value,
-        skipNullValues: false,
         coalesce: storeBuilder.cachingEnabled,
         operator: `toTable "${name}"`,
       }),

@@ -125,3 +125,17 @@ export function storeUpdateProcessor<K, VIn, VAgg>(options: {
     };
   };
 }
+
+/**
+ * The processor of a table read from a stream (`StreamsBuilder.table`,
+ * `KStream.toTable`): the latest value per key; a null value deletes the key.
+ * @param coalesce forward only the last update per key of a batch (when the store caches)
+ */
+export function tableUpsertProcessor<K, V>(options: {
+  storeName: string;
+  keySerde: Serde<K>;
+  coalesce: boolean;
+  operator: string;
+}): () => Processor<K, V, K, V | null> {
+  return storeUpdateProcessor<K, V, V>({ ...options, step: (_key, value) => value, skipNullValues: false });
+}

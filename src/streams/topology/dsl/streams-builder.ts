@@ -25,7 +25,7 @@ import { InternalStreamsBuilder } from './internal-streams-builder.ts';
 import { KStream } from './kstream.ts';
 import { KTable } from './ktable.ts';
 import type { Materialized } from './materialized.ts';
-import { storeUpdateProcessor } from './stateful-processors.ts';
+import { tableUpsertProcessor } from './stateful-processors.ts';
 import { addGlobalTable, type GlobalKTable } from './global-ktable.ts';
 
 export class StreamsBuilder {
@@ -75,11 +75,9 @@ export class StreamsBuilder {
     });
     topology.addProcessor(
       processorName,
-      storeUpdateProcessor<K, V, V>({
+      tableUpsertProcessor<K, V>({
         storeName,
         keySerde: keySerde!,
-        step: (_key, value) => value,
-        skipNullValues: false,
         coalesce: storeBuilder.cachingEnabled,
         operator: `table "${processorName}"`,
       }),
