@@ -40,6 +40,19 @@ const toProjectLogger: logCreator =
     log[method]({ namespace, ...extra }, message);
   };
 
+function kafkajsLevel(name: string | undefined): logLevel {
+  switch (name?.toLowerCase()) {
+    case 'debug':
+      return logLevel.DEBUG;
+    case 'info':
+      return logLevel.INFO;
+    case 'error':
+      return logLevel.ERROR;
+    default:
+      return logLevel.WARN;
+  }
+}
+
 export function parseBootstrap(servers: string | readonly string[]): string[] {
   const list = typeof servers === 'string' ? servers.split(',') : [...servers];
   return list.map((s) => s.trim()).filter(Boolean);
@@ -52,8 +65,9 @@ export function createKafka(config: KafkaClientConfig): Kafka {
     brokers: parseBootstrap(config.bootstrapServers),
     connectionTimeout: config.connectionTimeoutMs ?? 3000,
     requestTimeout: config.requestTimeoutMs ?? 30_000,
-    // kafkajs logs INFO chatter for every group join; WARN keeps the signal
-    logLevel: logLevel.WARN,
+    // kafkajs logs INFO chatter for every group join; WARN keeps the signal.
+    // CTR_KAFKAJS_LOG_LEVEL=debug|info shows its group protocol when debugging
+    logLevel: kafkajsLevel(process.env.CTR_KAFKAJS_LOG_LEVEL),
     logCreator: toProjectLogger,
     retry: { initialRetryTime: 100, retries: 8 },
     ...(config.ssl ? { ssl: true } : {}),

@@ -73,7 +73,10 @@ export async function waitForTasks(
             : app.activeTaskIds().length === tasksEach),
       ),
     timeoutMs,
-  );
+  ).catch((error: Error) => {
+    const seen = apps.map((app, i) => `#${i} ${app.state} with ${app.activeTaskIds().length} task(s)`);
+    throw new Error(`${error.message}; instances: ${seen.join(', ')}`);
+  });
 }
 
 /** Every entry of store `name` over the given partitions, read from the running app(s). */

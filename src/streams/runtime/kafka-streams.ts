@@ -390,6 +390,13 @@ export class KafkaStreams {
       });
       consumer.onCrash((error, willRestart) => {
         if (!willRestart) this.fail(error);
+        // kafkajs left the group and will rejoin after a backoff; say so, or a
+        // member that lost its partitions for a while looks silently idle
+        else
+          log.warn(
+            { applicationId: this.config['application.id'], err: error.message },
+            'consumer crashed; kafkajs restarts it',
+          );
       });
       await consumer.connect();
       await consumer.subscribe([...this.subOfTopic.keys()], true);
