@@ -13,7 +13,7 @@
  *       [--engine tfjs|js] [--latency-rate 1000] [--latency-seconds 20] [--no-latency]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKafka, KafkaAdmin, KafkaProducer } from '../src/kafka/index.ts';
@@ -220,6 +220,9 @@ if (!args['no-latency'] && brokerUp) {
   await new Promise((r) => setTimeout(r, 2000));
   stats.embedLatencyMs.clear();
   const embeddedBefore = stats.itemsEmbedded;
+  // tower calls of the measured run: how well the embedding autobatcher joined the tasks' batches
+  const towers = pipeline.model instanceof PooledModelRunner ? pipeline.model.embedBatcher.stats : undefined;
+  const towersBefore = towers ? { ...towers } : undefined;
   const itemsBefore = world.items.length;
   const t0 = Date.now();
   await events.run(seconds * 1000, 50);
@@ -228,8 +231,20 @@ if (!args['no-latency'] && brokerUp) {
   const produced = world.items.length - itemsBefore;
   console.log(
     `\nitem-created -> embedding stored at ${rate} items/s for ${seconds} s (${produced} items produced, ${sample.size} measured, ${(((stats.itemsEmbedded - embeddedBefore) / (Date.now() - t0)) * 1000).toFixed(0)} embedded/s incl. the 3 s tail): ` +
-      `p50 ${sample.quantile(0.5).toFixed(0)} ms, p99 ${sample.quantile(0.99).toFixed(0)} ms, max ${sample.quantile(1).toFixed(0)} ms (backend ${pipeline.model.backend}, ${workers} worker(s), 4 partitions, commit.interval.ms 1000)`,
+      `p50 ${sample.quantile(0.5).toFixed(0)} ms, p99 ${sample.quantile(0.99).toFixed(0)} ms, max ${sample.quantile(1).toFixed(0)} ms (backend ${pipeline.model.backend}, ${workers} worker(s), 4 partitions, commit.interval.ms 1000, load avg ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')})`,
   );
+  if (towers && towersBefore) {
+    const calls = towers.calls - towersBefore.calls;
+    const requests = towers.requests - towersBefore.requests;
+    const rows = towers.rows - towersBefore.rows;
+    console.log(
+      `tower calls: ${calls} for ${requests} task requests, ${(rows / Math.max(1, calls)).toFixed(1)} items per call (max ${towers.maxBatchRows}), ` +
+        `${((towers.totalRunMs - towersBefore.totalRunMs) / Math.max(1, calls)).toFixed(1)} ms per call, ` +
+        `${((towers.totalWaitMs - towersBefore.totalWaitMs) / Math.max(1, requests)).toFixed(1)} ms mean wait for a batch`,
+    );
+  }
   await events.close();
   await pipeline.close();
   const admin = new KafkaAdmin(kafka);
