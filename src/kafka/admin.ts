@@ -186,12 +186,40 @@ export class KafkaAdmin {
     return description?.partitions.length;
   }
 
-  /** Earliest and next offsets of every partition of `topic`. */
+  /**
+   * Earliest and next offsets of every partition of `topic`. Retries
+   * retriable errors: right after a topic is created (by this or another
+   * instance) the cached metadata may name no leader or an old one
+   * (NOT_LEADER_FOR_PARTITION), which a metadata refresh cures.
+   */
   async topicOffsets(topic: string): Promise<PartitionOffsets[]> {
-    const offsets = await this.admin.fetchTopicOffsets(topic);
+    const offsets = await this.retrying(
+      () => this.admin.fetchTopicOffsets(topic),
+      () => this.admin.fetchTopicMetadata({ topics: [topic] }).then(() => undefined),
+    );
     return offsets
       .map((o) => ({ partition: o.partition, low: o.low, high: o.high }))
       .sort((a, b) => a.partition - b.partition);
+  }
+
+  /**
+   * Runs `call`, retrying errors kafkajs marks retriable with exponential
+   * backoff (100 ms doubling to 2 s, about 15 s in all), running `refresh`
+   * before each retry. Other errors, and the last one, are thrown as they are.
+   */
+  private async retrying<T>(call: () => Promise<T>, refresh: () => Promise<void>): Promise<T> {
+    let delayMs = 100;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        const retriable = (error as { retriable?: boolean }).retriable === true;
+        if (!retriable || attempt >= 10) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        delayMs = Math.min(delayMs * 2, 2000);
+        await refresh().catch(() => undefined);
+      }
+    }
   }
 
   /** For each partition, the first offset whose timestamp is >= `timestampMs` (the end offset if none). */
