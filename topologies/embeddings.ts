@@ -107,10 +107,18 @@ class EmbeddingWriter {
     if (items.length === 0 || this.o.model.version === undefined) return 0;
     const size = await this.imageSize();
     const max = this.o.maxEmbedBatch ?? 256;
+    const chunks: ItemCreatedEvent[][] = [];
+    for (let i = 0; i < items.length; i += max) chunks.push(items.slice(i, i + max));
+    // all chunks at once: the pooled runner joins them with other tasks' calls and runs them on
+    // every worker, instead of one tower call at a time while this task waits (a backlog after a
+    // restart, a backfill chunk); vectors are still stored and sent in the items' order
+    const results = chunks.map((chunk) => this.o.model.embed(chunk.map((it) => itemContentOf(it, size))));
+    // every call is awaited below; if one fails the others' rejections must not go unhandled
+    for (const r of results) r.catch(() => undefined);
     let n = 0;
-    for (let i = 0; i < items.length; i += max) {
-      const chunk = items.slice(i, i + max);
-      const { version, embeddings } = await this.o.model.embed(chunk.map((it) => itemContentOf(it, size)));
+    for (let c = 0; c < chunks.length; c++) {
+      const chunk = chunks[c] as ItemCreatedEvent[];
+      const { version, embeddings } = await (results[c] as (typeof results)[number]);
       const dim = embeddings.length / chunk.length;
       const now = this.ctx.currentSystemTimeMs;
       const out: ItemEmbeddingEvent[] = chunk.map((it, j) => ({
