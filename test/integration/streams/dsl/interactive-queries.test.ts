@@ -52,12 +52,9 @@ describe('interactive queries on two running instances', () => {
     const a = make('host-a:7001');
     const b = make('host-b:7002');
     try {
-      // b joins once a runs, as in a rolling start. Two instances of one app
-      // joining within ~0.5 s of each other can both end up owning every
-      // partition (seen 1 run in ~5; a known bug, see the engine-dsl issue note)
-      await a.start();
-      await waitForTasks([a]);
-      await b.start();
+      // both start at once, as pods of a StatefulSet with Parallel pod management do
+      // (this caught a restore that failed fatally on a just-created changelog)
+      await Promise.all([a.start(), b.start()]);
       await waitForTasks([a, b], 2);
       const base = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
       // item-k gets k clicks, all in the first minute

@@ -130,12 +130,9 @@ describe('re-key then windowed count on a real broker', () => {
     const b = make(inTwo, twoId, outTwo);
     let split: Map<string, string>;
     try {
-      // b joins once a runs, as in a rolling start. Two instances of one app
-      // joining within ~0.5 s of each other can both end up owning every
-      // partition (seen 1 run in ~5; a known bug, see the engine-dsl issue note)
-      await a.start();
-      await waitForTasks([a]);
-      await b.start();
+      // both start at once, as pods of a StatefulSet with Parallel pod management do
+      // (this caught a restore that failed fatally on a just-created changelog)
+      await Promise.all([a.start(), b.start()]);
       await waitForTasks([a, b]);
       await produce(inTwo);
       split = await until(outTwo);
