@@ -53,7 +53,7 @@ export { DEFAULT_TOWERS, embeddingDimOf, type TowerConfig, type ItemContent } fr
 export { Scorer, requestRows, type ScoreRequest, type ScoreResult, type HeadEngine } from './scorer.ts';
 export { ScoringPool, type ScoringPoolOptions } from './scoring-pool.ts';
 export { Autobatcher, type AutobatcherOptions, type AutobatcherStats } from './autobatcher.ts';
-export { ModelRegistry, type VersionInfo, type PublishOptions } from './registry.ts';
+export { ModelRegistry, type VersionInfo, type PublishOptions, type TrainingPosition } from './registry.ts';
 export {
   CtrTrainer,
   DEFAULT_TRAIN,
@@ -84,5 +84,6 @@ export {
   readExamplesFile,
   readItemsFile,
   type ContinueTrainingOptions,
+  type ItemLookupFactory,
   type WorldEvaluation,
 } from './train-eval.ts';

@@ -2,7 +2,8 @@
  * The model registry: a directory of immutable versions and a "latest" pointer.
  *
  *   <root>/versions/<version>/model.bin       weights + config (no optimizer slots)
- *   <root>/versions/<version>/version.json    version, createdAt, parent, metrics, feature spec, sizes
+ *   <root>/versions/<version>/version.json    version, createdAt, parent, metrics, feature spec, sizes,
+ *                                             and where its training source ended (trainedThrough)
  *   <root>/versions/<version>/checkpoint.bin  optional: weights + Adam slots, for resuming training
  *   <root>/LATEST                             the promoted version's name
  *
@@ -20,6 +21,18 @@ import { createLogger } from '../telemetry/logger.ts';
 
 const log = createLogger('ml-registry');
 
+/**
+ * Where a version's training read a topic up to: the next offset per
+ * partition. Stored in the version itself, so a model and the position of
+ * the examples it has seen can never disagree; the next continuous training
+ * run resumes from its parent's position.
+ */
+export interface TrainingPosition {
+  topic: string;
+  /** Partition (decimal string) -> next offset to read (decimal string: Kafka offsets are 64-bit). */
+  offsets: Record<string, string>;
+}
+
 /** What version.json says about a version. */
 export interface VersionInfo {
   version: string;
@@ -35,6 +48,10 @@ export interface VersionInfo {
   modelBytes: number;
   /** Bytes of checkpoint.bin (model + optimizer slots), if stored. */
   checkpointBytes?: number;
+  /** The topic position this version was trained through; undefined for a version trained from a file or generated data. */
+  trainedThrough?: TrainingPosition;
+  /** Free-form description of the training source (kind, counts of skipped records ...), for audits. */
+  trainingSource?: Record<string, unknown>;
 }
 
 export interface PublishOptions {
@@ -44,6 +61,10 @@ export interface PublishOptions {
   checkpoint?: Uint8Array;
   /** Also make it "latest". Default true. */
   promote?: boolean;
+  /** Stored as `trainedThrough` in version.json. */
+  trainedThrough?: TrainingPosition;
+  /** Stored as `trainingSource` in version.json. */
+  trainingSource?: Record<string, unknown>;
 }
 
 const VERSION_RE = /^v[0-9]{8}T[0-9]{9}-[0-9a-f]{6}$/;
@@ -85,6 +106,8 @@ export class ModelRegistry {
       examplesSeen: model.examplesSeen,
       modelBytes: modelBuf.length,
       ...(opts.checkpoint ? { checkpointBytes: opts.checkpoint.length } : {}),
+      ...(opts.trainedThrough ? { trainedThrough: opts.trainedThrough } : {}),
+      ...(opts.trainingSource ? { trainingSource: opts.trainingSource } : {}),
     };
     try {
       await writeFile(join(tmp, 'model.bin'), modelBuf);

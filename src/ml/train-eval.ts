@@ -24,43 +24,63 @@ import {
 import { exampleFromImpression, predictExamples } from './examples.ts';
 import { qualityReport, type QualityReport } from './evaluation.ts';
 import type { Item, World } from './generator.ts';
-import type { ModelRegistry, VersionInfo } from './registry.ts';
+import type { ModelRegistry, TrainingPosition, VersionInfo } from './registry.ts';
 import type { ItemContent } from './towers.ts';
 import { createLogger } from '../telemetry/logger.ts';
 
 const log = createLogger('ml-train');
 
+/**
+ * Item contents whose form depends on the model trained (e.g. the image
+ * tower's input size): asked once, with the model training starts from.
+ */
+export interface ItemLookupFactory {
+  forModel(model: CtrModel): ItemLookup;
+}
+
 export interface ContinueTrainingOptions {
   registry: ModelRegistry;
+  /**
+   * The version to continue from. Default: the registry's latest. A caller
+   * that read a version's `trainedThrough` passes that version, so the new
+   * version's parent is the one whose position it resumed from even if
+   * LATEST moves meanwhile. `null`: train a fresh model.
+   */
+  from?: string | null;
   /** Example batches (each batch is split into optimizer steps of `train.batchSize`). */
   batches: Iterable<readonly TrainingExample[]> | AsyncIterable<readonly TrainingExample[]>;
-  items: ItemLookup;
+  items: ItemLookup | ItemLookupFactory;
   /** Held-out examples for the version's validation metrics. */
   validation?: readonly TrainingExample[];
   /** Config of a fresh model when the registry is empty. */
   config?: CtrModelConfig;
   train?: Partial<TrainOptions>;
   onStep?: (r: StepResult, step: number) => void;
+  /** Stored with the new version (see VersionInfo.trainedThrough). */
+  trainedThrough?: TrainingPosition;
+  /** Stored with the new version (see VersionInfo.trainingSource). */
+  trainingSource?: Record<string, unknown>;
 }
 
 /** Trains the next version from the latest one and publishes it. @returns the new version's info. */
 export async function continueTraining(o: ContinueTrainingOptions): Promise<VersionInfo> {
-  const parent = await o.registry.latest();
+  const parent = o.from === undefined ? await o.registry.latest() : (o.from ?? undefined);
   let trainer: CtrTrainer;
   if (parent) {
     const ckpt = await o.registry.checkpoint(parent);
     trainer = ckpt
       ? CtrTrainer.resume(ckpt, `checkpoint of ${parent}`, o.train)
       : new CtrTrainer(await o.registry.load(parent), o.train);
-    log.info({ parent, resumedSlots: ckpt !== undefined }, 'resuming training from the latest version');
+    log.info({ parent, resumedSlots: ckpt !== undefined }, 'resuming training from a published version');
   } else {
     trainer = new CtrTrainer(CtrModel.create(o.config ?? DEFAULT_MODEL_CONFIG, o.train?.seed ?? 1), o.train);
-    log.info('no version in the registry: training a fresh model');
+    log.info('no version to continue from: training a fresh model');
   }
-  const n = await trainer.train(o.batches, o.items, o.onStep);
+  const items = typeof o.items === 'function' ? o.items : o.items.forModel(trainer.model);
+  const n = await trainer.train(o.batches, items, o.onStep);
   const metrics: Record<string, number> = { examplesTrained: n };
   if (o.validation && o.validation.length > 0) {
-    const probs = predictExamples(trainer.model, o.validation, o.items);
+    const probs = predictExamples(trainer.model, o.validation, items);
     const labels = o.validation.map((e) => e.label);
     const r = qualityReport(probs, labels, probs);
     Object.assign(metrics, { auc: r.auc, logLoss: r.logLoss, ece: r.ece, validationExamples: r.examples });
@@ -69,6 +89,8 @@ export async function continueTraining(o: ContinueTrainingOptions): Promise<Vers
     metrics,
     checkpoint: trainer.checkpoint(),
     ...(parent ? { parent } : {}),
+    ...(o.trainedThrough ? { trainedThrough: o.trainedThrough } : {}),
+    ...(o.trainingSource ? { trainingSource: o.trainingSource } : {}),
   });
 }
 

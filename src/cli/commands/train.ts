@@ -6,9 +6,15 @@
  * slots from its checkpoint) or starts a fresh model, trains on examples
  * from one source, validates on a held-out share, and publishes (and
  * promotes) a new version with its metrics; running instances pick it up.
- * Sources: `--examples <file.jsonl> --items <file.jsonl>` (JSON lines), or
+ * Sources: `--examples <file.jsonl> --items <file.jsonl>` (JSON lines),
  * `--world-seed <n>` (generated impressions of the synthetic world with a
- * known ground truth, as the demo uses).
+ * known ground truth, as the demo uses), or `--from-topic`: continuous
+ * training from the pipeline's `training-examples` topic, from the position
+ * the parent version was trained through up to the end offsets at the start
+ * of the run (../training-topic-source.ts); nothing new -> nothing published,
+ * exit 0. The position is stored in the new version (`trainedThrough`); a
+ * version trained from a file or generated data carries its parent's position
+ * forward (its model has seen what the parent saw).
  *
  * eval: quality of a version on fresh generated impressions next to the
  * Bayes-optimal figures, for warm items and for cold ones (tower embedding
@@ -18,7 +24,14 @@ import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { commandAction, withCommonOptions } from '../command-action.ts';
 import { CliError } from '../errors.ts';
-import { positiveInt } from './options.ts';
+import { defaultBootstrap, positiveInt } from './options.ts';
+import type {
+  ItemLookup,
+  ItemLookupFactory,
+  ModelRegistry,
+  TrainingExample,
+  TrainingPosition,
+} from '../../ml/index.ts';
 
 interface TrainFlags {
   registry: string;
@@ -26,6 +39,13 @@ interface TrainFlags {
   items?: string;
   worldSeed?: number;
   worldExamples: number;
+  fromTopic?: boolean;
+  bootstrap: string;
+  topicPrefix: string;
+  schemaRegistry?: string;
+  fromBeginning?: boolean;
+  minExamples: number;
+  readTimeout: number;
   validationShare: number;
   backend?: string;
 }
@@ -75,18 +95,46 @@ export function registerTrain(program: Command): void {
           .argParser(Number)
           .default(0.1),
       )
+      .option(
+        '--from-topic',
+        "train on the training-examples topic's records since the position the latest version was trained through",
+      )
+      .option('--bootstrap <servers>', 'bootstrap.servers (with --from-topic)', defaultBootstrap())
+      .option('--topic-prefix <prefix>', 'pipeline topic name prefix (with --from-topic)', '')
+      .option(
+        '--schema-registry <url>',
+        'Confluent-compatible schema registry (default env CTR_SCHEMA_REGISTRY_URL, else local ids of schemas/*.avsc)',
+      )
+      .option(
+        '--from-beginning',
+        "with --from-topic: read the topic from its earliest offsets, ignoring the latest version's position",
+      )
+      .addOption(
+        new Option(
+          '--min-examples <n>',
+          'with --from-topic: publish only when at least n new examples can be trained on (else keep the position for the next run)',
+        )
+          .argParser(positiveInt('--min-examples'))
+          .default(1),
+      )
+      .addOption(
+        new Option('--read-timeout <s>', 'with --from-topic: give up reading a topic after this many seconds')
+          .argParser(positiveInt('--read-timeout'))
+          .default(600),
+      )
       .option('--backend <name>', 'tensor backend: auto, tensorflow, wasm, cpu', process.env.CTR_ML_BACKEND),
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  ctr-streams train --registry ./models --world-seed 1\n  ctr-streams train --registry /var/lib/ctr-streams/models --examples examples.jsonl --items items.jsonl',
+      '\nExamples:\n  ctr-streams train --registry ./models --world-seed 1\n  ctr-streams train --registry /var/lib/ctr-streams/models --examples examples.jsonl --items items.jsonl\n  ctr-streams train --registry /var/lib/ctr-streams/models --from-topic --bootstrap kafka:9092\n\nWith --from-topic, a run with no new examples publishes nothing and exits 0.',
     )
     .action(
       commandAction('train', async (o: TrainFlags) => {
-        if ((o.examples === undefined) === (o.worldSeed === undefined))
+        const sources = [o.examples !== undefined, o.worldSeed !== undefined, o.fromTopic === true];
+        if (sources.filter(Boolean).length !== 1)
           throw new CliError(
             'CTR_CLI_USAGE',
-            'give one source of examples: --examples <file> (with --items) or --world-seed <n>',
+            'give one source of examples: --examples <file> (with --items), --world-seed <n> or --from-topic',
           );
         if (o.examples !== undefined && o.items === undefined)
           throw new CliError('CTR_CLI_USAGE', '--examples needs --items (the item contents the towers read)');
@@ -95,10 +143,18 @@ export function registerTrain(program: Command): void {
             'CTR_CLI_USAGE',
             `--validation-share must be in [0, 1), got ${o.validationShare}`,
           );
+        if (o.fromBeginning && !o.fromTopic)
+          throw new CliError('CTR_CLI_USAGE', '--from-beginning applies to --from-topic only');
         const ml = await import('../../ml/index.ts');
-        await ml.initBackend((o.backend ?? 'auto') as never);
         const registry = new ml.ModelRegistry(o.registry);
-        let examples: import('../../ml/index.ts').TrainingExample[] = [];
+        const parent = await registry.latest();
+        const parentInfo = parent === undefined ? undefined : await registry.info(parent);
+        if (o.fromTopic) {
+          await trainFromTopic(o, registry, parent, parentInfo?.trainedThrough);
+          return;
+        }
+        await ml.initBackend((o.backend ?? 'auto') as never);
+        let examples: TrainingExample[] = [];
         let items: (id: string) => import('../../ml/index.ts').ItemContent | undefined;
         if (o.worldSeed !== undefined) {
           const world = new ml.World({ seed: o.worldSeed });
@@ -113,40 +169,18 @@ export function registerTrain(program: Command): void {
         }
         if (examples.length === 0) throw new CliError('CTR_CLI_USAGE', 'no training examples');
         const held = Math.floor(examples.length * o.validationShare);
-        const validation = examples.slice(examples.length - held);
-        const train = examples.slice(0, examples.length - held);
-        const bar = new cliProgress.SingleBar(
-          {
-            format:
-              'train {bar} {percentage}% | {value}/{total} examples | loss {loss} | ETA {eta_formatted}',
-            stream: process.stderr,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(train.length, 0, { loss: '-' });
-        let done = 0;
-        const t0 = Date.now();
-        let info;
-        try {
-          info = await ml.continueTraining({
-            registry,
-            batches: [train],
-            items,
-            validation,
-            onStep: (r) => {
-              done += r.examples;
-              bar.update(Math.min(done, train.length), { loss: r.loss.toFixed(4) });
-            },
-          });
-        } finally {
-          bar.stop();
-        }
-        const metrics = Object.entries(info.metrics ?? {})
-          .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(4)) : String(v)}`)
-          .join(' ');
-        process.stdout.write(
-          `published ${info.version} (parent ${info.parent ?? 'none'}) after ${train.length} examples in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${metrics}\n`,
-        );
+        await trainAndPublish(registry, {
+          parent,
+          train: examples.slice(0, examples.length - held),
+          validation: examples.slice(examples.length - held),
+          items,
+          // the parent's model has seen the topic up to its position, and so has this one
+          ...(parentInfo?.trainedThrough ? { trainedThrough: parentInfo.trainedThrough } : {}),
+          trainingSource:
+            o.worldSeed !== undefined
+              ? { kind: 'world', seed: o.worldSeed, examples: examples.length }
+              : { kind: 'file', examples: o.examples, items: o.items, count: examples.length },
+        });
       }),
     );
 
@@ -199,4 +233,160 @@ export function registerTrain(program: Command): void {
       );
     }),
   );
+}
+
+interface TrainRun {
+  /** The version trained from (undefined: a fresh model). */
+  parent: string | undefined;
+  train: readonly TrainingExample[];
+  validation: readonly TrainingExample[];
+  items: ItemLookup | ItemLookupFactory;
+  trainedThrough?: TrainingPosition;
+  trainingSource: Record<string, unknown>;
+}
+
+/** Trains from `parent` with a progress bar, publishes, and prints the one result line on stdout. */
+async function trainAndPublish(registry: ModelRegistry, run: TrainRun): Promise<void> {
+  const ml = await import('../../ml/index.ts');
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'train {bar} {percentage}% | {value}/{total} examples | loss {loss} | ETA {eta_formatted}',
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(run.train.length, 0, { loss: '-' });
+  let done = 0;
+  const t0 = Date.now();
+  let info;
+  try {
+    info = await ml.continueTraining({
+      registry,
+      from: run.parent ?? null,
+      batches: [run.train],
+      items: run.items,
+      validation: run.validation,
+      onStep: (r) => {
+        done += r.examples;
+        bar.update(Math.min(done, run.train.length), { loss: r.loss.toFixed(4) });
+      },
+      ...(run.trainedThrough ? { trainedThrough: run.trainedThrough } : {}),
+      trainingSource: run.trainingSource,
+    });
+  } finally {
+    bar.stop();
+  }
+  const metrics = Object.entries(info.metrics ?? {})
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(4)) : String(v)}`)
+    .join(' ');
+  process.stdout.write(
+    `published ${info.version} (parent ${info.parent ?? 'none'}) after ${run.train.length} examples in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${metrics}\n`,
+  );
+  if (info.trainedThrough)
+    process.stdout.write(`${info.version} is trained through ${describePosition(info.trainedThrough)}\n`);
+}
+
+/** `training-examples[0]=12 [1]=7`. */
+function describePosition(p: TrainingPosition): string {
+  return `${p.topic}${Object.entries(p.offsets)
+    .map(([partition, offset]) => `[${partition}]=${offset}`)
+    .join(' ')}`;
+}
+
+/** `train --from-topic`: see ../training-topic-source.ts for the steps and their reasons. */
+async function trainFromTopic(
+  o: TrainFlags,
+  registry: ModelRegistry,
+  parent: string | undefined,
+  position: TrainingPosition | undefined,
+): Promise<void> {
+  const src = await import('../training-topic-source.ts');
+  const { createKafka } = await import('../../kafka/index.ts');
+  const { pipelineSerdes } = await import('../../../topologies/events.ts');
+  const { topicNames } = await import('../../../topologies/topics.ts');
+  const { cliSchemaRegistry } = await import('../avro-io.ts');
+  const topics = topicNames(o.topicPrefix);
+  const topic = topics.trainingExamples;
+  const kafka = createKafka({ bootstrapServers: o.bootstrap, clientId: 'ctr-streams-train' });
+  const serdes = pipelineSerdes(cliSchemaRegistry(o.schemaRegistry));
+  const timeoutMs = o.readTimeout * 1000;
+  const say = (line: string): boolean => process.stderr.write(`${line}\n`);
+
+  const range = await src.planTrainingRange(kafka, topic, position, o.fromBeginning === true);
+  const ends = describePosition(src.positionOf(range));
+  const startText = {
+    position: `from the position ${parent} was trained through`,
+    'no-position':
+      parent === undefined
+        ? 'from the beginning (the registry has no version yet)'
+        : `from the beginning (${parent} has no topic position: it was trained from a file or generated data)`,
+    'other-topic': `from the beginning (${parent} was trained through another topic, ${position?.topic})`,
+    'from-beginning': 'from the beginning (--from-beginning)',
+  }[range.reason];
+  for (const w of range.warnings) say(`warning: ${w}`);
+  const size = src.rangeSize(range);
+  say(`reading ${topic} ${startText} up to ${ends}: ${size} record(s)`);
+  if (size === 0) {
+    process.stdout.write(
+      `no new examples in ${topic} since ${parent ?? 'the beginning'} (end offsets ${ends}): nothing published\n`,
+    );
+    return;
+  }
+
+  const readBar = new cliProgress.SingleBar(
+    {
+      format: 'read  {bar} {percentage}% | {value}/{total} records | ETA {eta_formatted}',
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  readBar.start(size, 0);
+  let read;
+  try {
+    read = await src.readTrainingEvents(kafka, range, serdes, {
+      timeoutMs,
+      onRecords: (n) => readBar.increment(n),
+    });
+  } finally {
+    readBar.stop();
+  }
+  const ids = new Set(read.events.map((e) => e.event.itemId));
+  const catalogue = await src.readItemsFor(kafka, topics.itemCreated, ids, serdes, { timeoutMs });
+  const { examples, unknownItems } = src.toTrainingExamples(read.events, catalogue.items);
+  const c = read.counts;
+  say(
+    `read ${c.records} record(s) from ${topic}: ${examples.length} example(s) to train on; skipped ${unknownItems} with an unknown item (not in ${topics.itemCreated}), ${c.undecodable} undecodable, ${c.duplicates} duplicate(s), ${c.tombstones} empty`,
+  );
+  if (c.undecodable > 0)
+    say(`warning: ${c.undecodable} undecodable record(s) skipped; the first: ${read.badRecords.join('; ')}`);
+  if (examples.length < o.minExamples) {
+    process.stdout.write(
+      examples.length === 0
+        ? `no new examples in ${topic} since ${parent ?? 'the beginning'} (${c.records} record(s) read, none usable): nothing published\n`
+        : `only ${examples.length} new example(s) in ${topic}, fewer than --min-examples ${o.minExamples}: nothing published; the next run reads them again\n`,
+    );
+    return;
+  }
+  const { train, validation } = src.holdOutLatest(examples, o.validationShare);
+  const ml = await import('../../ml/index.ts');
+  await ml.initBackend((o.backend ?? 'auto') as never);
+  await trainAndPublish(registry, {
+    parent,
+    train: train.map((e) => e.example),
+    validation: validation.map((e) => e.example),
+    items: src.itemLookupOf(catalogue.items),
+    trainedThrough: src.positionOf(range),
+    trainingSource: {
+      kind: 'topic',
+      topic,
+      start: range.reason,
+      fromOffsets: Object.fromEntries([...range.start].map(([p, off]) => [String(p), off.toString()])),
+      records: c.records,
+      examples: examples.length,
+      skippedUnknownItem: unknownItems,
+      skippedUndecodable: c.undecodable,
+      skippedDuplicate: c.duplicates,
+      skippedEmpty: c.tombstones,
+    },
+  });
 }
