@@ -279,6 +279,24 @@ export const METRICS = {
     attributes: [A.model],
     buckets: QUEUE_WAIT_BUCKETS,
   },
+  autobatchFormWait: {
+    name: 'ctr.ml.autobatch.form.duration',
+    kind: 'histogram',
+    unit: 's',
+    description:
+      "Part of a request's autobatcher wait spent for its batch to fill: bounded by maxWaitMs by design.",
+    attributes: [A.model],
+    buckets: QUEUE_WAIT_BUCKETS,
+  },
+  autobatchSlotWait: {
+    name: 'ctr.ml.autobatch.slot.wait.duration',
+    kind: 'histogram',
+    unit: 's',
+    description:
+      "Part of a request's autobatcher wait spent, once its batch was due, for a free model slot: queueing under saturation.",
+    attributes: [A.model],
+    buckets: QUEUE_WAIT_BUCKETS,
+  },
   autobatchQueueDepth: {
     name: 'ctr.ml.autobatch.queue.depth',
     kind: 'gauge',
