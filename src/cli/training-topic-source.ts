@@ -29,9 +29,6 @@ import type { CtrModel, ItemLookupFactory, TrainingExample, TrainingPosition } f
 import { itemContentOf } from '../../topologies/embeddings.ts';
 import type { ItemCreatedEvent, PipelineSerdes, TrainingExampleEvent } from '../../topologies/events.ts';
 import { CliError } from './errors.ts';
-import { createLogger } from '../telemetry/logger.ts';
-
-const log = createLogger('cli-train-topic');
 
 /** Why a run starts where it does (printed, and stored with the version). */
 export type StartReason = 'position' | 'no-position' | 'other-topic' | 'from-beginning';
@@ -165,7 +162,8 @@ const NAMED_BAD_RECORDS = 5;
  * Decodes every record of `range` (records past its end, written while the
  * run reads, are left for the next run).
  * @param onRecords progress: called with the number of records of each fetched batch
- * @returns events in (partition, offset) order and the counts of what was skipped
+ * @returns events in fetch order, the counts of what was skipped, and the
+ *   first few undecodable records named by partition and offset (the caller reports them)
  */
 export async function readTrainingEvents(
   kafka: Kafka,
@@ -222,18 +220,13 @@ export async function readTrainingEvents(
       options.onRecords?.(inRange.length);
     },
   });
-  if (counts.undecodable > 0)
-    log.warn(
-      { topic: range.topic, undecodable: counts.undecodable, first: badRecords },
-      'skipped training-example records that cannot be decoded',
-    );
   return { events, counts, badRecords };
 }
 
 /**
  * Reads `topic` (item-created, compacted) to its end and keeps the latest
  * value of each id in `ids` (a null value deletes the item).
- * @returns the items found, and how many records could not be decoded
+ * @returns the items found, how many of their records could not be decoded, and the first few of those
  */
 export async function readItemsFor(
   kafka: Kafka,
@@ -241,10 +234,11 @@ export async function readItemsFor(
   ids: ReadonlySet<string>,
   serdes: Pick<PipelineSerdes, 'itemCreated'>,
   options: { timeoutMs: number },
-): Promise<{ items: Map<string, ItemCreatedEvent>; undecodable: number }> {
+): Promise<{ items: Map<string, ItemCreatedEvent>; undecodable: number; badRecords: string[] }> {
   const items = new Map<string, ItemCreatedEvent>();
+  const badRecords: string[] = [];
   let undecodable = 0;
-  if (ids.size === 0) return { items, undecodable };
+  if (ids.size === 0) return { items, undecodable, badRecords };
   const serde = serdes.itemCreated;
   await readTopicToEnd(kafka, topic, {
     timeoutMs: options.timeoutMs,
@@ -263,16 +257,15 @@ export async function readItemsFor(
           if (item === null) items.delete(id);
           else items.set(id, item);
         } catch (error) {
+          // the item stays as its last decodable record said (or unknown): its examples are counted as such
           undecodable++;
-          log.warn(
-            { topic, partition: r.partition, offset: r.offset, err: (error as Error).message },
-            'skipped an item-created record that cannot be decoded',
-          );
+          if (badRecords.length < NAMED_BAD_RECORDS)
+            badRecords.push(`${topic}[${r.partition}] offset ${r.offset}: ${(error as Error).message}`);
         }
       }
     },
   });
-  return { items, undecodable };
+  return { items, undecodable, badRecords };
 }
 
 /** A training example with the impression time it is ordered by. */
