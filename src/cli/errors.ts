@@ -8,7 +8,7 @@
  * | 0 | done |
  * | 1 | the operation failed (broker, store, model, ...) |
  * | 2 | bad usage: unknown topology, bad option value, missing file |
- * | 3 | refused on purpose: the application still has live members, a diff found breaking changes |
+ * | 3 | refused on purpose: the application still has live members, a diff found breaking changes, the model registry's latest version moved during training |
  */
 import { StreamsError, type StreamsErrorContext } from '../streams/errors.ts';
 
@@ -18,6 +18,7 @@ export const CLI_ERROR_CODES = [
   'CTR_CLI_GROUP_ACTIVE',
   'CTR_CLI_STORE_NOT_FOUND',
   'CTR_CLI_INCOMPATIBLE',
+  'CTR_CLI_REGISTRY_MOVED',
   'CTR_CLI_FAILED',
 ] as const;
 
@@ -32,6 +33,7 @@ const EXIT_OF: Record<CliErrorCode, number> = {
   CTR_CLI_STORE_NOT_FOUND: EXIT.usage,
   CTR_CLI_GROUP_ACTIVE: EXIT.refused,
   CTR_CLI_INCOMPATIBLE: EXIT.refused,
+  CTR_CLI_REGISTRY_MOVED: EXIT.refused,
   CTR_CLI_FAILED: EXIT.failed,
 };
 

@@ -60,6 +60,8 @@ export interface ContinueTrainingOptions {
   trainedThrough?: TrainingPosition;
   /** Stored with the new version (see VersionInfo.trainingSource). */
   trainingSource?: Record<string, unknown>;
+  /** Make the new version "latest". Default true; false lets the caller check first (see the CLI's train). */
+  promote?: boolean;
 }
 
 /** Trains the next version from the latest one and publishes it. @returns the new version's info. */
@@ -91,6 +93,7 @@ export async function continueTraining(o: ContinueTrainingOptions): Promise<Vers
     ...(parent ? { parent } : {}),
     ...(o.trainedThrough ? { trainedThrough: o.trainedThrough } : {}),
     ...(o.trainingSource ? { trainingSource: o.trainingSource } : {}),
+    promote: o.promote ?? true,
   });
 }
 

@@ -272,10 +272,20 @@ async function trainAndPublish(registry: ModelRegistry, run: TrainRun): Promise<
       },
       ...(run.trainedThrough ? { trainedThrough: run.trainedThrough } : {}),
       trainingSource: run.trainingSource,
+      promote: false,
     });
   } finally {
     bar.stop();
   }
+  // Promote only if LATEST is still the parent: another trainer that published meanwhile (two
+  // runs at once, a manual file run) must not be silently replaced by a sibling of its parent.
+  const latest = await registry.latest();
+  if (latest !== run.parent)
+    throw new CliError(
+      'CTR_CLI_REGISTRY_MOVED',
+      `published ${info.version} from ${run.parent ?? 'a fresh model'} but did not promote it: the registry's latest version became ${latest ?? 'none'} while training (another trainer ran at the same time); promote it with care or run again`,
+    );
+  await registry.promote(info.version);
   const metrics = Object.entries(info.metrics ?? {})
     .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(4)) : String(v)}`)
     .join(' ');

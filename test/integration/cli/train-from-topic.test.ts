@@ -26,7 +26,7 @@ import {
   withAdmin,
   type TestKafka,
 } from '../../helpers/kafka.ts';
-import { runCli, type CliResult } from './fixtures/cli-process.ts';
+import { runCli, startCli, type CliResult } from './fixtures/cli-process.ts';
 
 const SHARE = 0.1;
 
@@ -88,26 +88,26 @@ describe('ctr-streams train --from-topic (continuous training from training-exam
     return Object.fromEntries(offsets.map((o) => [String(o.partition), o.high]));
   }
 
+  function trainArgs(...more: string[]): string[] {
+    return [
+      'train',
+      '--from-topic',
+      '--registry',
+      registry,
+      '--bootstrap',
+      env.bootstrap,
+      '--topic-prefix',
+      prefix,
+      '--validation-share',
+      String(SHARE),
+      '--backend',
+      'wasm',
+      ...more,
+    ];
+  }
+
   function train(...more: string[]): Promise<CliResult> {
-    return runCli(
-      [
-        'train',
-        '--from-topic',
-        '--registry',
-        registry,
-        '--bootstrap',
-        env.bootstrap,
-        '--topic-prefix',
-        prefix,
-        '--validation-share',
-        String(SHARE),
-        '--backend',
-        'wasm',
-        ...more,
-      ],
-      {},
-      90_000,
-    );
+    return runCli(trainArgs(...more), {}, 90_000);
   }
 
   let v1 = '';
@@ -200,6 +200,28 @@ describe('ctr-streams train --from-topic (continuous training from training-exam
       ),
     );
     assert.deepEqual(await reg.list(), versions);
+  });
+
+  it('publishes but does not promote when the latest version changed while it trained (exit 3)', async () => {
+    const reg = new ModelRegistry(registry);
+    const parent = (await reg.latest()) as string;
+    await produceExamples(60);
+    const run = startCli(trainArgs());
+    const deadline = Date.now() + 30_000;
+    while (!/^reading /m.test(run.stderr()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    // another trainer (here: an operator's rollback) moves LATEST while this run reads and trains
+    await reg.promote(v1);
+    const r = await run.exited;
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /did not promote it: the registry's latest version became \S+ while training.*\[CTR_CLI_REGISTRY_MOVED\]/,
+    );
+    assert.equal(await reg.latest(), v1);
+    const versions = await reg.list();
+    const orphan = versions[versions.length - 1] as string;
+    assert.equal((await reg.info(orphan)).parent, parent);
   });
 
   it('refuses --from-topic together with another source, with exit code 2', async () => {
