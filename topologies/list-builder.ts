@@ -15,6 +15,15 @@
  * scores (results name another version), the cycle is rebuilt once with the
  * new snapshot; every emitted list names the one version that scored it.
  *
+ * Item parts: each candidate is sent with a key naming its item side for
+ * this version (`itemKeys`); the model runner keeps the head's item parts
+ * per key (in a ScoringPool: a table per version in memory shared by the
+ * workers) and computes only the keys it does not hold, so an item's half
+ * of the head is computed once per version and parts epoch, not once per
+ * context. The key carries the epoch (`partsTtlMs`) because the row holds
+ * the item's age; OOV candidates have their own key (OOV vector, the item's
+ * own category and age).
+ *
  * Memory: contexts are packed and scored in chunks (`chunkContexts`), a few
  * chunks in flight, so a cycle of 10,000 x 500 candidates never holds more
  * than a few chunks of packed rows.
@@ -84,7 +93,7 @@ export interface ListBuilderOptions {
   chunkContexts?: number;
   /** Chunks scoring at once (packing overlaps scoring). Default 4. */
   inFlightChunks?: number;
-  /** Cached item parts are dropped after this long, ms (they include the item's age). Default 600000. */
+  /** Item parts are recomputed after this long, ms (they include the item's age): the epoch in each item key. Default 600000. */
   partsTtlMs?: number;
 }
 
@@ -97,12 +106,8 @@ interface PackedItem {
   nums: Float32Array;
   vector: Float32Array;
   oov: boolean;
-  /**
-   * The head's item part for this cycle's version, once known. Resolved once
-   * per item per cycle (PackedItem is shared by every context that lists the
-   * item), so packing a row never builds a key or searches a map.
-   */
-  parts?: Float32Array;
+  /** The item-part key (item, OOV or not, parts epoch): built once per item per cycle. */
+  key: string;
 }
 
 /** The request-independent context values of a list (segment/device unknown: a list is for every user). */
@@ -138,21 +143,6 @@ export function topK(scores: Float32Array, k: number): number[] {
 
 export class ListBuilder {
   readonly o: Required<ListBuilderOptions>;
-  /**
-   * The head's item parts per item, for `partsVersion` (the factorised
-   * scorer: the item half of the first layer and of the FM term depends only
-   * on the item, so it is computed once per item and version, not once per
-   * context). OOV candidates are cached under their own key: their parts
-   * use the OOV vector but the item's own category and age.
-   */
-  private readonly parts = new Map<string, Float32Array>();
-  private partsVersion: string | undefined;
-  private partsSince = 0;
-  /** Item parts cached (for tests and benchmarks). */
-  get cachedParts(): number {
-    return this.parts.size;
-  }
-
   constructor(
     private readonly model: ModelRunner,
     private readonly table: EmbeddingLookup,
@@ -185,13 +175,8 @@ export class ListBuilder {
   ): Promise<CycleResult> {
     const t0 = performance.now();
     const spec = snap.spec;
-    // the parts hold the item's age (a feature): recompute them now and then, and on a new version
-    if (this.partsVersion !== snap.version || nowMs - this.partsSince > this.o.partsTtlMs) {
-      this.parts.clear();
-      this.partsVersion = snap.version;
-      this.partsSince = nowMs;
-    }
-    const partsKey = (p: PackedItem): string => (p.oov ? `${p.itemId}\u0000oov` : p.itemId);
+    // the parts hold the item's age (a feature): a new key (and parts) every epoch; the same epoch for every task
+    const epoch = Math.floor(nowMs / this.o.partsTtlMs);
     const timings: CycleTimings = {
       lookupMs: 0,
       packMs: 0,
@@ -220,7 +205,7 @@ export class ListBuilder {
       try {
         results = await f.results;
       } catch (err) {
-        // cached parts of the old version reached a worker that already runs the new one
+        // the runner moved to another version while this chunk was in flight
         if (this.model.version !== snap.version) throw new VersionMoved();
         throw err;
       }
@@ -229,16 +214,6 @@ export class ListBuilder {
       results.forEach((r, i) => {
         if (r.version !== snap.version) throw new VersionMoved();
         const ctx = f.chunk[i] as ListContextInput;
-        const computed = r.itemParts;
-        if (computed && computed.version === snap.version) {
-          const packed = f.packed[i] as PackedItem[];
-          const P = computed.parts.length / packed.length;
-          packed.forEach((p, j) => {
-            if (p.parts) return;
-            p.parts = computed.parts.slice(j * P, (j + 1) * P);
-            this.parts.set(partsKey(p), p.parts);
-          });
-        }
         const oov = f.oov[i] as Uint8Array;
         const best = topK(r.scores, this.o.k);
         let oovCount = 0;
@@ -269,8 +244,7 @@ export class ListBuilder {
         for (const cand of ctx.candidates) {
           let p = items.get(cand.itemId);
           if (!p) {
-            p = this.packItem(spec, snap, cand.itemId, nowMs);
-            p.parts = this.parts.get(partsKey(p));
+            p = this.packItem(spec, snap, cand.itemId, nowMs, epoch);
             items.set(cand.itemId, p);
           }
           if (p.oov) {
@@ -298,7 +272,13 @@ export class ListBuilder {
   }
 
   /** Looks up and packs the item side of one candidate (once per item per cycle). */
-  private packItem(spec: FeatureSpec, snap: ModelSnapshot, itemId: string, nowMs: number): PackedItem {
+  private packItem(
+    spec: FeatureSpec,
+    snap: ModelSnapshot,
+    itemId: string,
+    nowMs: number,
+    epoch: number,
+  ): PackedItem {
     const e = this.table.get(itemId);
     const usable = e !== undefined && e.version === snap.version && e.vector.length === spec.embeddingDim;
     const cats = new Int32Array(spec.itemFields.length);
@@ -311,7 +291,15 @@ export class ListBuilder {
       const v = values[f];
       if (typeof v === 'number' && Number.isFinite(v)) nums[i] = v;
     });
-    return { itemId, cats, nums, vector: usable ? e.vector : snap.oov, oov: !usable };
+    const oov = !usable;
+    return {
+      itemId,
+      cats,
+      nums,
+      vector: usable ? e.vector : snap.oov,
+      oov,
+      key: `${itemId}\u0000${oov ? 'oov' : 'emb'}\u0000${epoch}`,
+    };
   }
 
   private packRequest(
@@ -323,28 +311,6 @@ export class ListBuilder {
   ): ScoreRequest {
     const n = packed.length;
     const context = packContext(spec, listContextValues(ctx, nowMs));
-    // every candidate's parts cached: send them instead of the raw item side (the worker skips that half of the head)
-    let parts: Float32Array | undefined;
-    for (let j = 0; j < n; j++) {
-      const c = (packed[j] as PackedItem).parts;
-      if (c === undefined) {
-        parts = undefined;
-        break;
-      }
-      parts ??= new Float32Array(n * c.length);
-      parts.set(c, j * c.length);
-    }
-    if (parts)
-      return {
-        context,
-        items: {
-          count: n,
-          cats: new Int32Array(0),
-          nums: new Float32Array(0),
-          embeddings: new Float32Array(0),
-        },
-        itemParts: { version, parts },
-      };
     const fi = spec.itemFields.length;
     const ni = spec.itemNumeric.length;
     const d = spec.embeddingDim;
@@ -356,6 +322,10 @@ export class ListBuilder {
       nums.set(p.nums, j * ni);
       embeddings.set(p.vector, j * d);
     });
-    return { context, items: { count: n, cats, nums, embeddings } };
+    return {
+      context,
+      items: { count: n, cats, nums, embeddings },
+      itemKeys: { version, keys: packed.map((p) => p.key) },
+    };
   }
 }

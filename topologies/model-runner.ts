@@ -28,6 +28,7 @@ import {
   type ItemContent,
   type ScoreRequest,
   type ScoreResult,
+  type ItemPartTableStats,
   Scorer,
   initBackend,
   RegistryError,
@@ -62,6 +63,8 @@ export interface ModelRunner {
    * may be newer than the snapshot the caller packed with: callers check).
    */
   score(requests: ScoreRequest[]): Promise<ScoreResult[]>;
+  /** Counters of the current version's item-part table (keyed requests); undefined before the first. */
+  itemPartStats?(): ItemPartTableStats | undefined;
   close(): Promise<void>;
 }
 
@@ -114,6 +117,10 @@ export class InProcessModelRunner implements ModelRunner {
 
   async score(requests: ScoreRequest[]): Promise<ScoreResult[]> {
     return this.getScorer().score(requests);
+  }
+
+  itemPartStats(): ItemPartTableStats | undefined {
+    return this.scorer?.itemPartTable?.stats;
   }
 
   async close(): Promise<void> {
@@ -270,6 +277,10 @@ export class PooledModelRunner implements ModelRunner {
         );
     }
     return Promise.all(out);
+  }
+
+  itemPartStats(): ItemPartTableStats | undefined {
+    return this.pool.itemPartStats();
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,10 @@
  * - Features: `DEFAULT_FEATURE_SPEC`, `packContext`, `allocateRows`/`writeContext`/`writeItem` (typed arrays).
  * - Model: `CtrModel.create(config, seed)`, `model.embed(items)` (towers -> 64 floats per item),
  *   `model.head` (hand-written factorised/plain head), `model.oovEmbedding`, `toBuffer`/`fromBuffer`.
- * - Serving: `ScoringPool` (worker threads, one model copy each, hot reload via `follow(registry)`),
- *   `Autobatcher` in front of `pool.score`, `Scorer` for in-thread scoring. Every result names its version.
+ * - Serving: `ScoringPool` (worker threads, one model copy each, hot reload via `follow(registry)`,
+ *   dead workers replaced), `Autobatcher` in front of `pool.score`, `Scorer` for in-thread scoring.
+ *   Every result names its version. Requests with `itemKeys` reuse item parts from a per-version
+ *   `ItemPartTable` (shared memory in the pool).
  * - Registry: `ModelRegistry(root)`: publish / promote / latest / load / checkpoint / watch.
  * - Training: `CtrTrainer(model, { tableUpdate: 'lazy' | 'dense' })`, `train(batches, itemLookup)`,
  *   `checkpoint()` / `CtrTrainer.resume(buf)`; `exampleFromImpression`.
@@ -50,8 +52,23 @@ export {
 export { HeadKernels, headFlops, partSize, sigmoidInPlace, type HeadConfig } from './ctr-head.ts';
 export { CtrModel, DEFAULT_MODEL_CONFIG, type CtrModelConfig, type ModelMeta } from './ctr-model.ts';
 export { DEFAULT_TOWERS, embeddingDimOf, type TowerConfig, type ItemContent } from './towers.ts';
-export { Scorer, requestRows, type ScoreRequest, type ScoreResult, type HeadEngine } from './scorer.ts';
-export { ScoringPool, type ScoringPoolOptions } from './scoring-pool.ts';
+export {
+  Scorer,
+  requestRows,
+  type ScoreRequest,
+  type ScoreResult,
+  type HeadEngine,
+  type ScorerOptions,
+} from './scorer.ts';
+export { ScoringPool, type ScoringPoolOptions, type NativeThreads } from './scoring-pool.ts';
+export {
+  ItemPartTable,
+  defaultChunkSlots,
+  type ItemPartTableOptions,
+  type ItemPartTableStats,
+  type SlotPlan,
+} from './item-part-table.ts';
+export { ItemPartView, type ItemPartChunk } from './item-part-view.ts';
 export { Autobatcher, type AutobatcherOptions, type AutobatcherStats } from './autobatcher.ts';
 export { ModelRegistry, type VersionInfo, type PublishOptions, type TrainingPosition } from './registry.ts';
 export {

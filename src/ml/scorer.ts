@@ -3,16 +3,23 @@
  * requests (each one context and its candidates), packed into one binary
  * input, scored with the factorised head.
  *
- * Item parts (the item-only half of the head's first layer and FM term) are
- * cached by the caller with the item's embedding, per model version: a
- * request that carries parts of the version in use skips their computation;
- * otherwise they are computed here and returned, so the caller can cache them.
+ * Item parts (the item-only half of the head's first layer and FM term)
+ * depend only on the item and the model version. Two ways to reuse them:
+ * - `itemKeys` (the serving path): the request names each candidate's item
+ *   side by a key; the scorer keeps parts per (version, key) in an
+ *   ItemPartTable (in a ScoringPool: one table per version shared by all
+ *   workers; requests then carry slot numbers, not floats) and computes only
+ *   the keys it does not hold.
+ * - `itemParts`: the caller caches the floats itself and sends them; parts
+ *   computed for a request without either are returned for that purpose.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { CtrModel } from './ctr-model.ts';
 import { crossLogitsTf, toTfParams, type TfParams } from './ctr-head-tf.ts';
 import type { PackedRows } from './feature-spec.ts';
-import { ShapeError } from './errors.ts';
+import { MlError, ShapeError } from './errors.ts';
+import { ItemPartTable, type ItemPartTableOptions, type SlotPlan } from './item-part-table.ts';
+import type { ItemPartView } from './item-part-view.ts';
 
 /** One list request: one context, `count` candidate items. */
 export interface ScoreRequest {
@@ -22,6 +29,15 @@ export interface ScoreRequest {
   items: { count: number; cats: Int32Array; nums: Float32Array; embeddings: Float32Array };
   /** Cached item parts (count x partSize) and the model version they belong to. */
   itemParts?: { version: string; parts: Float32Array };
+  /**
+   * One key per candidate naming its item side (cats, nums, embedding) as
+   * packed for model `version`: equal keys promise equal rows. The scorer
+   * keeps item parts per key for that version and computes only those it
+   * does not hold. Ignored (every part computed, nothing kept) when another
+   * version scores the request. Keys must change when an item's row
+   * changes (e.g. include an epoch when the row holds the item's age).
+   */
+  itemKeys?: { version: string; keys: readonly string[] };
 }
 
 /** Scores of one request. */
@@ -30,8 +46,32 @@ export interface ScoreResult {
   version: string;
   /** Click probabilities, one per candidate, in request order. */
   scores: Float32Array;
-  /** Item parts computed for this request (absent when the cached ones were used): cache them with the embeddings. */
+  /**
+   * Item parts computed for this request, for a caller that caches them
+   * itself: absent when the request carried `itemParts` of this version or
+   * `itemKeys` (the scorer keeps those).
+   */
   itemParts?: { version: string; parts: Float32Array };
+}
+
+/**
+ * A request as a scoring thread runs it when its item parts live in a table:
+ * rows are read from or written to slots by `plan`, and only the rows to
+ * compute carry their item side.
+ */
+export interface PlannedRequest {
+  context: { cats: Int32Array; nums: Float32Array };
+  count: number;
+  plan: SlotPlan;
+  /** Item side of the rows in `plan.compute`, in that order. */
+  items: { cats: Int32Array; nums: Float32Array; embeddings: Float32Array };
+}
+
+/** What a scoring thread receives: plain requests, or planned ones. */
+export type WireRequest = ScoreRequest | PlannedRequest;
+
+function isPlanned(r: WireRequest): r is PlannedRequest {
+  return (r as PlannedRequest).plan !== undefined;
 }
 
 /** How the cross part runs: hand-written Float32Array loops, or tfjs ops on the current backend. */
@@ -42,35 +82,123 @@ export function requestRows(r: ScoreRequest): number {
   return r.items.count;
 }
 
+/** Whether `r` names its items by keys usable with `version`'s table. */
+export function usesTable(r: ScoreRequest, version: string): boolean {
+  return (
+    r.itemKeys !== undefined && r.itemKeys.version === version && r.itemKeys.keys.length === r.items.count
+  );
+}
+
+/**
+ * Plans keyed requests on `table` (which must be of the scoring version):
+ * requests that {@link usesTable} become PlannedRequests carrying only the
+ * item rows to compute; others pass through unchanged. Call
+ * `table.settle(plans, ok)` when the batch is done.
+ */
+export function planRequests(
+  table: ItemPartTable,
+  requests: readonly ScoreRequest[],
+  spec: { itemFields: readonly string[]; itemNumeric: readonly string[]; embeddingDim: number },
+): { wire: WireRequest[]; plans: SlotPlan[] } {
+  const keyed: (readonly string[])[] = [];
+  for (const r of requests) if (usesTable(r, table.version)) keyed.push(r.itemKeys!.keys);
+  const plans = keyed.length > 0 ? table.reserve(keyed) : [];
+  let k = 0;
+  const fi = spec.itemFields.length;
+  const ni = spec.itemNumeric.length;
+  const d = spec.embeddingDim;
+  const wire = requests.map((r): WireRequest => {
+    if (!usesTable(r, table.version)) return r;
+    const plan = plans[k++] as SlotPlan;
+    const m = plan.compute.length;
+    let items: PlannedRequest['items'];
+    if (m === r.items.count)
+      items = r.items; // every row computed, in order: send the rows as they are
+    else {
+      items = {
+        cats: new Int32Array(m * fi),
+        nums: new Float32Array(m * ni),
+        embeddings: new Float32Array(m * d),
+      };
+      for (let j = 0; j < m; j++) {
+        const row = plan.compute[j] as number;
+        items.cats.set(r.items.cats.subarray(row * fi, row * fi + fi), j * fi);
+        items.nums.set(r.items.nums.subarray(row * ni, row * ni + ni), j * ni);
+        items.embeddings.set(r.items.embeddings.subarray(row * d, row * d + d), j * d);
+      }
+    }
+    return { context: r.context, count: r.items.count, plan, items };
+  });
+  return { wire, plans };
+}
+
+export interface ScorerOptions {
+  /** Bounds of the in-thread item-part table (keyed requests scored by `score`). */
+  itemParts?: Partial<ItemPartTableOptions>;
+}
+
 export class Scorer {
   readonly model: CtrModel;
   readonly version: string;
   readonly engine: HeadEngine;
   private tfParams: TfParams | undefined;
+  private readonly tableOptions: Partial<ItemPartTableOptions>;
+  private ownTable: ItemPartTable | undefined;
 
-  constructor(model: CtrModel, version: string, engine: HeadEngine = 'tfjs') {
+  constructor(model: CtrModel, version: string, engine: HeadEngine = 'tfjs', options: ScorerOptions = {}) {
     this.model = model;
     this.version = version;
     this.engine = engine;
+    this.tableOptions = options.itemParts ?? {};
     if (engine === 'tfjs')
       this.tfParams = toTfParams(model.weights, (n) => n.startsWith('mlp.') && !n.startsWith('mlp.0.'));
   }
 
-  /** Scores a batch of requests with one cross-part call. @throws ShapeError for inconsistent arrays. */
+  /** The in-thread item-part table of keyed requests (created by the first one). */
+  get itemPartTable(): ItemPartTable | undefined {
+    return this.ownTable;
+  }
+
+  /**
+   * Scores a batch of requests with one cross-part call. Keyed requests of
+   * this version use the scorer's own item-part table.
+   * @throws ShapeError for inconsistent arrays.
+   */
   score(requests: readonly ScoreRequest[]): ScoreResult[] {
+    if (!requests.some((r) => usesTable(r, this.version))) return this.scoreWire(requests);
+    this.ownTable ??= new ItemPartTable(this.version, this.model.head.partSize, this.tableOptions);
+    const { wire, plans } = planRequests(this.ownTable, requests, this.model.config.spec);
+    let ok = false;
+    try {
+      const out = this.scoreWire(wire, this.ownTable.view);
+      ok = true;
+      return out;
+    } finally {
+      this.ownTable.settle(plans, ok);
+    }
+  }
+
+  /**
+   * Scores plain and planned requests (a worker's entry point). Planned
+   * rows are written to `view` before any is read, so a later request of
+   * the batch may read what an earlier one wrote.
+   * @throws ShapeError for inconsistent arrays; MlError CTR_ML_WORKER when a planned slot does not hold its stamp.
+   */
+  scoreWire(requests: readonly WireRequest[], view?: ItemPartView): ScoreResult[] {
     const head = this.model.head;
-    const c = this.model.config;
-    const spec = c.spec;
+    const spec = this.model.config.spec;
     const P = head.partSize;
+    const counts = requests.map((r) => (isPlanned(r) ? r.count : r.items.count));
     let n = 0;
-    for (const r of requests) n += r.items.count;
+    for (const c of counts) n += c;
     const ctxParts = new Float32Array(requests.length * P);
     const itemParts = new Float32Array(n * P);
     const ctxIndex = new Int32Array(n);
     const computed: (Float32Array | undefined)[] = [];
+    const reads: [PlannedRequest, number][] = [];
     let o = 0;
     requests.forEach((r, i) => {
-      const cnt = r.items.count;
+      const cnt = counts[i] as number;
       if (
         r.context.cats.length !== spec.contextFields.length ||
         r.context.nums.length !== spec.contextNumeric.length
@@ -81,29 +209,74 @@ export class Scorer {
       }
       head.contextPart(r.context.cats, r.context.nums, ctxParts, i * P);
       ctxIndex.fill(i, o, o + cnt);
-      if (r.itemParts && r.itemParts.version === this.version && r.itemParts.parts.length === cnt * P) {
+      const rowsOf = (
+        items: { cats: Int32Array; nums: Float32Array; embeddings: Float32Array },
+        size: number,
+      ): PackedRows => ({
+        size,
+        contextCats: new Int32Array(0),
+        contextNums: new Float32Array(0),
+        itemCats: items.cats,
+        itemNums: items.nums,
+        embeddings: items.embeddings,
+      });
+      if (isPlanned(r)) {
+        const { plan } = r;
+        if (plan.slots.length !== cnt || plan.stamps.length !== cnt)
+          throw new ShapeError(`request ${i}: ${cnt} candidates but a plan of ${plan.slots.length} slots`);
+        const m = plan.compute.length;
+        if (m > 0) {
+          const fresh = head.itemParts(rowsOf(r.items, m), 0, m);
+          for (let j = 0; j < m; j++) {
+            const row = plan.compute[j] as number;
+            itemParts.set(fresh.subarray(j * P, j * P + P), (o + row) * P);
+            const s = plan.slots[row] as number;
+            if (s < 0) continue;
+            if (!view)
+              throw new MlError(
+                'CTR_ML_WORKER',
+                `request ${i} writes item-part slots but this thread holds no table`,
+              );
+            view.write(s, plan.stamps[row] as number, fresh, j * P);
+          }
+        }
+        if (m < cnt) reads.push([r, o]);
+        computed.push(undefined);
+      } else if (
+        r.itemParts &&
+        r.itemParts.version === this.version &&
+        r.itemParts.parts.length === cnt * P
+      ) {
         itemParts.set(r.itemParts.parts, o * P);
         computed.push(undefined);
       } else {
-        const rows: PackedRows = {
-          size: cnt,
-          contextCats: new Int32Array(0),
-          contextNums: new Float32Array(0),
-          itemCats: r.items.cats,
-          itemNums: r.items.nums,
-          embeddings: r.items.embeddings,
-        };
         const parts = itemParts.subarray(o * P, (o + cnt) * P);
-        head.itemParts(rows, 0, cnt, parts);
-        computed.push(parts.slice());
+        head.itemParts(rowsOf(r.items, cnt), 0, cnt, parts);
+        // keyed requests scored by another version: the caller does not cache floats, do not copy them
+        computed.push(r.itemKeys ? undefined : parts.slice());
       }
       o += cnt;
     });
+    // every write of the batch is done: now the reads (a row may read a slot an earlier request wrote)
+    for (const [r, at] of reads) {
+      const { plan } = r;
+      const mark = new Uint8Array(r.count);
+      for (const row of plan.compute) mark[row] = 1;
+      for (let row = 0; row < r.count; row++) {
+        if (mark[row] === 1) continue;
+        if (!view)
+          throw new MlError(
+            'CTR_ML_WORKER',
+            'a request reads item-part slots but this thread holds no table',
+          );
+        view.read(plan.slots[row] as number, plan.stamps[row] as number, itemParts, (at + row) * P);
+      }
+    }
     const logits = this.crossLogits(ctxParts, requests.length, itemParts, n, ctxIndex);
     const out: ScoreResult[] = [];
     o = 0;
-    requests.forEach((r, i) => {
-      const cnt = r.items.count;
+    requests.forEach((_, i) => {
+      const cnt = counts[i] as number;
       const scores = new Float32Array(cnt);
       for (let j = 0; j < cnt; j++) scores[j] = 1 / (1 + Math.exp(-(logits[o + j] as number)));
       const parts = computed[i];

@@ -3,15 +3,21 @@
  * serving note), so model math never runs on the event loop that serves
  * Kafka heartbeats. Messages (from ScoringPool):
  *   { type: 'load', id, version, bytes }   load a version (kept until 'drop')
- *   { type: 'drop', id, version }          forget a version
- *   { type: 'score', id, version, requests }   -> { id, results }
+ *   { type: 'drop', id, version }          forget a version and its item-part table
+ *   { type: 'table', version, partSize, chunkSlots, chunks }   (no reply) more
+ *                                          chunks of the version's item-part table
+ *   { type: 'score', id, version, requests }   -> { id, results } (plain or planned requests)
  *   { type: 'embed', id, version, items }      -> { id, embeddings }
+ *   { type: 'crash', how }                 (no reply) die on purpose: fault drills and tests
  * Every reply is { id, ok: true, ... } or { id, ok: false, error: { code, message } }.
+ * Messages on a port arrive in order, so a 'table' message sent before a
+ * 'score' that needs its chunks is always handled first.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, type BackendChoice } from './backend.ts';
 import { CtrModel } from './ctr-model.ts';
-import { Scorer, type HeadEngine, type ScoreRequest } from './scorer.ts';
+import { Scorer, type HeadEngine, type WireRequest } from './scorer.ts';
+import { ItemPartView, type ItemPartChunk } from './item-part-view.ts';
 import type { ItemContent } from './towers.ts';
 
 interface WorkerInit {
@@ -22,14 +28,17 @@ interface WorkerInit {
 type Msg =
   | { type: 'load'; id: number; version: string; bytes: Uint8Array }
   | { type: 'drop'; id: number; version: string }
-  | { type: 'score'; id: number; version: string; requests: ScoreRequest[] }
-  | { type: 'embed'; id: number; version: string; items: ItemContent[] };
+  | { type: 'table'; version: string; partSize: number; chunkSlots: number; chunks: ItemPartChunk[] }
+  | { type: 'score'; id: number; version: string; requests: WireRequest[] }
+  | { type: 'embed'; id: number; version: string; items: ItemContent[] }
+  | { type: 'crash'; how: 'throw' | 'exit' };
 
 const init = workerData as WorkerInit;
 const port = parentPort;
 if (!port) throw new Error('scoring-worker.ts must run in a worker thread');
 const backendReady = initBackend(init.backend);
 const scorers = new Map<string, Scorer>();
+const views = new Map<string, ItemPartView>();
 
 function scorer(version: string): Scorer {
   const s = scorers.get(version);
@@ -41,27 +50,56 @@ function scorer(version: string): Scorer {
 }
 
 port.on('message', (msg: Msg) => {
+  // synchronous messages first: they must take effect before any later message is handled
+  if (msg.type === 'table') {
+    let view = views.get(msg.version);
+    if (!view) {
+      view = new ItemPartView(msg.version, msg.partSize, msg.chunkSlots);
+      views.set(msg.version, view);
+    }
+    view.addChunks(msg.chunks);
+    return;
+  }
+  if (msg.type === 'crash') {
+    if (msg.how === 'exit') process.exit(70);
+    // an uncaught exception outside any handler: the thread dies with an 'error' event, as on a real bug
+    setImmediate(() => {
+      throw new Error('scoring worker crash requested (fault drill)');
+    });
+    return;
+  }
   void (async () => {
     try {
       const backend = await backendReady;
       switch (msg.type) {
         case 'load': {
-          if (!scorers.has(msg.version)) {
+          let s = scorers.get(msg.version);
+          if (!s) {
             const model = CtrModel.fromBuffer(msg.bytes, `model version ${msg.version}`);
-            scorers.set(msg.version, new Scorer(model, msg.version, init.engine));
+            s = new Scorer(model, msg.version, init.engine);
+            scorers.set(msg.version, s);
           }
-          port.postMessage({ id: msg.id, ok: true, backend });
+          // the pool plans item-part tables on its thread without parsing the model: it needs these shapes
+          const { itemFields, itemNumeric, embeddingDim } = s.model.config.spec;
+          port.postMessage({
+            id: msg.id,
+            ok: true,
+            backend,
+            partSize: s.model.head.partSize,
+            spec: { itemFields, itemNumeric, embeddingDim },
+          });
           return;
         }
         case 'drop': {
           scorers.get(msg.version)?.dispose();
           scorers.delete(msg.version);
+          views.delete(msg.version);
           port.postMessage({ id: msg.id, ok: true });
           return;
         }
         case 'score': {
           const t0 = performance.now();
-          const results = scorer(msg.version).score(msg.requests);
+          const results = scorer(msg.version).scoreWire(msg.requests, views.get(msg.version));
           const transfer: ArrayBuffer[] = [];
           for (const r of results) {
             transfer.push(r.scores.buffer as ArrayBuffer);

@@ -320,6 +320,15 @@ export const METRICS = {
     attributes: [A.model, A.result],
   },
 
+  modelWorkerRestarts: {
+    name: 'ctr.ml.worker.restarts',
+    kind: 'counter',
+    unit: '{restart}',
+    description:
+      'Scoring workers that died (`reason=exit` or `error`: crash, OOM, terminate) and were replaced; their in-flight calls were retried once on another worker.',
+    attributes: [A.model, A.reason],
+  },
+
   // ---- CTR pipeline (topologies/) ---------------------------------------------------------
   cycleDuration: {
     name: 'ctr.pipeline.cycle.duration',

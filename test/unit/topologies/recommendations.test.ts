@@ -230,9 +230,13 @@ describe('ListBuilder item-part cache', () => {
       candidates: Array.from({ length: 20 }, (_, j) => ({ itemId: `i${(j * 7 + c.charCodeAt(0)) % 30}` })),
     }));
     const cold = (await builder.build(ctxs, T0))!;
-    assert.ok(builder.cachedParts > 0 && builder.cachedParts <= 30);
+    const coldStats = runner.itemPartStats()!;
+    assert.ok(coldStats.entries > 0 && coldStats.entries <= 30, `one entry per item: ${coldStats.entries}`);
     const warm = (await builder.build(ctxs, T0))!;
     assert.equal(warm.lists.length, 3);
+    const warmStats = runner.itemPartStats()!;
+    assert.equal(warmStats.misses, coldStats.misses, 'the warm cycle computes no item part');
+    assert.equal(warmStats.hits - coldStats.hits, 60, 'every candidate of the warm cycle read its parts');
     for (const [i, l] of warm.lists.entries()) {
       const c = cold.lists[i]!;
       assert.deepEqual(
