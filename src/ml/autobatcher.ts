@@ -333,7 +333,10 @@ export class Autobatcher<Req, Res> {
     const first = this.head;
     let rows = 0;
     let end = first;
-    while (end < this.entries.length && rows + (this.entries[end] as Entry<Req, Res>).rows <= this.maxBatchSize) {
+    while (
+      end < this.entries.length &&
+      rows + (this.entries[end] as Entry<Req, Res>).rows <= this.maxBatchSize
+    ) {
       rows += (this.entries[end] as Entry<Req, Res>).rows;
       end++;
     }
@@ -414,7 +417,11 @@ export class Autobatcher<Req, Res> {
     const oldest = batch[0] as Entry<Req, Res>;
     const last = batch[n - 1] as Entry<Req, Res>;
     const filledAt =
-      rows >= this.maxBatchSize ? last.enqueued : next !== undefined ? next.enqueued : Number.POSITIVE_INFINITY;
+      rows >= this.maxBatchSize
+        ? last.enqueued
+        : next !== undefined
+          ? next.enqueued
+          : Number.POSITIVE_INFINITY;
     const dueAt = reason === 'close' ? now : Math.min(oldest.enqueued + this.maxWaitMs, filledAt, now);
     const report: BatchReport | undefined = this.onBatch
       ? {
@@ -433,10 +440,7 @@ export class Autobatcher<Req, Res> {
       const ready = Math.max(dueAt, e.enqueued);
       const form = ready - e.enqueued;
       // slot wait = the part of [ready, now] inside the last all-slots-busy interval
-      const slot = Math.max(
-        0,
-        Math.min(this.saturatedUntil, now) - Math.max(ready, this.saturatedSince),
-      );
+      const slot = Math.max(0, Math.min(this.saturatedUntil, now) - Math.max(ready, this.saturatedSince));
       const lag = Math.max(0, now - ready - slot);
       const total = now - e.enqueued;
       s.totalWaitMs += total;

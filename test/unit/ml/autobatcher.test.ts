@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Autobatcher } from '../../../src/ml/autobatcher.ts';
-import { OverloadedError, ShapeError } from '../../../src/ml/errors.ts';
+import { ClosedError, OverloadedError, ShapeError } from '../../../src/ml/errors.ts';
 
 interface Req {
   caller: number;
@@ -55,6 +55,9 @@ describe('Autobatcher', () => {
     await Promise.all(calls);
     lag.disable();
     const slack = 5 + lag.max / 1e6;
+    // forming is bounded by construction; what the wall clock adds on top is timer lag, never slot wait
+    assert.ok(b.stats.maxFormMs <= 20 + 1e-9, `forming ${b.stats.maxFormMs} ms`);
+    assert.ok(b.stats.maxSlotWaitMs < 1, `slot wait ${b.stats.maxSlotWaitMs} ms with an instant model`);
     assert.ok(
       b.stats.maxWaitMs <= 20 + slack,
       `max wait ${b.stats.maxWaitMs} ms, allowed 20 + ${slack.toFixed(1)} ms of measured event-loop lag`,
@@ -128,5 +131,107 @@ describe('Autobatcher', () => {
     assert.ok(bad.every((r) => r.status === 'rejected' && /model exploded/.test(String(r.reason))));
     fail = false;
     assert.equal(await b.submit({ caller: 3, rows: 1 }), 3);
+  });
+  it('fails only the callers of the batch whose call failed; a batch in flight beside it succeeds', async () => {
+    let call = 0;
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 2,
+      maxWaitMs: 10_000, // batches leave because they are full: [1, 2] and [3, 4]
+      concurrency: 2,
+      rows: (r) => r.rows,
+      run: async (batch) => {
+        const mine = call++;
+        await sleep(mine === 0 ? 20 : 5); // the good batch is still in flight when the bad one fails
+        if (mine === 1) throw new Error('worker 1 lost its model');
+        return batch.map((r) => r.caller);
+      },
+    });
+    const out = await Promise.allSettled([1, 2, 3, 4].map((caller) => b.submit({ caller, rows: 1 })));
+    assert.deepEqual(
+      out.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+      [1, 2, 'worker 1 lost its model', 'worker 1 lost its model'],
+    );
+    assert.equal(b.stats.failedCalls, 1);
+  });
+
+  it('turns a run that throws synchronously or returns the wrong number of results into that batch failing', async () => {
+    let mode: 'throw' | 'short' | 'ok' = 'throw';
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 4,
+      maxWaitMs: 0,
+      rows: (r) => r.rows,
+      run: (batch) => {
+        if (mode === 'throw') throw new Error('cannot post to worker');
+        if (mode === 'short') return Promise.resolve(batch.slice(1).map((r) => r.caller));
+        return Promise.resolve(batch.map((r) => r.caller));
+      },
+    });
+    await assert.rejects(b.submit({ caller: 1, rows: 1 }), /cannot post to worker/);
+    mode = 'short';
+    const short = await Promise.allSettled([
+      b.submit({ caller: 2, rows: 2 }),
+      b.submit({ caller: 3, rows: 2 }),
+    ]);
+    for (const r of short) {
+      assert.equal(r.status, 'rejected');
+      assert.ok((r as PromiseRejectedResult).reason instanceof ShapeError);
+    }
+    mode = 'ok';
+    assert.equal(await b.submit({ caller: 4, rows: 1 }), 4);
+  });
+
+  it('lets submitters waiting for room in, in order, as batches leave', async () => {
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    const order: number[] = [];
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 2,
+      maxWaitMs: 0,
+      maxQueueRows: 2,
+      maxQueueWaitMs: 5000,
+      rows: (r) => r.rows,
+      run: async (batch) => {
+        await gate;
+        for (const r of batch) order.push(r.caller);
+        return batch.map((r) => r.caller);
+      },
+    });
+    const all = [1, 2, 3, 4, 5].map((caller) => b.submit({ caller, rows: 1 }));
+    await sleep(5);
+    assert.ok(b.queueDepth <= 2, `queue ${b.queueDepth} rows, bound 2`);
+    for (let i = 0; i < 5; i++) {
+      release();
+      await sleep(2);
+      gate = new Promise<void>((r) => (release = r));
+    }
+    release();
+    gate = Promise.resolve();
+    assert.deepEqual(await Promise.all(all), [1, 2, 3, 4, 5]);
+    assert.deepEqual(order, [1, 2, 3, 4, 5]);
+  });
+
+  it('fails submitters still waiting for room with ClosedError on close, and refuses new ones', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const b = new Autobatcher<Req, number>({
+      maxBatchSize: 1,
+      maxWaitMs: 0,
+      maxQueueRows: 1,
+      rows: (r) => r.rows,
+      run: async (batch) => {
+        await gate;
+        return batch.map((r) => r.caller);
+      },
+    });
+    const inFlight = b.submit({ caller: 1, rows: 1 });
+    const queued = b.submit({ caller: 2, rows: 1 });
+    const waiting = b.submit({ caller: 3, rows: 1 });
+    await sleep(1);
+    const closing = b.close();
+    await assert.rejects(waiting, ClosedError);
+    await assert.rejects(b.submit({ caller: 4, rows: 1 }), ClosedError);
+    release();
+    assert.deepEqual(await Promise.all([inFlight, queued]), [1, 2]);
+    await closing;
   });
 });
