@@ -5,7 +5,17 @@
  * shape), on one thread and on a pool of worker threads; with FLOPs per
  * prediction and the fraction of the matmul ceiling measured in the same run.
  *
- *   node --import tsx bench/scoring.ts [--quick] [--backends wasm,cpu] [--workers 2]
+ *   node --import tsx bench/scoring.ts [--quick] [--backends tensorflow,wasm,cpu] [--workers 2] [--pool-only]
+ *
+ * Pool rows: each pool size runs in its own child process (TensorFlow reads
+ * its thread settings once per process, and the pool sizes them for its
+ * worker count), N = 2 x workers concurrent callers, one list request of
+ * `batch` candidates per call, with item keys (the serving path: the parts
+ * live in the pool's shared item-part table, a request carries slot numbers).
+ * `pool, parts sent` rows are the old path for comparison: the request
+ * carries batch x partSize floats of cached parts. CPU per prediction is
+ * split into the main thread (the caller and the pool: planning, posting,
+ * receiving; /proc/self/task/<pid>/stat) and the whole process.
  *
  * The head is the reference shape of ML-STACK.md: 26 hashed fields (20 context,
  * 6 item), 2^18 x 16 table, 64-float item embedding, 13 numbers, MLP 400-400-1.
@@ -14,6 +24,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cpus, availableParallelism, loadavg } from 'node:os';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendName } from '../src/ml/backend.ts';
 import { CtrModel, type CtrModelConfig } from '../src/ml/ctr-model.ts';
 import { DEFAULT_TOWERS } from '../src/ml/towers.ts';
@@ -38,6 +51,8 @@ const arg = (name: string, def: string): string => {
 };
 const backends = arg('--backends', 'wasm,cpu').split(',') as BackendName[];
 const workers = Number(arg('--workers', String(availableParallelism())));
+const poolChild = arg('--pool-child', '');
+const poolOnly = args.includes('--pool-only');
 const budgetMs = quick ? 300 : 1500;
 const batches = [1, 64, 256, 1024, 4096];
 
@@ -110,6 +125,93 @@ function request(n: number): ScoreRequest {
     items: { count: n, cats: r.itemCats, nums: r.itemNums, embeddings: r.embeddings },
     itemParts: { version: 'bench', parts: allParts.subarray(0, n * P) },
   };
+}
+
+const loadNow = (): string => loadavg()[0]!.toFixed(1);
+
+/** CPU time of this process's main thread, us (Linux /proc; undefined elsewhere). */
+function mainThreadCpuUs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // utime + stime, clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
+interface PoolFigures {
+  path: 'keys' | 'parts sent';
+  threads: number;
+  batch: number;
+  backend: string;
+  predPerSec: number;
+  /** CPU us per prediction: main thread, whole process. */
+  mainUs: number | undefined;
+  totalUs: number;
+  load: string;
+  intraOp: number;
+}
+
+/** Child process body: one pool size, the batches, JSON figures on stdout. */
+async function runPoolChild(spec: {
+  engine: 'tfjs' | 'js';
+  backend: BackendName;
+  threads: number;
+}): Promise<void> {
+  const pool = new ScoringPool({ workers: spec.threads, backend: spec.backend, engine: spec.engine });
+  await pool.load('bench', model.toBuffer());
+  const keys = Array.from({ length: maxB }, (_, i) => `item-${i}`);
+  const out: PoolFigures[] = [];
+  const cases: [PoolFigures['path'], number][] = [
+    ['keys', 256],
+    ['keys', 1024],
+    ['keys', 4096],
+    ['parts sent', 1024],
+  ];
+  for (const [path, b] of cases) {
+    const base = request(b);
+    const req: ScoreRequest =
+      path === 'keys'
+        ? { context: base.context, items: base.items, itemKeys: { version: 'bench', keys: keys.slice(0, b) } }
+        : base;
+    const one = (): Promise<unknown> => pool.score([req]);
+    // warm-up: the first keyed call computes and stores the parts; later calls read them
+    for (let i = 0; i < 2; i++) await Promise.all(Array.from({ length: spec.threads }, one));
+    let done = 0;
+    const c0 = process.cpuUsage();
+    const m0 = mainThreadCpuUs();
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: spec.threads * 2 }, async () => {
+        while (performance.now() - t0 < budgetMs * 2) {
+          await one();
+          done += b;
+        }
+      }),
+    );
+    const sec = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(c0);
+    const m1 = mainThreadCpuUs();
+    out.push({
+      path,
+      threads: spec.threads,
+      batch: b,
+      backend: spec.engine === 'js' ? 'js' : `tfjs-${pool.backend}`,
+      predPerSec: done / sec,
+      mainUs: m0 === undefined || m1 === undefined ? undefined : (m1 - m0) / done,
+      totalUs: (cpu.user + cpu.system) / done,
+      load: loadNow(),
+      intraOp: pool.nativeThreads.intraOp,
+    });
+  }
+  await pool.close();
+  console.log(JSON.stringify(out));
+}
+
+if (poolChild) {
+  await runPoolChild(JSON.parse(poolChild) as Parameters<typeof runPoolChild>[0]);
+  process.exit(0);
 }
 
 /** Runs f repeatedly for the budget; returns predictions/s. */
@@ -199,9 +301,9 @@ console.log(
   `# FLOPs/prediction: plain ${fmt(flops.plain)}, factorised cross ${fmt(flops.factorisedCross)}; item parts (cached per item+version): ${((itemPartMs / maxB) * 1000).toFixed(1)} us/item on JS`,
 );
 
-const ceilings: Record<string, number> = { js: jsCeiling() };
+const ceilings: Record<string, number> = { js: poolOnly ? Number.NaN : jsCeiling() };
 console.log(`# JS Float32Array multiply-add ceiling: ${(ceilings.js! / 1e9).toFixed(1)} GFLOP/s`);
-for (const backend of backends) {
+for (const backend of poolOnly ? [] : backends) {
   const got = await initBackend(backend).catch(() => undefined);
   if (got !== backend) {
     console.log(`# backend ${backend}: not available`);
@@ -243,7 +345,7 @@ for (const backend of backends) {
   tp.forEach((t) => t.dispose());
   scorer.dispose();
 }
-{
+if (!poolOnly) {
   const scorer = new Scorer(model, 'bench', 'js');
   for (const b of batches) {
     const r = sub(b);
@@ -271,47 +373,40 @@ for (const backend of backends) {
   }
 }
 
-// all workers: N concurrent callers keep every worker busy with factorised batches
+// pools: one child process per pool size (see the file comment)
 const poolRuns: ['tfjs' | 'js', BackendName][] = [
-  ...backends
-    .filter((b) => b !== 'cpu' && ceilings[b] !== undefined)
-    .map((b) => ['tfjs', b] as ['tfjs', BackendName]),
+  ...backends.filter((b) => b !== 'cpu').map((b) => ['tfjs', b] as ['tfjs', BackendName]),
   ['js', 'wasm'],
 ];
-for (const [engine, poolBackend] of poolRuns) {
-  for (const threads of [1, workers]) {
-    const pool = new ScoringPool({ workers: threads, backend: poolBackend, engine });
-    await pool.load('bench', model.toBuffer());
-    for (const b of [256, 1024, 4096]) {
-      const req = request(b);
-      const one = (): Promise<unknown> =>
-        pool.score([{ ...req, itemParts: { version: 'bench', parts: req.itemParts!.parts } }]);
-      await Promise.all(Array.from({ length: threads }, one));
-      let done = 0;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: threads * 2 }, async () => {
-          while (performance.now() - t0 < budgetMs * 2) {
-            await one();
-            done += b;
-          }
-        }),
-      );
-      const rate = done / ((performance.now() - t0) / 1000);
-      const eng = engine === 'js' ? 'js' : `tfjs-${pool.backend}`;
-      const ceil = ceilings[engine === 'js' ? 'js' : (pool.backend as string)] ?? Number.NaN;
-      table.push({
-        engine: `${eng} pool`,
-        path: 'factorised',
-        threads,
-        batch: b,
-        predPerSec: rate,
-        gflops: (rate * flops.factorisedCross) / 1e9,
-        ceiling: `${((100 * rate * flops.factorisedCross) / (ceil * threads)).toFixed(0)}% of ${threads}`,
-      });
-    }
-    await pool.close();
+const poolRows: PoolFigures[] = [];
+const self = fileURLToPath(import.meta.url);
+for (const [engine, backend] of poolRuns) {
+  for (const threads of [...new Set([1, workers])]) {
+    const spec = JSON.stringify({ engine, backend, threads });
+    const argv = ['--import', 'tsx', self, '--pool-child', spec, ...(quick ? ['--quick'] : [])];
+    const stdout = await new Promise<string>((resolve) =>
+      execFile(process.execPath, argv, { maxBuffer: 1 << 20 }, (err, so, se) => {
+        if (err) console.log(`# pool ${spec}: failed: ${String(se).split('\n').slice(-3).join(' ')}`);
+        resolve(err ? '' : so);
+      }),
+    );
+    const line = stdout.trim().split('\n').pop();
+    if (line) poolRows.push(...(JSON.parse(line) as PoolFigures[]));
   }
+}
+for (const r of poolRows) {
+  const ceil = ceilings[r.backend === 'js' ? 'js' : r.backend.replace('tfjs-', '')] ?? Number.NaN;
+  table.push({
+    engine: `${r.backend} pool${r.path === 'keys' ? '' : ', parts sent'}`,
+    path: 'factorised',
+    threads: r.threads,
+    batch: r.batch,
+    predPerSec: r.predPerSec,
+    gflops: (r.predPerSec * flops.factorisedCross) / 1e9,
+    ceiling: Number.isNaN(ceil)
+      ? ''
+      : `${((100 * r.predPerSec * flops.factorisedCross) / (ceil * r.threads)).toFixed(0)}% of ${r.threads}`,
+  });
 }
 
 console.log('');
@@ -321,6 +416,26 @@ for (const r of table)
   console.log(
     `| ${r.engine} | ${r.path} | ${r.threads} | ${r.batch} | ${fmt(r.predPerSec)} | ${r.gflops.toFixed(2)} | ${r.ceiling} |`,
   );
+if (poolRows.length > 0) {
+  console.log('');
+  console.log(
+    'Pools, factorised head: 1 worker -> N workers (each pool size in its own process; load = 1-min load average at the end of the row)',
+  );
+  console.log('');
+  console.log(
+    '| engine | request carries | batch | workers | predictions/s | speed-up | main-thread CPU us/pred | total CPU us/pred | intra-op threads | load |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of poolRows) {
+    const one = poolRows.find(
+      (o) => o.backend === r.backend && o.path === r.path && o.batch === r.batch && o.threads === 1,
+    );
+    const speed = one && r.threads > 1 ? `${(r.predPerSec / one.predPerSec).toFixed(2)}x` : '';
+    console.log(
+      `| ${r.backend} | ${r.path === 'keys' ? 'slots (item keys)' : 'parts floats'} | ${r.batch} | ${r.threads} | ${fmt(r.predPerSec)} | ${speed} | ${r.mainUs === undefined ? 'n/a' : r.mainUs.toFixed(2)} | ${r.totalUs.toFixed(2)} | ${r.intraOp} | ${r.load} |`,
+    );
+  }
+}
 console.log(
   `\n# load avg at end: ${loadavg()
     .map((x) => x.toFixed(1))
