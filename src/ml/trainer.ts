@@ -43,7 +43,37 @@ export interface TrainOptions {
   adam: Partial<AdamOptions>;
   /** Probability of training an example on the OOV embedding. Default 0.05. */
   oovRate: number;
+  /**
+   * Train the item towers with the head (default). `false` freezes them: each
+   * item is embedded once per trainer and the cached vector is reused, as the
+   * pipeline serves them, so a step costs only the head and the table updates.
+   * That is the cheap way to refresh the head on new examples between
+   * end-to-end runs (the towers are the slow part: EmbArk's split).
+   */
+  trainTowers: boolean;
+  /**
+   * Learning rate over this run (steps counted from the trainer's creation,
+   * not the model's lifetime, so a resumed run decays again). `constant`
+   * (default) keeps `adam.learningRate`; `cosine` decays it from there to
+   * `finalLearningRate` over `totalSteps`, then holds it. A bounded run (a
+   * file, a topic up to its end offsets) knows its steps: decaying to a small
+   * rate at the end removes most of the gradient noise a constant rate leaves
+   * in the weights.
+   */
+  schedule: LearningRateSchedule;
   seed: number;
+}
+
+export type LearningRateSchedule =
+  { kind: 'constant' } | { kind: 'cosine'; totalSteps: number; finalLearningRate: number };
+
+/** The learning rate of run step `step` (0-based) under `schedule`, starting from `initial`. */
+export function scheduledLearningRate(schedule: LearningRateSchedule, initial: number, step: number): number {
+  if (schedule.kind === 'constant') return initial;
+  const f = Math.min(1, step / Math.max(1, schedule.totalSteps - 1));
+  return (
+    schedule.finalLearningRate + 0.5 * (initial - schedule.finalLearningRate) * (1 + Math.cos(Math.PI * f))
+  );
 }
 
 export const DEFAULT_TRAIN: TrainOptions = {
@@ -51,15 +81,29 @@ export const DEFAULT_TRAIN: TrainOptions = {
   tableUpdate: 'lazy',
   adam: {},
   oovRate: 0.05,
+  trainTowers: true,
+  schedule: { kind: 'constant' },
   seed: 1,
 };
 
 const log = createLogger('ml-trainer');
 
+/** Frozen-tower embeddings kept per trainer (64 floats each: 1M items = 256 MB). */
+const EMBEDDING_CACHE_ITEMS = 1_000_000;
+/** Items per tower call when filling the frozen-tower cache. */
+const TOWER_CHUNK = 256;
+
+/** Weights of the item towers (frozen when `trainTowers` is false). */
+function isTowerParam(name: string): boolean {
+  return name.startsWith('text.') || name.startsWith('image.');
+}
+
 /** What one step did. */
 export interface StepResult {
   loss: number;
   examples: number;
+  /** The learning rate this step used (see `TrainOptions.schedule`). */
+  learningRate: number;
   /** Unique rows updated per table. */
   touchedRows: Record<string, number>;
 }
@@ -69,11 +113,18 @@ export class CtrTrainer {
   readonly options: TrainOptions;
   readonly adam: Adam;
   private readonly rng: Random;
+  /** The learning rate the schedule starts from. */
+  private readonly initialRate: number;
+  /** Steps taken by this trainer (the schedule's clock). */
+  private runSteps = 0;
+  /** Item embeddings of the frozen towers (trainTowers false), by item id. */
+  private readonly embeddings = new Map<string, Float32Array>();
 
   constructor(model: CtrModel, options: Partial<TrainOptions> = {}) {
     this.model = model;
     this.options = { ...DEFAULT_TRAIN, ...options };
     this.adam = new Adam(this.options.adam);
+    this.initialRate = this.adam.options.learningRate;
     this.adam.step = model.steps;
     this.rng = new Random(this.options.seed ^ model.steps);
   }
@@ -88,29 +139,31 @@ export class CtrTrainer {
     const B = examples.length;
     const w = m.weights;
     const data = (name: string): Float32Array => (w.get(name) as { data: Float32Array }).data;
+    const trainTowers = this.options.trainTowers;
 
-    // unique items -> tower batch
+    // unique items: a tower batch (towers trained) or cached embeddings (towers frozen)
     const itemIndex = new Map<string, number>();
     const contents: ItemContent[] = [];
     const idx = new Int32Array(B);
     examples.forEach((ex, i) => {
       let u = itemIndex.get(ex.itemId);
       if (u === undefined) {
-        const content = items(ex.itemId);
-        if (!content)
+        const content = trainTowers || !this.embeddings.has(ex.itemId) ? items(ex.itemId) : undefined;
+        if (!content && (trainTowers || !this.embeddings.has(ex.itemId)))
           throw new TrainingError(
             `example ${i} names item "${ex.itemId}", which the item lookup does not know`,
           );
-        u = contents.length;
+        u = itemIndex.size;
         itemIndex.set(ex.itemId, u);
-        contents.push(content);
+        if (content) contents.push(content);
       }
       idx[i] = u;
     });
-    const tb = towerBatch(c.towers, contents);
-    const text = textInputs(c.towers, data('text.table'), tb);
+    const tb = trainTowers ? towerBatch(c.towers, contents) : undefined;
+    const text = tb ? textInputs(c.towers, data('text.table'), tb) : undefined;
+    const frozenEmb = trainTowers ? undefined : this.cachedEmbeddings(itemIndex, items);
 
-    // pack features (embeddings enter from the towers inside the graph)
+    // pack features (embeddings enter from the towers inside the graph, or from the cache)
     const rows = allocateRows({ ...spec, embeddingDim: 0 }, B);
     const zero = new Float32Array(0);
     examples.forEach((ex, i) => {
@@ -127,23 +180,32 @@ export class CtrTrainer {
     const labels = Float32Array.from(examples, (e) => (e.label > 0 ? 1 : 0));
 
     const denseNames = [...w.keys()].filter(
-      (n) => !isStateParam(n) && !(TABLE_PARAMS as readonly string[]).includes(n),
+      (n) =>
+        !isStateParam(n) &&
+        !(TABLE_PARAMS as readonly string[]).includes(n) &&
+        (trainTowers || !isTowerParam(n)),
     );
     const fc = spec.contextFields.length;
     const fi = spec.itemFields.length;
     const T = c.towers.text.tokens;
     const S = c.towers.image.size;
+    const dim = spec.embeddingDim;
 
-    const result = tf.tidy(() => {
+    // results leave tidy through this variable, not its return value: tidy walks a
+    // returned container element by element, and these are megabytes of gradients
+    const result = { loss: 0, grads: [] as Float32Array[] };
+    tf.tidy(() => {
       const ctxVecs = tf.tensor3d(gatherTableRows(table, k1, rows.contextCats), [B, fc, k1]);
       const itemVecs = tf.tensor3d(gatherTableRows(table, k1, rows.itemCats), [B, fi, k1]);
-      const tokVecs = tf.tensor3d(text.vecs, [tb.size, T, c.towers.text.dim]);
+      // towers trained: token vectors are a differentiated input (their gradient updates text.table)
+      const tokVecs = tb && text ? [tf.tensor3d(text.vecs, [tb.size, T, c.towers.text.dim])] : [];
       const dense = denseNames.map((n) =>
         tf.tensor((w.get(n) as { data: Float32Array }).data, (w.get(n) as { shape: number[] }).shape),
       );
       const consts = {
-        tokMask: tf.tensor2d(text.mask, [tb.size, T]),
-        pixels: tf.tensor4d(tb.pixels, [tb.size, S, S, 3]),
+        tokMask: tb && text ? tf.tensor2d(text.mask, [tb.size, T]) : undefined,
+        pixels: tb ? tf.tensor4d(tb.pixels, [tb.size, S, S, 3]) : undefined,
+        frozen: frozenEmb ? tf.tensor2d(frozenEmb, [itemIndex.size, dim]) : undefined,
         idx: tf.tensor1d(idx, 'int32'),
         oov: tf.tensor2d(oovMask, [B, 1]),
         ctxNorm: tf.tensor2d(ctxN.norm, [B, spec.contextNumeric.length]),
@@ -152,10 +214,20 @@ export class CtrTrainer {
         itemMask: tf.tensor2d(itemN.mask, [B, spec.itemNumeric.length]),
         labels: tf.tensor1d(labels),
       };
+      const nVar = 2 + tokVecs.length;
       const lossFn = (...args: tf.Tensor[]): tf.Scalar => {
-        const [cv, iv, tv, ...ds] = args;
+        const [cv, iv] = args;
+        const ds = args.slice(nVar);
         const p: TfParams = new Map(denseNames.map((n, j) => [n, ds[j] as tf.Tensor]));
-        const embU = itemEmbeddingTf(c.towers, p, tv as tf.Tensor3D, consts.tokMask, consts.pixels);
+        const embU = consts.frozen
+          ? consts.frozen
+          : itemEmbeddingTf(
+              c.towers,
+              p,
+              args[2] as tf.Tensor3D,
+              consts.tokMask as tf.Tensor2D,
+              consts.pixels as tf.Tensor4D,
+            );
         const embRows = tf.gather(embU, consts.idx);
         const emb = tf.add(
           tf.mul(embRows, tf.sub(1, consts.oov)),
@@ -172,14 +244,22 @@ export class CtrTrainer {
         });
         return tf.losses.sigmoidCrossEntropy(consts.labels, logits) as tf.Scalar;
       };
-      const { value, grads } = tf.valueAndGrads(lossFn)([ctxVecs, itemVecs, tokVecs, ...dense]);
-      return { loss: value.dataSync()[0] as number, grads: grads.map((g) => g.dataSync() as Float32Array) };
+      const { value, grads } = tf.valueAndGrads(lossFn)([ctxVecs, itemVecs, ...tokVecs, ...dense]);
+      result.loss = value.dataSync()[0] as number;
+      result.grads = grads.map((g) => g.dataSync() as Float32Array);
     });
     if (!Number.isFinite(result.loss))
       throw new TrainingError(`loss became ${result.loss} at step ${this.adam.step + 1}`);
 
+    this.adam.options.learningRate = scheduledLearningRate(
+      this.options.schedule,
+      this.initialRate,
+      this.runSteps++,
+    );
     this.adam.beginStep();
-    const [gCtx, gItem, gTok, ...gDense] = result.grads as Float32Array[];
+    const [gCtx, gItem] = result.grads as Float32Array[];
+    const gTok = tb ? result.grads[2] : undefined;
+    const gDense = result.grads.slice(tb ? 3 : 2);
     denseNames.forEach((n, j) => this.adam.updateDense(n, data(n), gDense[j] as Float32Array));
     const touched: Record<string, number> = {};
     const ids = new Int32Array(rows.contextCats.length + rows.itemCats.length);
@@ -189,17 +269,49 @@ export class CtrTrainer {
     g.set(gCtx as Float32Array, 0);
     g.set(gItem as Float32Array, (gCtx as Float32Array).length);
     touched['fm.table'] = this.updateTable('fm.table', table, k1, ids, g);
-    touched['text.table'] = this.updateTable(
-      'text.table',
-      data('text.table'),
-      c.towers.text.dim,
-      tb.tokens,
-      gTok as Float32Array,
-    );
+    if (tb && gTok)
+      touched['text.table'] = this.updateTable(
+        'text.table',
+        data('text.table'),
+        c.towers.text.dim,
+        tb.tokens,
+        gTok,
+      );
     m.steps = this.adam.step;
     m.examplesSeen += B;
-    m.dispose(); // tower tensors were uploaded from old weights
-    return { loss: result.loss, examples: B, touchedRows: touched };
+    if (trainTowers) m.dispose(); // tower tensors were uploaded from old weights
+    return {
+      loss: result.loss,
+      examples: B,
+      learningRate: this.adam.options.learningRate,
+      touchedRows: touched,
+    };
+  }
+
+  /**
+   * Embeddings of the batch's unique items (in `itemIndex` order) with the frozen
+   * towers: each item runs through the towers once per trainer, like the
+   * pipeline's embedding store. Bounded: the cache is cleared when it passes
+   * `EMBEDDING_CACHE_ITEMS` items.
+   */
+  private cachedEmbeddings(itemIndex: ReadonlyMap<string, number>, items: ItemLookup): Float32Array {
+    const dim = this.model.config.spec.embeddingDim;
+    const uncached = (): string[] => [...itemIndex.keys()].filter((id) => !this.embeddings.has(id));
+    if (this.embeddings.size + uncached().length > EMBEDDING_CACHE_ITEMS) this.embeddings.clear();
+    const missing = uncached();
+    for (let i = 0; i < missing.length; i += TOWER_CHUNK) {
+      const chunk = missing.slice(i, i + TOWER_CHUNK);
+      const contents = chunk.map((id) => {
+        const content = items(id);
+        if (!content) throw new TrainingError(`item "${id}" is not known to the item lookup`);
+        return content;
+      });
+      const out = this.model.embed(contents);
+      chunk.forEach((id, j) => this.embeddings.set(id, out.slice(j * dim, (j + 1) * dim)));
+    }
+    const emb = new Float32Array(itemIndex.size * dim);
+    for (const [id, u] of itemIndex) emb.set(this.embeddings.get(id) as Float32Array, u * dim);
+    return emb;
   }
 
   /** Sums the gradients of repeated rows, then applies the table update. Returns the number of unique rows. */

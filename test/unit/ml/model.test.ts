@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/ml/backend.ts';
 import { CtrModel } from '../../../src/ml/ctr-model.ts';
-import { CtrTrainer } from '../../../src/ml/trainer.ts';
+import { CtrTrainer, scheduledLearningRate } from '../../../src/ml/trainer.ts';
 import { World } from '../../../src/ml/generator.ts';
 import { exampleFromImpression, predictExamples } from '../../../src/ml/examples.ts';
 import { conv3x3Stride2, textTowerTf, imageTowerTf, towerBatch, textInputs } from '../../../src/ml/towers.ts';
@@ -115,6 +115,62 @@ describe('CtrModel: towers, training, export', () => {
     resumed.step(examples.slice(200, 400), lookup);
     assert.deepEqual(resumed.model.weights.get('mlp.0.wc')!.data, m1.weights.get('mlp.0.wc')!.data);
     assert.deepEqual(resumed.model.weights.get('fm.table')!.data, m1.weights.get('fm.table')!.data);
+  });
+
+  it('with frozen towers trains the head only, with the same head update as end-to-end training', () => {
+    const frozen = new CtrTrainer(CtrModel.create(TINY_MODEL, 5), { batchSize: 200, trainTowers: false });
+    const full = new CtrTrainer(CtrModel.create(TINY_MODEL, 5), { batchSize: 200 });
+    const towerBefore = new Map(
+      [...frozen.model.weights]
+        .filter(([n]) => n.startsWith('text.') || n.startsWith('image.'))
+        .map(([n, t]) => [n, t.data.slice()]),
+    );
+    const a = frozen.step(examples.slice(0, 200), lookup);
+    const b = full.step(examples.slice(0, 200), lookup);
+    // same forward pass, so the same loss and the same gradients of the head's weights
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-5, `loss ${a.loss} vs ${b.loss}`);
+    for (const name of ['mlp.0.wc', 'mlp.0.wi', 'item.fm', 'oov', 'fm.table']) {
+      const x = frozen.model.weights.get(name)!.data;
+      const y = full.model.weights.get(name)!.data;
+      let worst = 0;
+      for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+      assert.ok(worst < 1e-5, `${name} differs by ${worst}`);
+    }
+    assert.equal(a.touchedRows['text.table'], undefined);
+    // end-to-end training moved the towers; frozen training did not touch a single float of them
+    let towersMoved = false;
+    for (const [name, was] of towerBefore) {
+      assert.deepEqual(frozen.model.weights.get(name)!.data, was, `${name} changed with frozen towers`);
+      if (!towersMoved) towersMoved = full.model.weights.get(name)!.data.some((v, i) => v !== was[i]);
+    }
+    assert.ok(towersMoved, 'end-to-end training should have updated the towers');
+    // and the head still learns
+    let last = a.loss;
+    for (let e = 0; e < 15; e++)
+      for (let i = 0; i < 600; i += 200) last = frozen.step(examples.slice(i, i + 200), lookup).loss;
+    assert.ok(last < a.loss, `loss ${a.loss} -> ${last}`);
+  });
+  it('decays the learning rate on a cosine from the initial to the final rate over the run', () => {
+    const cosine = { kind: 'cosine', totalSteps: 5, finalLearningRate: 0.001 } as const;
+    assert.ok(Math.abs(scheduledLearningRate(cosine, 0.01, 0) - 0.01) < 1e-12);
+    assert.ok(Math.abs(scheduledLearningRate(cosine, 0.01, 2) - 0.0055) < 1e-12);
+    assert.ok(Math.abs(scheduledLearningRate(cosine, 0.01, 4) - 0.001) < 1e-12);
+    assert.ok(Math.abs(scheduledLearningRate(cosine, 0.01, 9) - 0.001) < 1e-12, 'held after the run');
+    assert.equal(scheduledLearningRate({ kind: 'constant' }, 0.01, 9), 0.01);
+    const trainer = new CtrTrainer(CtrModel.create(TINY_MODEL, 6), {
+      batchSize: 100,
+      adam: { learningRate: 0.01 },
+      schedule: cosine,
+    });
+    const rates: number[] = [];
+    for (let i = 0; i < 500; i += 100)
+      rates.push(trainer.step(examples.slice(i, i + 100), lookup).learningRate);
+    assert.deepEqual(
+      rates,
+      [0, 1, 2, 3, 4].map((s) => scheduledLearningRate(cosine, 0.01, s)),
+    );
+    // strictly falling over the run
+    for (let i = 1; i < rates.length; i++) assert.ok(rates[i]! < rates[i - 1]!);
   });
 });
 
