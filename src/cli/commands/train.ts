@@ -24,13 +24,14 @@ import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { commandAction, withCommonOptions } from '../command-action.ts';
 import { CliError } from '../errors.ts';
-import { defaultBootstrap, positiveInt } from './options.ts';
+import { defaultBootstrap, positiveInt, positiveNumber } from './options.ts';
 import type {
   ItemLookup,
   ItemLookupFactory,
   ModelRegistry,
   TrainingExample,
   TrainingPosition,
+  TrainOptions,
 } from '../../ml/index.ts';
 
 interface TrainFlags {
@@ -47,6 +48,10 @@ interface TrainFlags {
   minExamples: number;
   readTimeout: number;
   validationShare: number;
+  learningRate?: number;
+  finalLearningRate?: number;
+  batchSize: number;
+  freezeTowers?: boolean;
   backend?: string;
 }
 
@@ -122,6 +127,27 @@ export function registerTrain(program: Command): void {
           .argParser(positiveInt('--read-timeout'))
           .default(600),
       )
+      .addOption(
+        new Option(
+          '--learning-rate <x>',
+          `Adam's learning rate at the start of the run (default ${FRESH_RATE} for a fresh model, ${CONTINUE_RATE} when continuing from a version)`,
+        ).argParser(positiveNumber('--learning-rate')),
+      )
+      .addOption(
+        new Option(
+          '--final-learning-rate <x>',
+          'the rate a cosine decay reaches at the end of the run (default a twentieth of the start rate; equal to it for a constant rate)',
+        ).argParser(positiveNumber('--final-learning-rate')),
+      )
+      .addOption(
+        new Option('--batch-size <n>', 'examples per optimizer step')
+          .argParser(positiveInt('--batch-size'))
+          .default(1024),
+      )
+      .option(
+        '--freeze-towers',
+        'train the scoring head only, on embeddings of the current towers (fast; the towers and so the stored embeddings stay valid)',
+      )
       .option('--backend <name>', 'tensor backend: auto, tensorflow, wasm, cpu', process.env.CTR_ML_BACKEND),
   )
     .addHelpText(
@@ -180,6 +206,7 @@ export function registerTrain(program: Command): void {
             o.worldSeed !== undefined
               ? { kind: 'world', seed: o.worldSeed, examples: examples.length }
               : { kind: 'file', examples: o.examples, items: o.items, count: examples.length },
+          flags: o,
         });
       }),
     );
@@ -243,6 +270,32 @@ interface TrainRun {
   items: ItemLookup | ItemLookupFactory;
   trainedThrough?: TrainingPosition;
   trainingSource: Record<string, unknown>;
+  flags: TrainFlags;
+}
+
+/** Start rates: a fresh model learns fast; a trained one is refined, not shaken. */
+const FRESH_RATE = 0.01;
+const CONTINUE_RATE = 0.002;
+
+/** Optimizer settings of a run: a cosine decay over the run's known number of steps. */
+function trainOptionsOf(flags: TrainFlags, examples: number, fresh: boolean): Partial<TrainOptions> {
+  const start = flags.learningRate ?? (fresh ? FRESH_RATE : CONTINUE_RATE);
+  const end = flags.finalLearningRate ?? start / 20;
+  if (end > start)
+    throw new CliError(
+      'CTR_CLI_USAGE',
+      `--final-learning-rate ${end} is above the start rate ${start}: the schedule only decays`,
+    );
+  return {
+    batchSize: flags.batchSize,
+    adam: { learningRate: start },
+    schedule: {
+      kind: 'cosine',
+      totalSteps: Math.ceil(examples / flags.batchSize),
+      finalLearningRate: end,
+    },
+    trainTowers: flags.freezeTowers !== true,
+  };
 }
 
 /** Trains from `parent` with a progress bar, publishes, and prints the one result line on stdout. */
@@ -250,12 +303,13 @@ async function trainAndPublish(registry: ModelRegistry, run: TrainRun): Promise<
   const ml = await import('../../ml/index.ts');
   const bar = new cliProgress.SingleBar(
     {
-      format: 'train {bar} {percentage}% | {value}/{total} examples | loss {loss} | ETA {eta_formatted}',
+      format:
+        'train {bar} {percentage}% | {value}/{total} examples | loss {loss} | lr {lr} | ETA {eta_formatted}',
       stream: process.stderr,
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(run.train.length, 0, { loss: '-' });
+  bar.start(run.train.length, 0, { loss: '-', lr: '-' });
   let done = 0;
   const t0 = Date.now();
   let info;
@@ -268,8 +322,12 @@ async function trainAndPublish(registry: ModelRegistry, run: TrainRun): Promise<
       validation: run.validation,
       onStep: (r) => {
         done += r.examples;
-        bar.update(Math.min(done, run.train.length), { loss: r.loss.toFixed(4) });
+        bar.update(Math.min(done, run.train.length), {
+          loss: r.loss.toFixed(4),
+          lr: r.learningRate.toPrecision(2),
+        });
       },
+      train: trainOptionsOf(run.flags, run.train.length, run.parent === undefined),
       ...(run.trainedThrough ? { trainedThrough: run.trainedThrough } : {}),
       trainingSource: run.trainingSource,
       promote: false,
@@ -386,6 +444,7 @@ async function trainFromTopic(
     validation: validation.map((e) => e.example),
     items: src.itemLookupOf(catalogue.items),
     trainedThrough: src.positionOf(range),
+    flags: o,
     trainingSource: {
       kind: 'topic',
       topic,

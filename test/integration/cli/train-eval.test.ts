@@ -48,6 +48,62 @@ describe('ctr-streams train / eval', () => {
     }
   });
 
+  it('--freeze-towers continues with the towers of the parent untouched and a new head', async () => {
+    const reg = new ModelRegistry(registry);
+    const parent = await reg.latest();
+    assert.ok(parent, 'the first test published a version');
+    const r = await runCli(
+      [
+        'train',
+        '--registry',
+        registry,
+        '--world-seed',
+        '2',
+        '--world-examples',
+        '1000',
+        '--freeze-towers',
+        '--batch-size',
+        '300',
+        '--backend',
+        'wasm',
+      ],
+      {},
+      120_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const v = await reg.latest();
+    assert.notEqual(v, parent);
+    const [before, after] = [await reg.load(parent), await reg.load(v!)];
+    let headMoved = false;
+    for (const [name, t] of before.weights) {
+      const now = after.weights.get(name)!.data;
+      if (name.startsWith('text.') || name.startsWith('image.'))
+        assert.deepEqual(now, t.data, `tower weight ${name} changed`);
+      else if (name.startsWith('mlp.') && now.some((x, i) => x !== t.data[i])) headMoved = true;
+    }
+    assert.ok(headMoved, 'the head was trained');
+    // 900 training examples in steps of 300, the rate decayed over them (shown on the progress bar)
+    assert.equal(after.steps - before.steps, 3);
+  });
+
+  it('refuses a final learning rate above the start rate, naming both', async () => {
+    const r = await runCli([
+      'train',
+      '--registry',
+      registry,
+      '--world-seed',
+      '2',
+      '--learning-rate',
+      '0.001',
+      '--final-learning-rate',
+      '0.01',
+      '--backend',
+      'cpu',
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--final-learning-rate 0\.01 is above the start rate 0\.001/);
+  });
+
   it('refuses an ambiguous source with exit code 2 and one line', async () => {
     const r = await runCli(['train', '--registry', registry]);
     assert.equal(r.code, 2);
