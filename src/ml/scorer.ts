@@ -301,17 +301,22 @@ export class Scorer {
     if (this.engine === 'js') return this.model.head.crossLogits(ctxParts, itemParts, n, ctxIndex);
     const P = this.model.head.partSize;
     const params = this.tfParams as TfParams;
-    return tf.tidy(() => {
-      const single = contexts === 1;
-      const out = crossLogitsTf(
+    // tidy returns the tensor, not its data: tidy walks a returned typed array element by element
+    // (5% of a worker's time at batch 1024 in a profile)
+    const out = tf.tidy(() =>
+      crossLogitsTf(
         this.model.headConfig,
         params,
         tf.tensor2d(ctxParts, [contexts, P]),
         tf.tensor2d(itemParts, [n, P]),
-        single ? undefined : tf.tensor1d(ctxIndex, 'int32'),
-      );
+        contexts === 1 ? undefined : tf.tensor1d(ctxIndex, 'int32'),
+      ),
+    );
+    try {
       return out.dataSync() as Float32Array;
-    });
+    } finally {
+      out.dispose();
+    }
   }
 
   /** Frees tfjs tensors. */
