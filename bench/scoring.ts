@@ -149,6 +149,8 @@ interface PoolFigures {
   /** CPU us per prediction: main thread, whole process. */
   mainUs: number | undefined;
   totalUs: number;
+  /** Process CPU time / wall time over the row: the cores the pool kept busy. */
+  cores: number;
   load: string;
   intraOp: number;
 }
@@ -201,6 +203,7 @@ async function runPoolChild(spec: {
       predPerSec: done / sec,
       mainUs: m0 === undefined || m1 === undefined ? undefined : (m1 - m0) / done,
       totalUs: (cpu.user + cpu.system) / done,
+      cores: (cpu.user + cpu.system) / 1e6 / sec,
       load: loadNow(),
       intraOp: pool.nativeThreads.intraOp,
     });
@@ -423,16 +426,16 @@ if (poolRows.length > 0) {
   );
   console.log('');
   console.log(
-    '| engine | request carries | batch | workers | predictions/s | speed-up | main-thread CPU us/pred | total CPU us/pred | intra-op threads | load |',
+    '| engine | request carries | batch | workers | predictions/s | speed-up | main-thread CPU us/pred | total CPU us/pred | cores busy | intra-op threads | load |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of poolRows) {
     const one = poolRows.find(
       (o) => o.backend === r.backend && o.path === r.path && o.batch === r.batch && o.threads === 1,
     );
     const speed = one && r.threads > 1 ? `${(r.predPerSec / one.predPerSec).toFixed(2)}x` : '';
     console.log(
-      `| ${r.backend} | ${r.path === 'keys' ? 'slots (item keys)' : 'parts floats'} | ${r.batch} | ${r.threads} | ${fmt(r.predPerSec)} | ${speed} | ${r.mainUs === undefined ? 'n/a' : r.mainUs.toFixed(2)} | ${r.totalUs.toFixed(2)} | ${r.intraOp} | ${r.load} |`,
+      `| ${r.backend} | ${r.path === 'keys' ? 'slots (item keys)' : 'parts floats'} | ${r.batch} | ${r.threads} | ${fmt(r.predPerSec)} | ${speed} | ${r.mainUs === undefined ? 'n/a' : r.mainUs.toFixed(2)} | ${r.totalUs.toFixed(2)} | ${r.cores.toFixed(2)} | ${r.intraOp} | ${r.load} |`,
     );
   }
 }
