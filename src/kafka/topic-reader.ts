@@ -16,7 +16,7 @@ export interface ReadOptions {
   partitions?: readonly number[];
   /** Start offset per partition; default the earliest. */
   from?: ReadonlyMap<number, string>;
-  /** Gives up after this many ms without reaching the end. Default 60000. */
+  /** Gives up after this many ms without a fetched batch before the end (an idle bound, not a total). Default 60000. */
   timeoutMs?: number;
   /** Called with each fetched batch, in offset order per partition. */
   onBatch?: (records: ConsumedRecord[]) => void | Promise<void>;
@@ -63,16 +63,41 @@ export async function readTopicToEnd(
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      // A partition is read once the consumer has passed offset end - 1. The last offsets
+      // may be control records (a transactional producer's commit markers), which kafkajs
+      // filters out: a batch of only markers never reaches eachBatch, so the end is also
+      // detected from the batch events, which report the last offset fetched.
+      const reached = (partition: number, lastOffset: string | null | undefined): void => {
+        const end = remaining.get(partition);
+        if (end === undefined || lastOffset === undefined || lastOffset === null) return;
+        if (BigInt(lastOffset) + 1n < end) return;
+        remaining.delete(partition);
+        if (remaining.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.topic === topic) reached(payload.partition, payload.lastOffset);
+      });
+      const idleMs = options.timeoutMs ?? 60_000;
+      const expire = (): void => {
         const behind = [...remaining.keys()].map((p) => `${topic}[${p}]`).join(', ');
         reject(
           new KafkaError(
             'CTR_KAFKA_CONSUME',
-            `timed out after ${options.timeoutMs ?? 60_000} ms reading ${behind} to its end`,
+            `timed out: nothing fetched for ${idleMs} ms while reading ${behind} to its end`,
             { topic },
           ),
         );
-      }, options.timeoutMs ?? 60_000);
+      };
+      let timer = setTimeout(expire, idleMs);
+      // any fetched batch is progress: a long read of a big topic does not time out
+      consumer.on(consumer.events.START_BATCH_PROCESS, () => {
+        if (remaining.size === 0) return;
+        clearTimeout(timer);
+        timer = setTimeout(expire, idleMs);
+      });
       consumer
         .run({
           autoCommit: false,
@@ -100,14 +125,8 @@ export async function readTopicToEnd(
             }
             if (options.onBatch) await options.onBatch(records);
             else collected.push(...records);
-            const lastOffset = batch.messages[batch.messages.length - 1]?.offset;
-            if (lastOffset !== undefined && BigInt(lastOffset) + 1n >= end) {
-              remaining.delete(batch.partition);
-              if (remaining.size === 0) {
-                clearTimeout(timer);
-                resolve();
-              }
-            }
+            // lastOffset() counts filtered control records, unlike the last message's offset
+            reached(batch.partition, batch.lastOffset());
           },
         })
         .catch(reject);

@@ -48,7 +48,9 @@ export function registerConsume(program: Command): void {
       )
       .addOption(new Option('-n, --max <n>', 'stop after n records').argParser(positiveInt('--max')))
       .addOption(
-        new Option('--timeout <s>', 'give up reading after this many seconds').argParser(Number).default(60),
+        new Option('--timeout <s>', 'give up when nothing is fetched for this many seconds')
+          .argParser(Number)
+          .default(60),
       ),
   )
     .addHelpText(

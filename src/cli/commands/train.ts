@@ -123,9 +123,12 @@ export function registerTrain(program: Command): void {
           .default(1),
       )
       .addOption(
-        new Option('--read-timeout <s>', 'with --from-topic: give up reading a topic after this many seconds')
+        new Option(
+          '--read-timeout <s>',
+          'with --from-topic: give up when nothing is fetched from a topic for this many seconds',
+        )
           .argParser(positiveInt('--read-timeout'))
-          .default(600),
+          .default(60),
       )
       .addOption(
         new Option(

@@ -161,4 +161,37 @@ describe('src/kafka on a real broker', () => {
       { partition: 1, offset: '25' },
     ]);
   });
+
+  it('reads a topic written by a transactional producer to its end (the last offset is a commit marker)', async () => {
+    const topic = uniqueName('txn');
+    await createTopics(t.kafka, [{ name: topic, partitions: 1 }]);
+    const producer = t.kafka.producer({
+      transactionalId: uniqueName('txn-producer'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    try {
+      for (const round of [0, 1]) {
+        const txn = await producer.transaction();
+        await txn.send({
+          topic,
+          messages: Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, value: `r${round}-${i}` })),
+        });
+        await txn.commit();
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    const [end] = await withAdmin(t.kafka, (admin) => admin.topicOffsets(topic));
+    // 10 records and 2 commit markers: the end offset is past the last record
+    assert.equal(end!.high, '12');
+    const started = Date.now();
+    const read = await readTopicToEnd(t.kafka, topic, { timeoutMs: 20_000 });
+    assert.deepEqual(
+      read.map((r) => r.value!.toString()),
+      [0, 1].flatMap((round) => Array.from({ length: 5 }, (_, i) => `r${round}-${i}`)),
+    );
+    assert.ok(Date.now() - started < 15_000, 'returned at the end, not at the timeout');
+  });
 });
