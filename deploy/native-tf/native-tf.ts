@@ -13,7 +13,7 @@
  *     headers the binding includes.
  * Then we build tfjs-node's addon from its own sources with node-gyp against
  * them. Downloads are pinned by SHA-256 and cached under
- * ~/.cache/ctr-streams/native-tf (XDG_CACHE_HOME honoured); nothing is
+ * ~/.cache/ctr-streams/native-tf (CTR_STREAMS_CACHE and XDG_CACHE_HOME honoured); nothing is
  * committed. Idempotent: a second run checks and exits. Any failure prints one
  * line naming what is missing, and exit code 1.
  *
@@ -39,6 +39,7 @@ import {
 } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir as projectCacheDir } from '../../src/kafka/local-broker/jars.ts';
 
 /** What this script installs; bump together when moving to another TensorFlow. */
 const TF = {
@@ -66,11 +67,8 @@ const TF = {
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
 const pkgDir = join(repoRoot, 'node_modules/@tensorflow/tfjs-node');
-const cacheDir = join(
-  process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/tmp', '.cache'),
-  'ctr-streams',
-  'native-tf',
-);
+// the project's one cache root (CTR_STREAMS_CACHE, else XDG_CACHE_HOME/ctr-streams), as the broker jars use
+const cacheDir = join(projectCacheDir(), 'native-tf');
 const stampFile = join(pkgDir, 'deps', 'ctr-streams-native.json');
 
 /** A failure of one step; its message is the one line the user sees. */
