@@ -5,14 +5,17 @@
  * shape), on one thread and on a pool of worker threads; with FLOPs per
  * prediction and the fraction of the matmul ceiling measured in the same run.
  *
- *   node --import tsx bench/scoring.ts [--quick] [--backends tensorflow,wasm,cpu] [--workers 2] [--pool-only]
+ *   node --import tsx bench/scoring.ts [--quick] [--backends tensorflow,wasm,cpu] [--workers 2] [--pool-only] [--intra N]
  *
  * Pool rows: each pool size runs in its own child process (TensorFlow reads
  * its thread settings once per process, and the pool sizes them for its
  * worker count), N = 2 x workers concurrent callers, one list request of
  * `batch` candidates per call, with item keys (the serving path: the parts
  * live in the pool's shared item-part table, a request carries slot numbers).
- * `pool, parts sent` rows are the old path for comparison: the request
+ * The pool gives each worker cores / workers native intra-op threads, so
+ * a 1-worker pool may keep more than one core busy (the `cores busy`
+ * column); `--intra 1` gives every pool size one thread per worker, which
+ * measures scaling per worker. `parts floats` rows are the old path for comparison: the request
  * carries batch x partSize floats of cached parts. CPU per prediction is
  * split into the main thread (the caller and the pool: planning, posting,
  * receiving; /proc/self/task/<pid>/stat) and the whole process.
@@ -53,6 +56,7 @@ const backends = arg('--backends', 'wasm,cpu').split(',') as BackendName[];
 const workers = Number(arg('--workers', String(availableParallelism())));
 const poolChild = arg('--pool-child', '');
 const poolOnly = args.includes('--pool-only');
+const intra = arg('--intra', '');
 const budgetMs = quick ? 300 : 1500;
 const batches = [1, 64, 256, 1024, 4096];
 
@@ -161,7 +165,12 @@ async function runPoolChild(spec: {
   backend: BackendName;
   threads: number;
 }): Promise<void> {
-  const pool = new ScoringPool({ workers: spec.threads, backend: spec.backend, engine: spec.engine });
+  const pool = new ScoringPool({
+    workers: spec.threads,
+    backend: spec.backend,
+    engine: spec.engine,
+    nativeThreads: intra ? { intraOp: Number(intra), interOp: 1 } : undefined,
+  });
   await pool.load('bench', model.toBuffer());
   const keys = Array.from({ length: maxB }, (_, i) => `item-${i}`);
   const out: PoolFigures[] = [];
@@ -386,7 +395,15 @@ const self = fileURLToPath(import.meta.url);
 for (const [engine, backend] of poolRuns) {
   for (const threads of [...new Set([1, workers])]) {
     const spec = JSON.stringify({ engine, backend, threads });
-    const argv = ['--import', 'tsx', self, '--pool-child', spec, ...(quick ? ['--quick'] : [])];
+    const argv = [
+      '--import',
+      'tsx',
+      self,
+      '--pool-child',
+      spec,
+      ...(quick ? ['--quick'] : []),
+      ...(intra ? ['--intra', intra] : []),
+    ];
     const stdout = await new Promise<string>((resolve) =>
       execFile(process.execPath, argv, { maxBuffer: 1 << 20 }, (err, so, se) => {
         if (err) console.log(`# pool ${spec}: failed: ${String(se).split('\n').slice(-3).join(' ')}`);

@@ -80,7 +80,10 @@ export interface ScoringPoolOptions {
   model: string;
   /** Bounds of each version's item-part table (default 256 MiB). */
   itemParts: Partial<ItemPartTableOptions>;
-  /** Native thread pools per worker (default: intra-op max(1, cores / workers), inter-op 1). */
+  /**
+   * Native thread pools per worker. Default: TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS
+   * from the environment if set, else intra-op max(1, cores / workers) and inter-op 1.
+   */
   nativeThreads: NativeThreads | undefined;
   /** Delay before the first replacement of a dead worker, ms (default 100). */
   respawnDelayMs: number;
@@ -140,14 +143,21 @@ function applyNativeThreads(workers: number, wanted: NativeThreads | undefined):
     intraOp: Math.max(1, Math.floor(availableParallelism() / workers)),
     interOp: 1,
   };
-  const fromEnv = process.env.TF_NUM_INTRAOP_THREADS !== undefined;
-  process.env.TF_NUM_INTRAOP_THREADS ??= String(want.intraOp);
-  process.env.TF_NUM_INTEROP_THREADS ??= String(want.interOp);
+  const env = process.env;
+  // precedence: the pool's explicit option, then the operator's environment, then cores / workers
+  const source = wanted ? 'option' : env.TF_NUM_INTRAOP_THREADS !== undefined ? 'environment' : 'default';
+  if (wanted) {
+    env.TF_NUM_INTRAOP_THREADS = String(want.intraOp);
+    env.TF_NUM_INTEROP_THREADS = String(want.interOp);
+  } else {
+    env.TF_NUM_INTRAOP_THREADS ??= String(want.intraOp);
+    env.TF_NUM_INTEROP_THREADS ??= String(want.interOp);
+  }
   // one intra-op pool per worker: by default TensorFlow shares one pool across every context of the process
-  process.env.TF_OVERRIDE_GLOBAL_THREADPOOL ??= '1';
+  env.TF_OVERRIDE_GLOBAL_THREADPOOL ??= '1';
   const inEffect = {
-    intraOp: Number(process.env.TF_NUM_INTRAOP_THREADS),
-    interOp: Number(process.env.TF_NUM_INTEROP_THREADS),
+    intraOp: Number(env.TF_NUM_INTRAOP_THREADS),
+    interOp: Number(env.TF_NUM_INTEROP_THREADS),
   };
   if (!threadsLogged) {
     threadsLogged = true;
@@ -158,7 +168,7 @@ function applyNativeThreads(workers: number, wanted: NativeThreads | undefined):
         intraOpThreads: inEffect.intraOp,
         interOpThreads: inEffect.interOp,
         perWorkerPool: process.env.TF_OVERRIDE_GLOBAL_THREADPOOL === '1',
-        source: fromEnv ? 'environment' : 'pool',
+        source,
       },
       'native TensorFlow threads per scoring worker (read once per process, when TensorFlow starts)',
     );
