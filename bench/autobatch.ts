@@ -4,7 +4,8 @@
  * prediction halved, a few ms of added latency). Open loop: `--rate` list
  * requests per second (each one context x `--candidates` items, as many
  * tasks would send), for `--seconds`, over a ScoringPool of `--workers`,
- * for each backend of `--backends` (wasm, tensorflow, cpu).
+ * for each backend of `--backends` (wasm, tensorflow, cpu) and each request
+ * size of `--candidates` (a list: 1,8,32).
  *
  * Per mode it prints model calls, rows per call (mean, p50, p90, max), CPU
  * time per prediction of the whole process split into the main thread, the
@@ -15,11 +16,13 @@
  * forming (waiting for the batch to fill, <= maxWaitMs by design) and slot
  * wait (waiting for a free worker once due: saturation), plus timer lag.
  * A `generator` row runs the load generator alone (results resolved at
- * once) so its own CPU can be told apart from serving. `--repeat` alternates
- * direct and autobatched runs and prints every run (the machine is shared).
+ * once) so its own CPU can be told apart from serving. Both modes first run
+ * `--warmup` seconds unrecorded (the workers' JIT takes seconds to settle).
+ * `--repeat` alternates direct and autobatched runs and prints every run
+ * (the machine is shared).
  *
- *   node --import tsx bench/autobatch.ts [--backends wasm,tensorflow] [--rate 1000] [--candidates 8]
- *     [--seconds 5] [--max-wait 5] [--max-batch 1024] [--workers 2] [--slots <workers>] [--repeat 1] [--js]
+ *   node --import tsx bench/autobatch.ts [--backends wasm,tensorflow] [--rate 1000] [--candidates 8|1,8,32]
+ *     [--seconds 5] [--max-wait 5] [--max-batch 1024] [--workers 2] [--slots <workers>] [--repeat 1] [--warmup 3] [--js]
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -33,13 +36,15 @@ import type { BackendChoice } from '../src/ml/backend.ts';
 import { arg } from './support/args.ts';
 
 const rate = Number(arg('rate', '1000'));
-const candidates = Number(arg('candidates', '8'));
+const candidateSizes = arg('candidates', '8').split(',').map(Number);
+let candidates = candidateSizes[0] as number;
 const seconds = Number(arg('seconds', '5'));
 const maxWaitMs = Number(arg('max-wait', '5'));
 const maxBatch = Number(arg('max-batch', '1024'));
 const workers = Number(arg('workers', String(availableParallelism())));
 const slots = Number(arg('slots', String(workers)));
 const repeat = Number(arg('repeat', '1'));
+const warmup = Number(arg('warmup', '3'));
 const backends = arg('backends', arg('backend', 'wasm')).split(',') as BackendChoice[];
 const engine = (process.argv.includes('--js') ? 'js' : 'tfjs') as 'js' | 'tfjs';
 
@@ -71,7 +76,7 @@ function makeRequest(i: number): ScoreRequest {
     itemParts: { version: 'bench', parts: model.head.itemParts(rows) },
   };
 }
-const requests = Array.from({ length: 64 }, (_, i) => makeRequest(i));
+let requests: ScoreRequest[] = [];
 
 // ---- CPU time per thread (Linux): /proc/self/task/<tid>/schedstat, first field = ns on CPU
 
@@ -139,7 +144,7 @@ const loadNow = (): string =>
     .map((x) => x.toFixed(2))
     .join(' ');
 
-async function run(mode: Mode, pool: ScoringPool, poolTids: Set<number>): Promise<RunResult> {
+async function run(mode: Mode, pool: ScoringPool, poolTids: Set<number>, secs = seconds): Promise<RunResult> {
   const reports: BatchReport[] = [];
   const batcher =
     mode === 'autobatch'
@@ -171,7 +176,7 @@ async function run(mode: Mode, pool: ScoringPool, poolTids: Set<number>): Promis
   let outstanding = 0;
   let done!: () => void;
   const allDone = new Promise<void>((r) => (done = r));
-  const total = Math.round(rate * seconds);
+  const total = Math.round(rate * secs);
   let issued = 0;
   const onResult = (start: number) => (): void => {
     latencies.push(performance.now() - start);
@@ -272,7 +277,9 @@ function printRuns(rs: RunResult[]): void {
 }
 
 function median(xs: number[]): number {
-  return pct(sortedOf(xs), 50);
+  const s = sortedOf(xs);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 function summarise(backend: string, rs: RunResult[]): void {
@@ -288,7 +295,9 @@ function summarise(backend: string, rs: RunResult[]): void {
   const p99Added = median(a.map((r) => pct(r.latency, 99))) - median(d.map((r) => pct(r.latency, 99)));
   const ok = (b: boolean): string => (b ? 'ok' : 'MISSED');
   console.log('');
-  console.log(`## ${backend}: medians of ${d.length} direct and ${a.length} autobatched runs`);
+  console.log(
+    `medians of ${d.length} direct and ${a.length} autobatched runs (${backend}, ${candidates} candidates):`,
+  );
   console.log(`- model calls: ${f(callsX, 1)}x fewer (target >= 5x: ${ok(callsX >= 5)})`);
   console.log(
     `- CPU per prediction, whole process: ${f(cpuD)} -> ${f(cpuA)} us, ${f(cpuD / cpuA)}x less (target >= 2x: ${ok(cpuD / cpuA >= 2)}); without the load generator's own ${f(g)} us: ${f(cpuD - g)} -> ${f(cpuA - g)} us, ${f((cpuD - g) / (cpuA - g))}x less`,
@@ -307,7 +316,7 @@ console.log(
   `# bench/autobatch  node ${process.version}, ${availableParallelism()} cores, load avg ${loadNow()} at ${new Date().toISOString()}`,
 );
 console.log(
-  `# offered: ${rate} requests/s x ${candidates} candidates = ${rate * candidates} predictions/s for ${seconds} s; pool of ${workers} workers (${engine} head); autobatcher maxBatchSize ${maxBatch} rows, maxWaitMs ${maxWaitMs}, ${slots} slots`,
+  `# offered: ${rate} requests/s x ${candidateSizes.join(' or ')} candidates for ${seconds} s; pool of ${workers} workers (${engine} head); autobatcher maxBatchSize ${maxBatch} rows, maxWaitMs ${maxWaitMs}, ${slots} slots`,
 );
 console.log(
   `# model: default CTR head (${model.config.hidden.join('-')}), factorised, item parts cached (the steady state of a cycle)`,
@@ -316,18 +325,29 @@ for (const backend of backends) {
   const before = new Set(threadCpuNs().keys());
   const pool = new ScoringPool({ workers, engine, backend });
   await pool.load('bench', model.toBuffer());
-  await pool.score(requests.slice(0, 4)); // native backends start their thread pools on the first op
+  await pool.score([makeRequest(0)]); // native backends start their thread pools on the first op
   const poolTids = new Set([...threadCpuNs().keys()].filter((t) => !before.has(t)));
-  const rs: RunResult[] = [await run('generator', pool, poolTids)];
-  for (let i = 0; i < repeat; i++) {
-    // alternate the order so a drift in the machine's load does not favour one mode
-    const order: Mode[] = i % 2 === 0 ? ['direct', 'autobatch'] : ['autobatch', 'direct'];
-    for (const m of order) rs.push(await run(m, pool, poolTids));
+  for (const size of candidateSizes) {
+    candidates = size;
+    requests = Array.from({ length: 64 }, (_, i) => makeRequest(i));
+    // warm-up at the offered load in both modes: the workers' JIT settles in the first seconds
+    // (hundreds of optimisations), and whichever mode ran first would pay for it
+    for (const m of ['direct', 'autobatch'] as const) if (warmup > 0) await run(m, pool, poolTids, warmup);
+    const rs: RunResult[] = [await run('generator', pool, poolTids)];
+    for (let i = 0; i < repeat; i++) {
+      // alternate the order so a drift in the machine's load does not favour one mode
+      const order: Mode[] = i % 2 === 0 ? ['direct', 'autobatch'] : ['autobatch', 'direct'];
+      for (const m of order) rs.push(await run(m, pool, poolTids));
+    }
+    console.log('');
+    console.log(
+      `### ${pool.backend ?? backend}, ${rate} requests/s x ${size} candidates = ${rate * size} predictions/s`,
+    );
+    console.log('');
+    printRuns(rs);
+    summarise(pool.backend ?? backend, rs);
   }
   await pool.close();
-  console.log('');
-  printRuns(rs);
-  summarise(pool.backend ?? backend, rs);
 }
 console.log('');
 console.log(`# load avg at end: ${loadNow()}`);
