@@ -15,6 +15,7 @@ import { Pipeline } from '../pipeline/pipeline.ts';
 import { startLookupServer, type LookupServer } from '../lookup/index.ts';
 import type { StreamsConfig } from '../streams/config.ts';
 import { KafkaStreams } from '../streams/runtime/index.ts';
+import { schemaRegistryFromConfig } from '../streams/serde/index.ts';
 import { embeddingsTopology } from '../../topologies/embeddings.ts';
 import { engagementTopology } from '../../topologies/engagement.ts';
 import { recommendationsTopology } from '../../topologies/recommendations.ts';
@@ -48,7 +49,8 @@ export async function startPipelineApp(
 ): Promise<RunningApps> {
   const stop = bounds.stopOffsets ? { stopOffsets: bounds.stopOffsets } : {};
   const topics = topicNames(o.topicPrefix);
-  const serdes = pipelineSerdes();
+  // schema.registry.url set: a server registry (other producers' ids resolve); else local ids
+  const serdes = pipelineSerdes(schemaRegistryFromConfig(config));
   const kafka = createKafka({ bootstrapServers: config['bootstrap.servers'], clientId: config['client.id'] });
   await Pipeline.createTopics(kafka, topics);
   const closers: Array<() => Promise<void>> = [];

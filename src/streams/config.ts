@@ -58,6 +58,8 @@ export interface StreamsConfig {
   'processing.exception.handler': ExceptionHandlerName;
   'default.production.exception.handler': ExceptionHandlerName;
   'errors.dead.letter.queue.topic.name': string;
+  'schema.registry.url': string;
+  'basic.auth.user.info': string;
 }
 
 export type StreamsConfigName = keyof StreamsConfig;
@@ -429,6 +431,32 @@ export const STREAMS_CONFIG_TABLE: readonly ConfigDef[] = [
     importance: 'low',
     doc: 'The dead-letter topic (KIP-1034). Default `<application.id>-dlq`.',
     validate: stringValidator(TOPIC_SAFE, 'a valid topic name'),
+  }),
+  def({
+    name: 'schema.registry.url',
+    type: 'string',
+    default: '',
+    importance: 'medium',
+    doc: "Confluent-compatible schema registry of the Avro serdes (Confluent's serde setting; Apicurio's `/apis/ccompat/v7` works). Empty: the local registry, whose schema ids every process derives from the schema itself (a fleet of ctr-streams processes agrees without a server; other producers' ids are unknown to it).",
+    validate: (v) => {
+      if (v === '' || v === undefined) return '';
+      if (typeof v !== 'string' || !/^https?:\/\/\S+$/.test(v.trim()))
+        return new ConfigInvalid(`expected an http(s) URL, got ${show(v)}`);
+      return v.trim().replace(/\/+$/, '');
+    },
+  }),
+  def({
+    name: 'basic.auth.user.info',
+    type: 'string',
+    default: '',
+    importance: 'low',
+    doc: "`user:password` for the schema registry's HTTP basic auth (Confluent's serde setting). Empty: no auth. Prefer the environment variable to a file.",
+    validate: (v) => {
+      if (v === '' || v === undefined) return '';
+      if (typeof v !== 'string' || v.indexOf(':') <= 0)
+        return new ConfigInvalid('expected user:password (the value is not shown)');
+      return v;
+    },
   }),
 ];
 

@@ -13,7 +13,8 @@ import { LocalSchemaRegistry, type SchemaRegistry } from './schema-registry.ts';
 export function schemaRegistryFromConfig(
   config: { 'schema.registry.url'?: string; 'basic.auth.user.info'?: string } = {},
 ): SchemaRegistry {
-  const url = config['schema.registry.url'] ?? process.env.CTR_SCHEMA_REGISTRY_URL;
+  // '' is the config table's "not set"
+  const url = config['schema.registry.url'] || process.env.CTR_SCHEMA_REGISTRY_URL;
   if (!url) return new LocalSchemaRegistry();
   const userInfo = config['basic.auth.user.info'];
   const colon = userInfo?.indexOf(':') ?? -1;

@@ -11,6 +11,11 @@ import {
   renderConfigDocs,
   STREAMS_CONFIG_TABLE,
 } from '../../../src/streams/config.ts';
+import {
+  ConfluentSchemaRegistry,
+  LocalSchemaRegistry,
+  schemaRegistryFromConfig,
+} from '../../../src/streams/serde/index.ts';
 
 const base = { 'application.id': 'app-1', 'bootstrap.servers': '127.0.0.1:9092' };
 
@@ -54,6 +59,32 @@ describe('streams config', () => {
     assert.equal(e.problems.length, 5);
     assert.equal(e.code, 'CTR_CONFIG');
     assert.match(e.message, /commit\.interval\.ms: expected integer >= 0, got "5s"/);
+  });
+
+  it('takes the Avro serdes schema registry settings, with the URL checked and the password never echoed', () => {
+    const c = loadStreamsConfig({
+      overrides: {
+        ...base,
+        'schema.registry.url': 'http://registry:8081/apis/ccompat/v7/',
+        'basic.auth.user.info': 'svc:s3cret',
+      },
+    });
+    assert.equal(c['schema.registry.url'], 'http://registry:8081/apis/ccompat/v7');
+    const server = schemaRegistryFromConfig(c);
+    assert.ok(server instanceof ConfluentSchemaRegistry);
+    assert.equal(server.name, 'confluent(http://registry:8081/apis/ccompat/v7)');
+    const none = loadStreamsConfig({ overrides: base, env: {} });
+    assert.equal(none['schema.registry.url'], '');
+    assert.ok(schemaRegistryFromConfig(none) instanceof LocalSchemaRegistry);
+    const e = problemsOf(() =>
+      loadStreamsConfig({
+        overrides: { ...base, 'schema.registry.url': 'registry:8081', 'basic.auth.user.info': 's3cret' },
+      }),
+    );
+    const byName = new Map(e.problems.map((p) => [p.name, p.message]));
+    assert.equal(byName.get('schema.registry.url'), 'expected an http(s) URL, got "registry:8081"');
+    assert.equal(byName.get('basic.auth.user.info'), 'expected user:password (the value is not shown)');
+    assert.doesNotMatch(e.message, /s3cret/);
   });
 
   it('rejects unknown settings and suggests the near name', () => {
