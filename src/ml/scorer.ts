@@ -144,6 +144,8 @@ export class Scorer {
   private tfParams: TfParams | undefined;
   private readonly tableOptions: Partial<ItemPartTableOptions>;
   private ownTable: ItemPartTable | undefined;
+  /** The item-part input of the last call, reused (its tensors are disposed before a call returns). */
+  private scratch = new Float32Array(0);
 
   constructor(model: CtrModel, version: string, engine: HeadEngine = 'tfjs', options: ScorerOptions = {}) {
     this.model = model;
@@ -192,7 +194,10 @@ export class Scorer {
     let n = 0;
     for (const c of counts) n += c;
     const ctxParts = new Float32Array(requests.length * P);
-    const itemParts = new Float32Array(n * P);
+    // every row is overwritten below (computed, read or copied): a reused buffer needs no zeroing, and a
+    // worker does not allocate (and collect) n x partSize floats per call
+    if (this.scratch.length < n * P) this.scratch = new Float32Array(n * P);
+    const itemParts = this.scratch.subarray(0, n * P);
     const ctxIndex = new Int32Array(n);
     const computed: (Float32Array | undefined)[] = [];
     const reads: [PlannedRequest, number][] = [];
