@@ -432,13 +432,19 @@ export class ScoringPool {
     });
   }
 
-  /** The least-busy ready worker; waits while none is ready but some are starting. */
-  private async pick(): Promise<WorkerSlot> {
+  /** The least-busy ready worker, or undefined when none is ready. */
+  private readySlot(): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    for (const s of this.slots) if (s.state === 'ready' && (!best || s.inFlight < best.inFlight)) best = s;
+    return best;
+  }
+
+  /** Waits for a ready worker while none is (all starting or respawning), at most readyTimeoutMs. */
+  private async waitForSlot(): Promise<WorkerSlot> {
     const deadline = Date.now() + this.options.readyTimeoutMs;
     for (;;) {
       if (this.closed) throw new ClosedError('scoring pool is closed');
-      let best: WorkerSlot | undefined;
-      for (const s of this.slots) if (s.state === 'ready' && (!best || s.inFlight < best.inFlight)) best = s;
+      const best = this.readySlot();
       if (best) return best;
       const wait = deadline - Date.now();
       if (wait <= 0)
@@ -462,7 +468,8 @@ export class ScoringPool {
   ): Promise<T> {
     if (this.closed) throw new ClosedError('scoring pool is closed');
     if (this.current === undefined) throw new ClosedError('scoring pool has no model loaded yet');
-    const slot = await this.pick();
+    // synchronous when a worker is ready: calls issued together must see each other's inFlight
+    const slot = this.readySlot() ?? (await this.waitForSlot());
     const version = this.current;
     slot.inFlight++;
     this.versionUse.set(version, (this.versionUse.get(version) ?? 0) + 1);

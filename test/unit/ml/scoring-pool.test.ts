@@ -244,6 +244,33 @@ describe('ScoringPool respawn', () => {
     }
   });
 
+  it('a worker dying while a version loads does not fail the load: its replacement loads that version', async () => {
+    const m1 = CtrModel.create(TINY_MODEL, 81);
+    const m2 = CtrModel.create(TINY_MODEL, 82);
+    const pool = new ScoringPool({ workers: 2, backend: 'wasm', engine: 'tfjs', respawnDelayMs: 20 });
+    try {
+      await pool.load('v1', m1.toBuffer());
+      const loading = pool.load('v2', m2.toBuffer());
+      pool.killWorker(1);
+      await loading;
+      assert.equal(pool.version, 'v2');
+      const deadline = Date.now() + 20_000;
+      while (pool.readyWorkers < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(pool.readyWorkers, 2);
+      const reqs = lists(m2, 'v2', 4);
+      assertClose(await pool.score(reqs), reference(m2, 'v2', reqs), 'after a death during load');
+      // stop the worker that was never replaced: only the replacement can answer now
+      pool.killWorker(0);
+      while (pool.readyWorkers > 1 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      assert.equal(pool.readyWorkers, 1, 'worker 0 is gone (its replacement is not ready yet)');
+      const onReplacement = await withTimeout(pool.score(reqs), 20_000, 'a call on the replacement');
+      assert.ok(onReplacement.every((r) => r.version === 'v2'));
+      assertClose(onReplacement, reference(m2, 'v2', reqs), 'on the replacement');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('a call whose worker died waits for its retry, and close() rejects it instead of leaving it pending', async () => {
     const model = CtrModel.create(TINY_MODEL, 71);
     const pool = new ScoringPool({ workers: 1, backend: 'wasm', engine: 'tfjs', respawnDelayMs: 10_000 });
