@@ -32,8 +32,9 @@
  * TF_NUM_INTEROP_THREADS and TF_OVERRIDE_GLOBAL_THREADPOOL with getenv() once
  * per process, when its first context starts. A worker's own `process.env`
  * is a copy invisible to native code, so the pool sets them on the process
- * environment before its first worker starts (unless the operator set them):
- * each worker gets its own intra-op pool of cores / workers threads, instead
+ * environment before its first worker starts (the `nativeThreads` option
+ * wins, then the operator's environment, then the default): by default each
+ * worker gets its own intra-op pool of cores / workers threads, instead
  * of all workers sharing one process-wide pool sized for the whole machine.
  * Settings cannot change once TensorFlow started in the process (a second
  * pool in the same process inherits the first one's).
