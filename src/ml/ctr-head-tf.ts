@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { matMul } from './tf-ops.ts';
 import type { HeadConfig } from './ctr-head.ts';
+import { ShapeError } from './errors.ts';
 import type { FeatureSpec, PackedRows } from './feature-spec.ts';
 import type { TensorMap } from './tensor-file.ts';
 
@@ -98,9 +99,23 @@ export function headLogitsTf(c: HeadConfig, params: TfParams, x: TfHeadInputs): 
 }
 
 /**
+ * The context half of the first layer for many contexts at once: rows of
+ * `inputs` [C, contextInputSize] (HeadKernels.contextInput) times `weights`
+ * [contextInputSize, hidden[0]] plus `bias` [hidden[0]]: [C, hidden[0]], the
+ * first floats of each context part. Serving only (no custom gradient).
+ */
+export function contextHiddenTf(inputs: tf.Tensor2D, weights: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  return tf.add(tf.matMul(inputs, weights), bias);
+}
+
+/**
  * Factorised cross part on tfjs: logits [n] of pairs from context parts
- * [C, P] and item parts [n, P]; `ctxIndex` [n] picks each pair's context
- * (omit when C = 1: the context part is broadcast).
+ * and item parts [n, P]. The context parts are either one row per pair
+ * ([n, P], expanded by the caller), one row broadcast to every pair
+ * ([1, P]), or [C, P] with `ctxIndex` [n] picking each pair's row (a
+ * tf.gather: on wasm that kernel costs more than the rest of the cross part
+ * at serving sizes, so the scorer expands rows in JS instead).
+ * @throws ShapeError when `ctxParts` has neither 1 nor n rows and no `ctxIndex` is given.
  */
 export function crossLogitsTf(
   c: HeadConfig,
@@ -112,8 +127,10 @@ export function crossLogitsTf(
   const h0 = c.hidden[0] as number;
   const k = c.fmDim;
   const n = itemParts.shape[0];
+  const rowsC = ctxIndex ? n : ctxParts.shape[0];
+  if (!ctxIndex && rowsC !== 1 && rowsC !== n)
+    throw new ShapeError(`cross part of ${n} pairs got ${rowsC} context parts and no context index`);
   const cp = ctxIndex ? tf.gather(ctxParts, ctxIndex) : ctxParts;
-  const rowsC = ctxIndex ? n : 1;
   let h = tf.relu(tf.add(cp.slice([0, 0], [rowsC, h0]), itemParts.slice([0, 0], [n, h0]))) as tf.Tensor2D;
   for (let l = 1; l < c.hidden.length; l++) {
     h = tf.relu(

@@ -191,7 +191,11 @@ export class HeadKernels {
   }
 
   /**
-   * Context part of one context: [h1c + b1 | Vc | bias + first-order + numeric + FMc].
+   * Context part of one context: [h1c + b1 | Vc | bias + first-order + numeric + FMc],
+   * all in JS (the first layer as one axpy per non-zero input). The reference
+   * path: the 'js' engine runs it, and the batched path ({@link contextInput}
+   * plus one product per batch) must equal it.
+   * @throws nothing; a caller passes Fc cats and Nc numbers (unchecked here: the hot path).
    * @param cats the context's hashed field rows (Fc), @param nums its numbers (Nc, NaN = missing).
    */
   contextPart(
@@ -232,6 +236,87 @@ export class HeadKernels {
     }
     out[outOffset + h0 + k] = scalar + 0.5 * (vv - sq);
     return out;
+  }
+
+  /**
+   * Floats per context input row of {@link contextInput}: the context side of
+   * the deep input (one FM vector per field, then the normalised numbers).
+   */
+  get contextInputSize(): number {
+    return this.w0c.length / this.h0;
+  }
+
+  /**
+   * The context half of the MLP's first layer, for callers that run it as one
+   * product over many contexts (rows of {@link contextInput} times `weights`,
+   * plus `bias`, gives each context part's first `hidden[0]` floats). The
+   * arrays are the model's own weights: read them, never write them.
+   */
+  contextFirstLayer(): {
+    /** contextInputSize x hidden[0], row-major. */
+    weights: Float32Array;
+    /** hidden[0] floats. */
+    bias: Float32Array;
+  } {
+    return { weights: this.w0c, bias: this.b0 };
+  }
+
+  /**
+   * The context part of one context split for a batched first layer: writes
+   * its deep input row (contextInputSize floats: FM vectors of the fields,
+   * then numbers / running max, 0 where missing) at `row[rowOffset..]` and
+   * the non-MLP floats of its part (Vc at `part[partOffset + hidden[0]..]`,
+   * then the scalar) — everything of {@link contextPart} except the first
+   * `hidden[0]` floats, which are left as they are (the caller's product
+   * fills them). Every float of the input row is written, so rows need no
+   * zeroing.
+   * @param cats the context's hashed field rows (Fc), @param nums its numbers (Nc, NaN = missing).
+   */
+  contextInput(
+    cats: Int32Array,
+    nums: Float32Array,
+    row: Float32Array,
+    rowOffset: number,
+    part: Float32Array,
+    partOffset: number,
+  ): void {
+    const spec = this.config.spec;
+    if (cats.length !== spec.contextFields.length || nums.length !== spec.contextNumeric.length)
+      throw new ShapeError(
+        `context has ${cats.length} fields / ${nums.length} numbers, head expects ${spec.contextFields.length} / ${spec.contextNumeric.length}`,
+      );
+    const k = this.k;
+    const h0 = this.h0;
+    const fc = cats.length;
+    let scalar = this.bias;
+    let sq = 0;
+    const vo = partOffset + h0;
+    for (let d = 0; d < k; d++) part[vo + d] = 0;
+    for (let f = 0; f < fc; f++) {
+      const t = (cats[f] as number) * (k + 1);
+      const ro = rowOffset + f * k;
+      for (let d = 0; d < k; d++) {
+        const v = this.table[t + d] as number;
+        row[ro + d] = v;
+        part[vo + d] = (part[vo + d] as number) + v;
+        sq += v * v;
+      }
+      scalar += this.table[t + k] as number;
+    }
+    const no = rowOffset + fc * k;
+    for (let j = 0; j < nums.length; j++) {
+      const x = nums[j] as number;
+      if (Number.isNaN(x)) {
+        row[no + j] = 0;
+        continue;
+      }
+      const n = x / (this.ctxMax[j] as number);
+      row[no + j] = n;
+      scalar += (this.ctxW[j] as number) * n + (this.ctxB[j] as number);
+    }
+    let vv = 0;
+    for (let d = 0; d < k; d++) vv += (part[vo + d] as number) * (part[vo + d] as number);
+    part[vo + k] = scalar + 0.5 * (vv - sq);
   }
 
   /** Item parts of rows [from, to) of a packed batch (context side ignored): (to-from) x partSize floats. */

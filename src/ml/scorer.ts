@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { CtrModel } from './ctr-model.ts';
-import { crossLogitsTf, toTfParams, type TfParams } from './ctr-head-tf.ts';
+import { contextHiddenTf, crossLogitsTf, toTfParams, type TfParams } from './ctr-head-tf.ts';
 import type { PackedRows } from './feature-spec.ts';
 import { MlError, ShapeError } from './errors.ts';
 import { ItemPartTable, type ItemPartTableOptions, type SlotPlan } from './item-part-table.ts';
@@ -137,23 +137,58 @@ export interface ScorerOptions {
   itemParts?: Partial<ItemPartTableOptions>;
 }
 
+/**
+ * Scores batches of list requests with one model version on the current
+ * tfjs backend ('tfjs') or in JS ('js').
+ *
+ * Per call on 'tfjs', a batch costs at most two backend calls whatever its
+ * size: one product for the first layer of every context of the batch
+ * (when it holds more than one context; a single context is cheaper in JS
+ * than a backend round trip), and one for the cross part. Per-request work
+ * in JS is kept to copies: at 6000 requests/s a worker has ~170 us per
+ * request, and the per-request JS first layer (~36 us) and a wasm
+ * tf.gather of context rows (~190 us per call) were each as large as the
+ * per-call cost the autobatcher exists to amortise.
+ *
+ * The weights the backend needs are uploaded once, by the constructor;
+ * `dispose` frees them. Not thread-safe (one per thread and version).
+ */
 export class Scorer {
   readonly model: CtrModel;
   readonly version: string;
   readonly engine: HeadEngine;
   private tfParams: TfParams | undefined;
+  /** The context half of the first layer on the backend ('tfjs' only). */
+  private ctxLayer: { weights: tf.Tensor2D; bias: tf.Tensor1D } | undefined;
   private readonly tableOptions: Partial<ItemPartTableOptions>;
   private ownTable: ItemPartTable | undefined;
-  /** The item-part input of the last call, reused (its tensors are disposed before a call returns). */
+  /**
+   * Inputs of the last call, reused (their tensors are disposed before a call returns): item parts
+   * (n x P), context parts expanded to one row per pair (n x P), context input rows (C x D).
+   */
   private scratch = new Float32Array(0);
+  private expandScratch = new Float32Array(0);
+  private inputScratch = new Float32Array(0);
 
   constructor(model: CtrModel, version: string, engine: HeadEngine = 'tfjs', options: ScorerOptions = {}) {
     this.model = model;
     this.version = version;
     this.engine = engine;
     this.tableOptions = options.itemParts ?? {};
-    if (engine === 'tfjs')
+    if (engine === 'tfjs') {
       this.tfParams = toTfParams(model.weights, (n) => n.startsWith('mlp.') && !n.startsWith('mlp.0.'));
+      const head = model.head;
+      const { weights, bias } = head.contextFirstLayer();
+      this.ctxLayer = {
+        weights: tf.tensor2d(weights, [head.contextInputSize, bias.length]),
+        bias: tf.tensor1d(bias),
+      };
+    }
+  }
+
+  /** Live tfjs tensors this scorer holds (the uploaded weights; 0 for 'js' or once disposed). */
+  get tensorCount(): number {
+    return (this.tfParams?.size ?? 0) + (this.ctxLayer ? 2 : 0);
   }
 
   /** The in-thread item-part table of keyed requests (created by the first one). */
@@ -193,7 +228,14 @@ export class Scorer {
     const counts = requests.map((r) => (isPlanned(r) ? r.count : r.items.count));
     let n = 0;
     for (const c of counts) n += c;
-    const ctxParts = new Float32Array(requests.length * P);
+    const C = requests.length;
+    const ctxParts = new Float32Array(C * P);
+    // several contexts on the backend: their first layer as one product after the loop below, which
+    // writes each context's input row and the rest of its part
+    const batchCtx = this.engine === 'tfjs' && C > 1;
+    const D = head.contextInputSize;
+    if (batchCtx && this.inputScratch.length < C * D) this.inputScratch = new Float32Array(C * D);
+    const ctxInputs = this.inputScratch.subarray(0, batchCtx ? C * D : 0);
     // every row is overwritten below (computed, read or copied): a reused buffer needs no zeroing, and a
     // worker does not allocate (and collect) n x partSize floats per call
     if (this.scratch.length < n * P) this.scratch = new Float32Array(n * P);
@@ -212,7 +254,8 @@ export class Scorer {
           `request ${i}: context has ${r.context.cats.length} fields / ${r.context.nums.length} numbers, model expects ${spec.contextFields.length} / ${spec.contextNumeric.length}`,
         );
       }
-      head.contextPart(r.context.cats, r.context.nums, ctxParts, i * P);
+      if (batchCtx) head.contextInput(r.context.cats, r.context.nums, ctxInputs, i * D, ctxParts, i * P);
+      else head.contextPart(r.context.cats, r.context.nums, ctxParts, i * P);
       ctxIndex.fill(i, o, o + cnt);
       const rowsOf = (
         items: { cats: Int32Array; nums: Float32Array; embeddings: Float32Array },
@@ -277,7 +320,8 @@ export class Scorer {
         view.read(plan.slots[row] as number, plan.stamps[row] as number, itemParts, (at + row) * P);
       }
     }
-    const logits = this.crossLogits(ctxParts, requests.length, itemParts, n, ctxIndex);
+    if (batchCtx) this.contextHidden(ctxInputs, C, ctxParts);
+    const logits = this.crossLogits(ctxParts, C, itemParts, n, ctxIndex);
     const out: ScoreResult[] = [];
     o = 0;
     requests.forEach((_, i) => {
@@ -295,7 +339,30 @@ export class Scorer {
     return out;
   }
 
-  /** The cross part on the chosen engine. */
+  /**
+   * The first `hidden[0]` floats of `contexts` context parts (P floats each in `ctxParts`) from
+   * their input rows (`inputs`, contextInputSize floats each): one product on the backend.
+   */
+  private contextHidden(inputs: Float32Array, contexts: number, ctxParts: Float32Array): void {
+    if (!this.ctxLayer) throw new MlError('CTR_ML_WORKER', `scorer of ${this.version} is disposed`);
+    const { weights, bias } = this.ctxLayer;
+    const D = weights.shape[0];
+    const h0 = weights.shape[1];
+    const P = this.model.head.partSize;
+    const out = tf.tidy(() => contextHiddenTf(tf.tensor2d(inputs, [contexts, D]), weights, bias));
+    try {
+      const h = out.dataSync() as Float32Array;
+      for (let c = 0; c < contexts; c++) ctxParts.set(h.subarray(c * h0, c * h0 + h0), c * P);
+    } finally {
+      out.dispose();
+    }
+  }
+
+  /**
+   * The cross part on the chosen engine: logits of `n` pairs, pair i of context part
+   * `ctxIndex[i]` of `contexts` (P floats each in `ctxParts`) and item part i of `itemParts`.
+   * @throws MlError CTR_ML_WORKER once the scorer is disposed ('tfjs').
+   */
   crossLogits(
     ctxParts: Float32Array,
     contexts: number,
@@ -304,17 +371,28 @@ export class Scorer {
     ctxIndex: Int32Array,
   ): Float32Array {
     if (this.engine === 'js') return this.model.head.crossLogits(ctxParts, itemParts, n, ctxIndex);
+    if (!this.tfParams) throw new MlError('CTR_ML_WORKER', `scorer of ${this.version} is disposed`);
     const P = this.model.head.partSize;
-    const params = this.tfParams as TfParams;
+    const params = this.tfParams;
+    // several contexts: one copied row per pair here rather than tf.gather on the backend (wasm's
+    // gather kernel took ~190 us per call, more than the rest of the cross part at serving sizes)
+    let ctx = ctxParts.subarray(0, P);
+    if (contexts > 1) {
+      if (this.expandScratch.length < n * P) this.expandScratch = new Float32Array(n * P);
+      ctx = this.expandScratch.subarray(0, n * P);
+      for (let r = 0; r < n; r++) {
+        const c = (ctxIndex[r] as number) * P;
+        ctx.set(ctxParts.subarray(c, c + P), r * P);
+      }
+    }
     // tidy returns the tensor, not its data: tidy walks a returned typed array element by element
     // (5% of a worker's time at batch 1024 in a profile)
     const out = tf.tidy(() =>
       crossLogitsTf(
         this.model.headConfig,
         params,
-        tf.tensor2d(ctxParts, [contexts, P]),
+        tf.tensor2d(ctx, [contexts > 1 ? n : 1, P]),
         tf.tensor2d(itemParts, [n, P]),
-        contexts === 1 ? undefined : tf.tensor1d(ctxIndex, 'int32'),
       ),
     );
     try {
@@ -324,10 +402,13 @@ export class Scorer {
     }
   }
 
-  /** Frees tfjs tensors. */
+  /** Frees the tfjs tensors this scorer uploaded and those of its model; the scorer is unusable after. */
   dispose(): void {
     this.tfParams?.forEach((t) => t.dispose());
     this.tfParams = undefined;
+    this.ctxLayer?.weights.dispose();
+    this.ctxLayer?.bias.dispose();
+    this.ctxLayer = undefined;
     this.model.dispose();
   }
 }

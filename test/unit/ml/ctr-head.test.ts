@@ -2,8 +2,16 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/ml/backend.ts';
-import { HeadKernels, initHead, partSize, type HeadConfig } from '../../../src/ml/ctr-head.ts';
 import {
+  contextInputSize,
+  HeadKernels,
+  initHead,
+  partSize,
+  type HeadConfig,
+} from '../../../src/ml/ctr-head.ts';
+import { ShapeError } from '../../../src/ml/errors.ts';
+import {
+  contextHiddenTf,
   crossLogitsTf,
   disposeInputs,
   headInputsFromRows,
@@ -144,5 +152,100 @@ describe('CTR head', () => {
     const onlyB = head.crossLogits(parts.subarray(P), items, 4);
     assert.deepEqual([mixed[0], mixed[1], mixed[2], mixed[3]], [onlyA[0], onlyB[1], onlyB[2], onlyA[3]]);
     assert.notEqual(onlyA[1], onlyB[1]);
+  });
+
+  /** Contexts that differ in every field, one with its number missing (NaN) and one at 0. */
+  function someContexts() {
+    return [
+      { contextId: 'ctx-1', publisher: 'pub-1', segment: 'seg-0', position: 2, pageDepth: 9 },
+      { contextId: 'ctx-2', publisher: 'pub-3', placement: 'pub-3/pl-2', country: 'DE', hour: 23 },
+      { contextId: 'ctx-3', publisher: 'pub-2', device: 'desktop', position: 5, pageDepth: 0 },
+      { contextId: 'ctx-4', publisher: 'pub-4', country: 'SI', segment: 'seg-9', pageDepth: 130 },
+    ].map((v) => packContext(config.spec, v));
+  }
+
+  it('batched context parts (input rows x first layer on the backend) equal contextPart within 1e-5, missing numbers included', () => {
+    const params = randomParams(11);
+    const head = new HeadKernels(config, params);
+    const ctxs = someContexts();
+    assert.ok(Number.isNaN(ctxs[1]!.nums[0]), 'the second context lacks its number');
+    const C = ctxs.length;
+    const P = head.partSize;
+    const D = head.contextInputSize;
+    assert.equal(D, contextInputSize(config));
+    const h0 = config.hidden[0] as number;
+    // garbage in the output rows first: contextInput must write every float of a row
+    const rows = new Float32Array(C * D).fill(777);
+    const parts = new Float32Array(C * P).fill(-5);
+    ctxs.forEach((c, i) => head.contextInput(c.cats, c.nums, rows, i * D, parts, i * P));
+    assert.ok(
+      rows.every((v) => Number.isFinite(v) && v !== 777),
+      'every input float written, none NaN',
+    );
+    const { weights, bias } = head.contextFirstLayer();
+    assert.equal(weights.length, D * h0);
+    assert.equal(bias.length, h0);
+    const w = tf.tensor2d(weights, [D, h0]);
+    const b = tf.tensor1d(bias);
+    const hidden = tf.tidy(() => contextHiddenTf(tf.tensor2d(rows, [C, D]), w, b).dataSync());
+    w.dispose();
+    b.dispose();
+    for (let i = 0; i < C; i++) parts.set(hidden.subarray(i * h0, i * h0 + h0), i * P);
+    ctxs.forEach((c, i) => {
+      const want = head.contextPart(c.cats, c.nums);
+      for (let j = 0; j < P; j++)
+        assert.ok(
+          Math.abs((parts[i * P + j] as number) - (want[j] as number)) < 1e-5,
+          `context ${i} float ${j}: batched ${parts[i * P + j]} vs contextPart ${want[j]}`,
+        );
+    });
+  });
+
+  it('contextInput rejects a context of the wrong width', () => {
+    const head = new HeadKernels(config, randomParams(12));
+    const [c] = someContexts();
+    const P = head.partSize;
+    assert.throws(
+      () => head.contextInput(c!.cats.subarray(1), c!.nums, new Float32Array(64), 0, new Float32Array(P), 0),
+      ShapeError,
+    );
+  });
+
+  it('the tf cross part takes context parts expanded to one row per pair, equal to the context index path', () => {
+    const params = randomParams(13);
+    const head = new HeadKernels(config, params);
+    const ctxs = someContexts();
+    const P = head.partSize;
+    const parts = new Float32Array(ctxs.length * P);
+    ctxs.forEach((c, i) => head.contextPart(c.cats, c.nums, parts, i * P));
+    const { rows } = oneContextRows(10, 14);
+    const items = head.itemParts(rows);
+    const index = Int32Array.from([3, 0, 0, 1, 2, 3, 1, 1, 0, 2]);
+    const expanded = new Float32Array(10 * P);
+    index.forEach((c, r) => expanded.set(parts.subarray(c * P, c * P + P), r * P));
+    const js = head.crossLogits(parts, items, 10, index);
+    const tp = toTfParams(params);
+    const [byRows, byIndex] = tf.tidy(() => [
+      crossLogitsTf(config, tp, tf.tensor2d(expanded, [10, P]), tf.tensor2d(items, [10, P])).dataSync(),
+      crossLogitsTf(
+        config,
+        tp,
+        tf.tensor2d(parts, [ctxs.length, P]),
+        tf.tensor2d(items, [10, P]),
+        tf.tensor1d(index, 'int32'),
+      ).dataSync(),
+    ]);
+    assert.throws(
+      () =>
+        tf.tidy(() =>
+          crossLogitsTf(config, tp, tf.tensor2d(parts, [ctxs.length, P]), tf.tensor2d(items, [10, P])),
+        ),
+      ShapeError,
+    );
+    tp.forEach((v) => v.dispose());
+    for (let i = 0; i < 10; i++) {
+      assert.ok(Math.abs(byRows![i]! - js[i]!) < 1e-4, `pair ${i}: expanded ${byRows![i]} vs js ${js[i]}`);
+      assert.ok(Math.abs(byIndex![i]! - js[i]!) < 1e-4, `pair ${i}: gather ${byIndex![i]} vs js ${js[i]}`);
+    }
   });
 });
