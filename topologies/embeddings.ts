@@ -15,11 +15,14 @@
  * - `embedding-backfill`: per task, which model version the backfill has
  *   reached and how far (the last item id), so a restarted task resumes.
  *
- * Model versions: every vector carries its version. When the model runner's
- * version changes (the registry promoted a new model), a wall-clock
- * punctuator re-embeds every catalogue item of the task whose vector is of
- * another version, a chunk per tick (so records keep flowing between
- * chunks), logging progress. Scorers never mix versions: see recommendations.ts.
+ * Model versions: every vector carries its embedding version, the version
+ * whose towers computed it (a version trained with frozen towers keeps its
+ * parent's: see VersionInfo.embeddingVersion). When the model runner's
+ * embedding version changes (the registry promoted a model with new towers),
+ * a wall-clock punctuator re-embeds every catalogue item of the task whose
+ * vector is of another embedding version, a chunk per tick (so records keep
+ * flowing between chunks), logging progress. A head-only version re-embeds
+ * nothing. Scorers never mix versions: see recommendations.ts.
  */
 import { Stores, type KeyValueStore } from '../src/streams/state/index.ts';
 import { Topology } from '../src/streams/topology/index.ts';
@@ -104,7 +107,7 @@ class EmbeddingWriter {
     reason: string,
     receivedAt?: ReadonlyMap<string, number>,
   ): Promise<number> {
-    if (items.length === 0 || this.o.model.version === undefined) return 0;
+    if (items.length === 0 || this.o.model.embeddingVersion === undefined) return 0;
     const size = await this.imageSize();
     const max = this.o.maxEmbedBatch ?? 256;
     const chunks: ItemCreatedEvent[][] = [];
@@ -188,12 +191,17 @@ class EmbedNewItems implements Processor<string, ItemCreatedEvent, string, ItemE
     // requests that waited for these items are answered by the vectors just sent
     const waiting = await this.pending.getMany(items.map((it) => it.itemId));
     const answered = items.filter((_, i) => waiting[i] !== undefined).map((it) => [it.itemId, null] as const);
-    if (answered.length > 0 && this.o.model.version !== undefined) await this.pending.putAll(answered);
+    if (answered.length > 0 && this.o.model.embeddingVersion !== undefined)
+      await this.pending.putAll(answered);
   }
 
-  /** One chunk of the re-embedding of every item whose vector is of another model version. */
+  /**
+   * One chunk of the re-embedding of every item whose vector is of another
+   * embedding version. A version trained with frozen towers shares its
+   * parent's embedding version: promoting it re-embeds nothing.
+   */
   private async backfillTick(): Promise<void> {
-    const version = this.o.model.version;
+    const version = this.o.model.embeddingVersion;
     if (version === undefined || this.backfilling) return;
     this.backfilling = true;
     try {
@@ -203,7 +211,7 @@ class EmbedNewItems implements Processor<string, ItemCreatedEvent, string, ItemE
         state = { version, after: '', done: false, embedded: 0, startedAt: this.ctx.currentSystemTimeMs };
         log.info(
           { task: this.ctx.taskId, version, items: await this.catalogue.approximateNumEntries() },
-          'model version changed: re-embedding every item of this task',
+          'embedding version changed (new towers): re-embedding every item of this task',
         );
       }
       const chunk = this.o.backfillChunk ?? 512;
@@ -268,7 +276,7 @@ class ServeEmbeddingRequests implements Processor<string, EmbeddingRequestEvent,
     const ids = [...byId.keys()];
     if (this.o.stats) this.o.stats.embeddingRequests += ids.length;
     const [items, vectors] = await Promise.all([this.catalogue.getMany(ids), this.embeddings.getMany(ids)]);
-    const version = this.o.model.version;
+    const version = this.o.model.embeddingVersion;
     const toEmbed: ItemCreatedEvent[] = [];
     const resend: ItemEmbeddingEvent[] = [];
     const keep: (readonly [string, EmbeddingRequestEvent])[] = [];

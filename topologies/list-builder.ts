@@ -7,7 +7,9 @@
  *
  * Version policy (never mix versions silently): a cycle packs with ONE model
  * snapshot. A candidate whose embedding is missing, or was computed by
- * another model version (a rollout whose backfill has not reached it yet),
+ * other towers than the snapshot's (its embedding version differs: a rollout
+ * whose backfill has not reached it yet; a version trained with frozen
+ * towers shares its parent's embedding version, so it needs no backfill),
  * is scored with THAT snapshot's learned OOV vector, flagged
  * `outOfVocabulary`, and reported as a miss (the caller sends one
  * `embedding-requests` record). A vector of another version is never fed to
@@ -280,7 +282,9 @@ export class ListBuilder {
     epoch: number,
   ): PackedItem {
     const e = this.table.get(itemId);
-    const usable = e !== undefined && e.version === snap.version && e.vector.length === spec.embeddingDim;
+    // embeddings are stamped with the version whose towers computed them: a head-only version shares its parent's
+    const usable =
+      e !== undefined && e.version === snap.embeddingVersion && e.vector.length === spec.embeddingDim;
     const cats = new Int32Array(spec.itemFields.length);
     const nums = new Float32Array(spec.itemNumeric.length).fill(Number.NaN);
     const values: Record<string, string | number> = {};

@@ -38,6 +38,12 @@ import {
 /** What a cycle needs to pack its inputs for one model version. */
 export interface ModelSnapshot {
   version: string;
+  /**
+   * The version whose towers this one uses (the stamp its embeddings carry):
+   * the version itself, or an ancestor when it was trained with frozen towers.
+   * A cycle scores with embeddings of this version.
+   */
+  embeddingVersion: string;
   /** The version's learned OOV item embedding (spec.embeddingDim floats). */
   oov: Float32Array;
   spec: FeatureSpec;
@@ -48,13 +54,16 @@ export interface ModelSnapshot {
 export interface ModelRunner {
   /** The version new calls use; undefined before a model is loaded. */
   readonly version: string | undefined;
+  /** The current version's embedding version (see ModelSnapshot.embeddingVersion); undefined before a model is loaded. */
+  readonly embeddingVersion: string | undefined;
   /** The tensor backend that runs the model (e.g. `wasm`), for logs and the demo. */
   readonly backend: string;
   /** The current version's snapshot, or undefined before a model is loaded. */
   snapshot(): Promise<ModelSnapshot | undefined>;
   /**
    * Embeds items with the current version's towers.
-   * @returns items.length x spec.embeddingDim floats and the version that computed them.
+   * @returns items.length x spec.embeddingDim floats and their embedding version (the version whose
+   *   towers computed them: the stamp stored with each vector).
    * @throws ClosedError (src/ml) when no model is loaded yet.
    */
   embed(items: ItemContent[]): Promise<{ version: string; embeddings: Float32Array }>;
@@ -72,6 +81,7 @@ export interface ModelRunner {
 export class InProcessModelRunner implements ModelRunner {
   private model: CtrModel | undefined;
   private current: string | undefined;
+  private currentEmbedding: string | undefined;
   private scorer: Scorer | undefined;
   private readonly engine: HeadEngine;
   backend = 'js';
@@ -85,11 +95,16 @@ export class InProcessModelRunner implements ModelRunner {
     return this.current;
   }
 
-  setModel(model: CtrModel, version: string): void {
+  get embeddingVersion(): string | undefined {
+    return this.currentEmbedding;
+  }
+
+  /** Switches to `model`; `embeddingVersion` names whose towers it uses (default: its own). */
+  setModel(model: CtrModel, version: string, embeddingVersion = version): void {
     // not dispose(): that would also free the previous model's tower tensors, which tests may still hold
-    this.scorer = undefined;
     this.model = model;
     this.current = version;
+    this.currentEmbedding = embeddingVersion;
     this.scorer = undefined;
   }
 
@@ -103,6 +118,7 @@ export class InProcessModelRunner implements ModelRunner {
     if (!this.model || !this.current) return undefined;
     return {
       version: this.current,
+      embeddingVersion: this.currentEmbedding ?? this.current,
       oov: this.model.oovEmbedding,
       spec: this.model.config.spec,
       imageSize: this.model.config.towers.image.size,
@@ -112,7 +128,10 @@ export class InProcessModelRunner implements ModelRunner {
   async embed(items: ItemContent[]): Promise<{ version: string; embeddings: Float32Array }> {
     if (!this.model || !this.current) throw new ClosedError('no model loaded yet');
     this.backend = await initBackend();
-    return { version: this.current, embeddings: this.model.embed(items).slice() };
+    return {
+      version: this.currentEmbedding ?? this.current,
+      embeddings: this.model.embed(items).slice(),
+    };
   }
 
   async score(requests: ScoreRequest[]): Promise<ScoreResult[]> {
@@ -196,7 +215,7 @@ export class PooledModelRunner implements ModelRunner {
   /** One tower call for the requests of a batch; each gets its rows of the result (one version for all). */
   private async embedJoined(batch: EmbedRequest[]): Promise<EmbedResult[]> {
     const all = batch.length === 1 ? (batch[0] as EmbedRequest) : batch.flat();
-    const { version, embeddings } = await this.pool.embed(all as ItemContent[]);
+    const { embeddingVersion: version, embeddings } = await this.pool.embed(all as ItemContent[]);
     const dim = all.length === 0 ? 0 : embeddings.length / all.length;
     const out: EmbedResult[] = [];
     let at = 0;
@@ -226,18 +245,24 @@ export class PooledModelRunner implements ModelRunner {
     return this.pool.version;
   }
 
+  get embeddingVersion(): string | undefined {
+    return this.pool.embeddingVersion;
+  }
+
   get backend(): string {
     return this.pool.backend ?? 'unknown';
   }
 
   snapshot(): Promise<ModelSnapshot | undefined> {
     const version = this.pool.version;
-    if (version === undefined) return Promise.resolve(undefined);
+    const embeddingVersion = this.pool.embeddingVersion;
+    if (version === undefined || embeddingVersion === undefined) return Promise.resolve(undefined);
     let s = this.snapshots.get(version);
     if (!s) {
       // the OOV vector lives in the model file: read it once per version on this thread
       s = this.registry.load(version).then((m) => ({
         version,
+        embeddingVersion,
         oov: m.oovEmbedding.slice(),
         spec: m.config.spec,
         imageSize: m.config.towers.image.size,

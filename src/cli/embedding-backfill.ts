@@ -16,7 +16,7 @@
  * once the topic is read to its end.
  */
 import type { Kafka } from '../kafka/index.ts';
-import { ModelRegistry } from '../ml/index.ts';
+import { embeddingVersionOf, ModelRegistry } from '../ml/index.ts';
 import { TopicFollower } from '../pipeline/topic-follower.ts';
 import { pipelineSerdes } from '../../topologies/events.ts';
 import { CliError } from './errors.ts';
@@ -26,6 +26,8 @@ export interface BackfillProgress {
   done: number;
   /** Items with an embedding of any version. */
   total: number;
+  /** The embedding version the items must carry: the version's own, or its tower ancestor's. */
+  target: string;
   /** Items per version, for the log. */
   byVersion: ReadonlyMap<string, number>;
 }
@@ -46,7 +48,8 @@ export interface BackfillOptions {
 }
 
 /**
- * Promotes `version` and waits until every item's embedding is of it.
+ * Promotes `version` and waits until every item's embedding is of its
+ * embedding version (itself, or the ancestor whose towers it shares).
  * @throws CliError CTR_CLI_USAGE for an unknown version; CTR_CLI_FAILED on timeout (with the counts)
  */
 export async function backfillEmbeddings(o: BackfillOptions): Promise<BackfillProgress> {
@@ -58,6 +61,9 @@ export async function backfillEmbeddings(o: BackfillOptions): Promise<BackfillPr
       `model version "${o.version}" is not in the registry ${o.registryDir} (versions: ${versions.join(', ') || 'none'})`,
     );
   if ((o.promote ?? true) && (await registry.latest()) !== o.version) await registry.promote(o.version);
+  // vectors carry the embedding version: a version trained with frozen towers shares its parent's,
+  // so its backfill is done as soon as the parent's is
+  const target = embeddingVersionOf(await registry.info(o.version));
 
   const serde = pipelineSerdes().itemEmbedding;
   const latest = new Map<string, string>();
@@ -85,7 +91,7 @@ export async function backfillEmbeddings(o: BackfillOptions): Promise<BackfillPr
   const progress = (): BackfillProgress => {
     const byVersion = new Map<string, number>();
     for (const v of latest.values()) byVersion.set(v, (byVersion.get(v) ?? 0) + 1);
-    return { done: byVersion.get(o.version) ?? 0, total: latest.size, byVersion };
+    return { done: byVersion.get(target) ?? 0, total: latest.size, target, byVersion };
   };
   await follower.start();
   try {
@@ -98,7 +104,7 @@ export async function backfillEmbeddings(o: BackfillOptions): Promise<BackfillPr
       if (Date.now() > deadline)
         throw new CliError(
           'CTR_CLI_FAILED',
-          `backfill to "${o.version}" not done: ${p.done}/${p.total} items carry it (is an embeddings application running?)`,
+          `backfill to "${o.version}" not done: ${p.done}/${p.total} items carry its embedding version ${target} (is an embeddings application running?)`,
         );
       await new Promise((r) => setTimeout(r, o.intervalMs ?? 500));
     }

@@ -19,6 +19,7 @@ import type { PipelineTopologyName } from './topology-catalog.ts';
 /** A ModelRunner for topologies that are described, never run. */
 const inspectionModel: ModelRunner = {
   version: undefined,
+  embeddingVersion: undefined,
   backend: 'none',
   snapshot: () => Promise.resolve(undefined),
   embed: () =>

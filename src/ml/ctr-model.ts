@@ -7,6 +7,7 @@
  * (results cached by the caller, per model version), and `head` (HeadKernels)
  * scores cached embeddings every cycle.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { HeadKernels, headShapes, headStateShapes, initHead, type HeadConfig } from './ctr-head.ts';
@@ -55,6 +56,11 @@ export function headConfigOf(c: CtrModelConfig): HeadConfig {
 
 /** Names of the embedding tables (trained with sparse updates, gathered in JS, never uploaded whole). */
 export const TABLE_PARAMS = ['fm.table', 'text.table'] as const;
+
+/** Weights of the item towers (text and image), including the token table. */
+export function isTowerWeight(name: string): boolean {
+  return name.startsWith('text.') || name.startsWith('image.');
+}
 
 /** Names of non-trainable state (running max |value| of numeric features). */
 export function isStateParam(name: string): boolean {
@@ -137,6 +143,23 @@ export class CtrModel {
       (n) => (n.startsWith('text.') || n.startsWith('image.')) && n !== 'text.table',
     );
     return embedItems(this.config.towers, this.weights, this.towerTf, items);
+  }
+
+  /**
+   * A digest of what the towers compute: their config and every tower
+   * weight (sha256, hex). Two models with the same digest embed every item
+   * identically, so their embeddings are interchangeable (a version trained
+   * with frozen towers keeps its parent's).
+   */
+  towersDigest(): string {
+    const h = createHash('sha256');
+    h.update(JSON.stringify(this.config.towers));
+    for (const name of [...this.weights.keys()].filter(isTowerWeight).sort()) {
+      const t = this.weights.get(name) as { shape: number[]; data: Float32Array };
+      h.update(`${name}:${t.shape.join('x')};`);
+      h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    }
+    return h.digest('hex');
   }
 
   /** Frees tfjs tensors this model uploaded (weights stay usable; they re-upload on demand). */

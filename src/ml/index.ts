@@ -70,7 +70,13 @@ export {
 } from './item-part-table.ts';
 export { ItemPartView, type ItemPartChunk } from './item-part-view.ts';
 export { Autobatcher, type AutobatcherOptions, type AutobatcherStats } from './autobatcher.ts';
-export { ModelRegistry, type VersionInfo, type PublishOptions, type TrainingPosition } from './registry.ts';
+export {
+  ModelRegistry,
+  embeddingVersionOf,
+  type VersionInfo,
+  type PublishOptions,
+  type TrainingPosition,
+} from './registry.ts';
 export {
   CtrTrainer,
   DEFAULT_TRAIN,

@@ -52,6 +52,21 @@ export interface VersionInfo {
   trainedThrough?: TrainingPosition;
   /** Free-form description of the training source (kind, counts of skipped records ...), for audits. */
   trainingSource?: Record<string, unknown>;
+  /** sha256 of the towers' config and weights (CtrModel.towersDigest); absent in versions published before it existed. */
+  towersDigest?: string;
+  /**
+   * The version whose towers this one uses: itself, or, when its towers are
+   * identical to its parent's (trained with frozen towers), the parent's
+   * embedding version. Embeddings are stamped with it, so a head-only
+   * version reuses every stored embedding instead of re-embedding the
+   * catalogue. Absent (older versions): the version itself.
+   */
+  embeddingVersion?: string;
+}
+
+/** The version whose embeddings `info`'s model uses (see VersionInfo.embeddingVersion). */
+export function embeddingVersionOf(info: Pick<VersionInfo, 'version' | 'embeddingVersion'>): string {
+  return info.embeddingVersion ?? info.version;
 }
 
 export interface PublishOptions {
@@ -97,6 +112,10 @@ export class ModelRegistry {
     const tmp = join(versions, `.tmp-${version}`);
     await mkdir(tmp, { recursive: true });
     const modelBuf = model.toBuffer();
+    const towersDigest = model.towersDigest();
+    const embeddingVersion = opts.parent
+      ? await this.sharedEmbeddingVersion(opts.parent, towersDigest)
+      : undefined;
     const info: VersionInfo = {
       version,
       createdAt: new Date().toISOString(),
@@ -108,6 +127,8 @@ export class ModelRegistry {
       ...(opts.checkpoint ? { checkpointBytes: opts.checkpoint.length } : {}),
       ...(opts.trainedThrough ? { trainedThrough: opts.trainedThrough } : {}),
       ...(opts.trainingSource ? { trainingSource: opts.trainingSource } : {}),
+      towersDigest,
+      embeddingVersion: embeddingVersion ?? version,
     };
     try {
       await writeFile(join(tmp, 'model.bin'), modelBuf);
@@ -124,6 +145,14 @@ export class ModelRegistry {
     log.info({ version, modelBytes: info.modelBytes, metrics: info.metrics }, 'model version published');
     if (opts.promote ?? true) await this.promote(version);
     return info;
+  }
+
+  /** The parent's embedding version when its towers have this digest, else undefined. */
+  private async sharedEmbeddingVersion(parent: string, towersDigest: string): Promise<string | undefined> {
+    const p = await this.info(parent);
+    // versions published before digests existed: hash the parent's towers now
+    const parentDigest = p.towersDigest ?? (await this.load(parent)).towersDigest();
+    return parentDigest === towersDigest ? embeddingVersionOf(p) : undefined;
   }
 
   /** Makes `version` the latest (atomically). @throws RegistryError if it does not exist. */

@@ -53,7 +53,7 @@ import {
 } from './scorer.ts';
 import { ItemPartTable, type ItemPartTableOptions, type ItemPartTableStats } from './item-part-table.ts';
 import type { ItemContent } from './towers.ts';
-import type { ModelRegistry } from './registry.ts';
+import { embeddingVersionOf, type ModelRegistry } from './registry.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { METRICS, METRIC_ATTRIBUTES, counter, histogram } from '../telemetry/index.ts';
 
@@ -113,6 +113,8 @@ interface WorkerSlot {
 /** What the pool keeps of a loaded version: its bytes (for replacements) and, once a worker loaded it, its shape. */
 interface VersionEntry {
   bytes: Uint8Array;
+  /** The version whose towers this one uses (VersionInfo.embeddingVersion): the stamp of its embeddings. */
+  embeddingVersion: string;
   shape?: { partSize: number; spec: { itemFields: string[]; itemNumeric: string[]; embeddingDim: number } };
   table?: ItemPartTable;
 }
@@ -321,6 +323,11 @@ export class ScoringPool {
     return this.current;
   }
 
+  /** The embedding version of the current version (whose towers it uses); undefined before a model is loaded. */
+  get embeddingVersion(): string | undefined {
+    return this.current === undefined ? undefined : this.versions.get(this.current)?.embeddingVersion;
+  }
+
   /** The tensor backend the workers run (after the first load). */
   get backend(): string | undefined {
     return this.backendName;
@@ -344,11 +351,11 @@ export class ScoringPool {
    * @throws ModelFormatError / MlError when a worker cannot load it (the current version stays);
    *   WorkerError when no worker is left to load it.
    */
-  async load(version: string, bytes: Uint8Array): Promise<void> {
+  async load(version: string, bytes: Uint8Array, embeddingVersion = version): Promise<void> {
     if (this.closed) throw new ClosedError('scoring pool is closed');
     if (version === this.current) return;
     const known = this.versions.get(version);
-    if (!known) this.versions.set(version, { bytes });
+    if (!known) this.versions.set(version, { bytes, embeddingVersion });
     const targets = this.slots.filter((s) => s.state !== 'dead');
     const replies = await Promise.allSettled(
       targets.map((s) =>
@@ -416,7 +423,8 @@ export class ScoringPool {
       let first = true;
       this.watcher = registry.watch(async (version) => {
         try {
-          await this.load(version, await registry.modelBytes(version));
+          const [bytes, info] = await Promise.all([registry.modelBytes(version), registry.info(version)]);
+          await this.load(version, bytes, embeddingVersionOf(info));
           reloads.add(1, { [METRIC_ATTRIBUTES.model]: this.options.model, [METRIC_ATTRIBUTES.result]: 'ok' });
         } catch (err) {
           reloads.add(1, {
@@ -541,11 +549,17 @@ export class ScoringPool {
     });
   }
 
-  /** Embeds items with the current version's towers: items.length x embeddingDim floats + the version. */
-  embed(items: ItemContent[]): Promise<{ version: string; embeddings: Float32Array }> {
+  /**
+   * Embeds items with the current version's towers: items.length x embeddingDim floats, the
+   * version that ran, and its embedding version (the stamp the vectors carry).
+   */
+  embed(
+    items: ItemContent[],
+  ): Promise<{ version: string; embeddingVersion: string; embeddings: Float32Array }> {
     return this.withVersion(async (slot, version) => {
       const r = await this.call<{ embeddings: Float32Array }>(slot, { type: 'embed', version, items });
-      return { version, embeddings: r.embeddings };
+      const embeddingVersion = this.versions.get(version)?.embeddingVersion ?? version;
+      return { version, embeddingVersion, embeddings: r.embeddings };
     });
   }
 

@@ -13,7 +13,7 @@
  * checkpoint (weights + optimizer slots) and trains on new examples only.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CtrModel, isStateParam, TABLE_PARAMS } from './ctr-model.ts';
+import { CtrModel, isStateParam, isTowerWeight, TABLE_PARAMS } from './ctr-model.ts';
 import { gatherTableRows, headLogitsTf, normaliseNumbers, type TfParams } from './ctr-head-tf.ts';
 import { allocateRows, writeContext, writeItem, type FeatureValues } from './feature-spec.ts';
 import { Adam, type AdamOptions, type TableUpdate } from './optimizer.ts';
@@ -92,11 +92,6 @@ const log = createLogger('ml-trainer');
 const EMBEDDING_CACHE_ITEMS = 1_000_000;
 /** Items per tower call when filling the frozen-tower cache. */
 const TOWER_CHUNK = 256;
-
-/** Weights of the item towers (frozen when `trainTowers` is false). */
-function isTowerParam(name: string): boolean {
-  return name.startsWith('text.') || name.startsWith('image.');
-}
 
 /** What one step did. */
 export interface StepResult {
@@ -183,7 +178,7 @@ export class CtrTrainer {
       (n) =>
         !isStateParam(n) &&
         !(TABLE_PARAMS as readonly string[]).includes(n) &&
-        (trainTowers || !isTowerParam(n)),
+        (trainTowers || !isTowerWeight(n)),
     );
     const fc = spec.contextFields.length;
     const fi = spec.itemFields.length;

@@ -77,7 +77,7 @@ export function registerBackfill(program: Command): void {
           });
           bar.stop();
           process.stdout.write(
-            `backfill done: ${p.done}/${p.total} items carry ${o.modelVersion} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
+            `backfill done: ${p.done}/${p.total} items carry ${p.target === o.modelVersion ? o.modelVersion : `${p.target}, the embeddings of ${o.modelVersion} (its towers are ${p.target}'s)`} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
           );
         } finally {
           if (started) bar.stop();

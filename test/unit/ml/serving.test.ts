@@ -1,12 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../../src/ml/backend.ts';
 import { CtrModel } from '../../../src/ml/ctr-model.ts';
 import { World } from '../../../src/ml/generator.ts';
-import { ModelRegistry } from '../../../src/ml/registry.ts';
+import { embeddingVersionOf, ModelRegistry } from '../../../src/ml/registry.ts';
+import { CtrTrainer } from '../../../src/ml/trainer.ts';
+import { exampleFromImpression } from '../../../src/ml/examples.ts';
 import { ScoringPool } from '../../../src/ml/scoring-pool.ts';
 import { Autobatcher } from '../../../src/ml/autobatcher.ts';
 import { Scorer, requestRows, type ScoreRequest, type ScoreResult } from '../../../src/ml/scorer.ts';
@@ -74,6 +76,43 @@ describe('serving: registry, scorer, worker pool, hot reload', () => {
     const loaded = await reg.load(v2.version);
     assert.deepEqual(loaded.weights.get('mlp.0.wi')!.data, m.weights.get('mlp.0.wi')!.data);
     await assert.rejects(reg.promote('v20990101T000000000-abcdef'), RegistryError);
+  });
+
+  it('records whose towers a version uses: a head-only child shares the embedding version of its ancestor', async () => {
+    const reg = new ModelRegistry(join(dir, 'reg-lineage'));
+    const examples = world.impressions(200).map((i) => exampleFromImpression(i, world.item(i.itemId)!));
+    const lookup = (id: string) => world.item(id);
+    const root = CtrModel.create(TINY_MODEL, 1);
+    const v1 = await reg.publish(root);
+    assert.equal(v1.embeddingVersion, v1.version, 'a fresh model embeds with its own towers');
+    assert.equal(v1.towersDigest, root.towersDigest());
+    // two head-only generations: the embeddings of v1 stay valid for both
+    const frozen = new CtrTrainer(await reg.load(v1.version), { batchSize: 100, trainTowers: false });
+    frozen.step(examples.slice(0, 100), lookup);
+    const v2 = await reg.publish(frozen.model, { parent: v1.version });
+    frozen.step(examples.slice(100, 200), lookup);
+    const v3 = await reg.publish(frozen.model, { parent: v2.version });
+    assert.equal(v2.embeddingVersion, v1.version);
+    assert.equal(v3.embeddingVersion, v1.version);
+    assert.equal(embeddingVersionOf(await reg.info(v3.version)), v1.version);
+    // a step that trains the towers makes new embeddings
+    const full = new CtrTrainer(await reg.load(v3.version), { batchSize: 100 });
+    full.step(examples.slice(0, 100), lookup);
+    const v4 = await reg.publish(full.model, { parent: v3.version });
+    assert.equal(v4.embeddingVersion, v4.version);
+    assert.notEqual(v4.towersDigest, v1.towersDigest);
+    // the same towers without a parent link are not assumed to be related
+    const orphan = await reg.publish(frozen.model);
+    assert.equal(orphan.embeddingVersion, orphan.version);
+    // a version written before digests existed: its towers are hashed from its model.bin
+    const infoFile = join(reg.root, 'versions', v4.version, 'version.json');
+    const { towersDigest: _d, embeddingVersion: _e, ...old } = JSON.parse(await readFile(infoFile, 'utf8'));
+    await writeFile(infoFile, JSON.stringify(old));
+    assert.equal(embeddingVersionOf(await reg.info(v4.version)), v4.version, 'no field: its own');
+    const headOnly = new CtrTrainer(await reg.load(v4.version), { batchSize: 100, trainTowers: false });
+    headOnly.step(examples.slice(0, 100), lookup);
+    const v5 = await reg.publish(headOnly.model, { parent: v4.version });
+    assert.equal(v5.embeddingVersion, v4.version);
   });
 
   it('the in-thread scorer (js and tfjs engines, cached parts or not) equals the plain head', () => {
@@ -151,7 +190,19 @@ describe('serving: registry, scorer, worker pool, hot reload', () => {
       }
       const embedded = await pool.embed(world.items.slice(0, 3));
       assert.equal(embedded.version, v2);
+      assert.equal(embedded.embeddingVersion, v2, 'v2 has towers of its own');
       assert.equal(embedded.embeddings.length, 3 * 16);
+      // a head-only child of v2: the pool loads it, and its embeddings are stamped v2
+      const child = CtrModel.fromBuffer(m2.toBuffer(), 'copy of v2');
+      child.weights.get('mlp.0.wi')!.data[0]! += 0.5;
+      const v3 = (await reg.publish(child, { parent: v2 })).version;
+      const until = Date.now() + 4000;
+      while (pool.version !== v3 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(pool.version, v3);
+      assert.equal(pool.embeddingVersion, v2);
+      const shared = await pool.embed(world.items.slice(0, 3));
+      assert.equal(shared.embeddingVersion, v2);
+      assert.deepEqual(shared.embeddings, embedded.embeddings, 'same towers, same vectors');
     } finally {
       await batcher.close();
       await pool.close();

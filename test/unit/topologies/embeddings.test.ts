@@ -160,4 +160,34 @@ describe('embeddings topology', () => {
       await driver.close();
     }
   });
+
+  it('re-embeds nothing when the new version shares the towers of the old one (head-only training)', async () => {
+    runner = new InProcessModelRunner(testModel(1), 'v1');
+    const { driver, items, out } = setup(runner);
+    try {
+      await items.pipeRecordList(
+        world.items.map((it) => ({ key: it.id, value: itemCreated(it), timestamp: 1000 })),
+      );
+      assert.equal(out.readKeyValuesToList().length, 20);
+      // v2 trained the head only: its embedding version is v1's
+      runner.setModel(testModel(1), 'v2', 'v1');
+      for (let i = 0; i < 4; i++) await driver.advanceWallClockTime(100);
+      assert.equal(out.getQueueSize(), 0, 'no backfill');
+      // a new item is stamped with the embedding version, so every vector stays interchangeable
+      const fresh = world.newItems(1, 2000)[0]!;
+      await items.pipeInput(fresh.id, itemCreated(fresh), 2000);
+      assert.deepEqual(
+        out.readKeyValuesToList().map(([k, v]) => [k, v.modelVersion]),
+        [[fresh.id, 'v1']],
+      );
+      // then a version with new towers (its own embedding version) re-embeds the catalogue
+      runner.setModel(testModel(3), 'v3');
+      for (let i = 0; i < 6; i++) await driver.advanceWallClockTime(100);
+      const again = out.readKeyValuesToList();
+      assert.equal(again.length, 21);
+      assert.ok(again.every(([, v]) => v.modelVersion === 'v3'));
+    } finally {
+      await driver.close();
+    }
+  });
 });

@@ -192,6 +192,27 @@ describe('recommendations topology', () => {
     }
   });
 
+  it('scores with the stored vectors of the embedding version a head-only version shares', async () => {
+    const table = new EmbeddingTable();
+    embed(table, 'i0', 'v1', 0);
+    embed(table, 'i1', 'v1', 1);
+    const local = new InProcessModelRunner(testModel(1), 'v1');
+    const { driver, candidates, recs, requests } = setup(local, table);
+    try {
+      await candidates.pipeInput('ctx-a', candidateSet('ctx-a', ['i0', 'i1']), T0);
+      // v2: a new head on v1's towers; the vectors stamped v1 are its embeddings too
+      local.setModel(testModel(2), 'v2', 'v1');
+      await driver.advanceWallClockTime(1000);
+      const list = recs.readValue();
+      assert.equal(list.modelVersion, 'v2', 'the list names the version that scored it');
+      assert.ok(list.items.every((x) => !x.outOfVocabulary));
+      assert.equal(requests.getQueueSize(), 0, 'no misses, no embedding requests');
+    } finally {
+      await driver.close();
+      await local.close();
+    }
+  });
+
   it('skips contexts whose candidates went quiet and emits nothing before a model is loaded', async () => {
     const table = new EmbeddingTable();
     embed(table, 'i0', 'v1', 0);
