@@ -137,24 +137,8 @@ export class CtrTrainer {
     const trainTowers = this.options.trainTowers;
 
     // unique items: a tower batch (towers trained) or cached embeddings (towers frozen)
-    const itemIndex = new Map<string, number>();
-    const contents: ItemContent[] = [];
-    const idx = new Int32Array(B);
-    examples.forEach((ex, i) => {
-      let u = itemIndex.get(ex.itemId);
-      if (u === undefined) {
-        const content = trainTowers || !this.embeddings.has(ex.itemId) ? items(ex.itemId) : undefined;
-        if (!content && (trainTowers || !this.embeddings.has(ex.itemId)))
-          throw new TrainingError(
-            `example ${i} names item "${ex.itemId}", which the item lookup does not know`,
-          );
-        u = itemIndex.size;
-        itemIndex.set(ex.itemId, u);
-        if (content) contents.push(content);
-      }
-      idx[i] = u;
-    });
-    const tb = trainTowers ? towerBatch(c.towers, contents) : undefined;
+    const { itemIndex, idx } = uniqueItems(examples);
+    const tb = trainTowers ? towerBatch(c.towers, contentsOf(itemIndex.keys(), items)) : undefined;
     const text = tb ? textInputs(c.towers, data('text.table'), tb) : undefined;
     const frozenEmb = trainTowers ? undefined : this.cachedEmbeddings(itemIndex, items);
 
@@ -296,12 +280,7 @@ export class CtrTrainer {
     const missing = uncached();
     for (let i = 0; i < missing.length; i += TOWER_CHUNK) {
       const chunk = missing.slice(i, i + TOWER_CHUNK);
-      const contents = chunk.map((id) => {
-        const content = items(id);
-        if (!content) throw new TrainingError(`item "${id}" is not known to the item lookup`);
-        return content;
-      });
-      const out = this.model.embed(contents);
+      const out = this.model.embed(contentsOf(chunk, items));
       chunk.forEach((id, j) => this.embeddings.set(id, out.slice(j * dim, (j + 1) * dim)));
     }
     const emb = new Float32Array(itemIndex.size * dim);
@@ -367,6 +346,34 @@ export class CtrTrainer {
     t.adam.loadSlots(tensors, (meta as { adamStep?: number }).adamStep ?? model.steps);
     return t;
   }
+}
+
+/** The batch's distinct items in first-seen order, and each example's index among them. */
+function uniqueItems(examples: readonly TrainingExample[]): {
+  itemIndex: Map<string, number>;
+  idx: Int32Array;
+} {
+  const itemIndex = new Map<string, number>();
+  const idx = new Int32Array(examples.length);
+  examples.forEach((ex, i) => {
+    let u = itemIndex.get(ex.itemId);
+    if (u === undefined) {
+      u = itemIndex.size;
+      itemIndex.set(ex.itemId, u);
+    }
+    idx[i] = u;
+  });
+  return { itemIndex, idx };
+}
+
+/** The contents of items by id. @throws TrainingError naming an item the lookup does not know */
+function contentsOf(ids: Iterable<string>, items: ItemLookup): ItemContent[] {
+  return Array.from(ids, (id) => {
+    const content = items(id);
+    if (!content)
+      throw new TrainingError(`an example names item "${id}", which the item lookup does not know`);
+    return content;
+  });
 }
 
 /** Running max |value| per feature (column j of a row-major [n, max.length] array); NaN = missing. */

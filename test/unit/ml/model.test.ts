@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/ml/backend.ts';
 import { CtrModel } from '../../../src/ml/ctr-model.ts';
 import { CtrTrainer, scheduledLearningRate } from '../../../src/ml/trainer.ts';
+import { TrainingError } from '../../../src/ml/errors.ts';
 import { World } from '../../../src/ml/generator.ts';
 import { exampleFromImpression, predictExamples } from '../../../src/ml/examples.ts';
 import { conv3x3Stride2, textTowerTf, imageTowerTf, towerBatch, textInputs } from '../../../src/ml/towers.ts';
@@ -150,6 +151,18 @@ describe('CtrModel: towers, training, export', () => {
       for (let i = 0; i < 600; i += 200) last = frozen.step(examples.slice(i, i + 200), lookup).loss;
     assert.ok(last < a.loss, `loss ${a.loss} -> ${last}`);
   });
+  it('refuses an example whose item the lookup does not know, naming it, with towers trained or frozen', () => {
+    const bad = [...examples.slice(0, 3), { ...examples[3]!, itemId: 'no-such-item' }];
+    for (const trainTowers of [true, false]) {
+      const trainer = new CtrTrainer(CtrModel.create(TINY_MODEL, 7), { trainTowers });
+      assert.throws(
+        () => trainer.step(bad, lookup),
+        (e: unknown) => e instanceof TrainingError && /"no-such-item"/.test(e.message),
+      );
+      assert.equal(trainer.model.steps, 0, 'nothing was applied');
+    }
+  });
+
   it('decays the learning rate on a cosine from the initial to the final rate over the run', () => {
     const cosine = { kind: 'cosine', totalSteps: 5, finalLearningRate: 0.001 } as const;
     assert.ok(Math.abs(scheduledLearningRate(cosine, 0.01, 0) - 0.01) < 1e-12);
