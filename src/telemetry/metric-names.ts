@@ -171,6 +171,14 @@ export const METRICS = {
     description: 'Changelog records still to restore for one store of one task; 0 when the store is ready.',
     attributes: [A.store, A.taskId],
   },
+  restoreRetries: {
+    name: 'ctr.streams.restore.retries',
+    kind: 'counter',
+    unit: '{retry}',
+    description:
+      'Restores of one store retried after a retriable failure (leader change, timeout, lost connection); `reason` is the error code. Retries stop at task.timeout.ms, then the failure is fatal.',
+    attributes: [A.store, A.reason],
+  },
   restoreDuration: {
     name: 'ctr.streams.restore.duration',
     kind: 'histogram',
