@@ -28,7 +28,7 @@ import { trainInitialModel } from '../pipeline/initial-model.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
 import { startLookupServer, type LookupServer, type LookupSources } from '../lookup/index.ts';
 import { EmbeddingTable } from '../../topologies/embedding-table.ts';
-import { startTelemetry, type Telemetry } from '../telemetry/index.ts';
+import { startTelemetry, telemetryOptionsFromEnv, type Telemetry } from '../telemetry/index.ts';
 import { PipelineStats } from '../../topologies/pipeline-stats.ts';
 import { pipelineSerdes } from '../../topologies/events.ts';
 import { topicNames } from '../../topologies/topics.ts';
@@ -93,6 +93,9 @@ const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(d
 export async function runDemo(
   o: DemoOptions,
 ): Promise<{ ratio: number; lists: number; stats: PipelineStats; backend: string }> {
+  // the standard OTEL_* variables (OTLP span export, sampling) apply; a bad one stops the demo before any work
+  const telemetryOptions = telemetryOptionsFromEnv({ serviceName: 'ctr-demo' });
+  telemetryOptions.prometheusPort = o.metricsPort;
   const bootstrap = await ensureBroker(o.bootstrap);
   const run = `${new Date().toISOString().slice(11, 19).replace(/:/g, '')}-${randomBytes(2).toString('hex')}`;
   const topicPrefix = `demo-${run}`;
@@ -126,7 +129,8 @@ export async function runDemo(
   // 2. telemetry, pipeline, lookup API
   let telemetry: Telemetry | undefined;
   try {
-    telemetry = await startTelemetry({ serviceName: 'ctr-demo', prometheusPort: o.metricsPort });
+    telemetry = await startTelemetry(telemetryOptions);
+    if (telemetry.tracesUrl) console.log(`exporting spans over OTLP to ${telemetry.tracesUrl}`);
   } catch (err) {
     console.error(`metrics disabled: ${String(err)}`);
   }

@@ -52,6 +52,7 @@ export class CliError extends StreamsError {
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CliError) return error.exitCode;
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'CTR_CONFIG' || code === 'commander.invalidArgument') return EXIT.usage;
+  if (code === 'CTR_CONFIG' || code === 'CTR_TELEMETRY_CONFIG' || code === 'commander.invalidArgument')
+    return EXIT.usage;
   return EXIT.failed;
 }

@@ -5,7 +5,8 @@
  *   or @opentelemetry/api directly with a name from the catalogue.
  * - Traces across Kafka: `injectTraceContext(headers)`, `extractTraceContext(headers)`,
  *   `linksFromHeaders(batch)`.
- * - SDK (the CLI only): `startTelemetry({ serviceName, prometheusPort })` -> `{ health, shutdown() }`.
+ * - SDK (the CLI only): `startTelemetry({ serviceName, prometheusPort, otlpTraces })` -> `{ health, shutdown() }`;
+ *   `telemetryOptionsFromEnv(defaults)` reads the standard `OTEL_*` variables (OTLP span export included).
  * - Logging: `createLogger(component)`, `setLogLevel(level)`.
  */
 export { createLogger, setLogLevel, type Logger } from './logger.ts';
@@ -70,3 +71,13 @@ export {
   type TelemetryErrorCode,
 } from './errors.ts';
 export { telemetryOptionsFromEnv, TELEMETRY_ENV_VARS } from './telemetry-env.ts';
+export {
+  createOtlpSpanProcessor,
+  createOtlpTraceExporter,
+  redactUrl,
+  DEFAULT_OTLP_TRACES_URL,
+  OTLP_TRACE_DEFAULTS,
+  OTLP_TRACE_PROTOCOLS,
+  type OtlpTraceExport,
+  type OtlpTraceProtocol,
+} from './otlp-traces.ts';

@@ -1,8 +1,9 @@
 /**
  * The OpenTelemetry SDK wiring. Everything else in ctr-streams records
  * through @opentelemetry/api; this file alone registers the SDK behind it:
- * a MeterProvider read by the Prometheus exporter, a tracer provider, the
- * async-context manager and the W3C propagators. The CLI calls
+ * a MeterProvider read by the Prometheus exporter, a tracer provider (with
+ * an OTLP span exporter when `otlpTraces` is set), the async-context manager,
+ * the W3C propagators, and the SDK's diagnostics logged through pino. The CLI calls
  * `startTelemetry()` once, first thing, and `shutdown()` last.
  *
  * @example
@@ -12,7 +13,15 @@
  * await telemetry.shutdown();
  */
 import { hostname } from 'node:os';
-import { context, metrics, propagation, trace, type Attributes } from '@opentelemetry/api';
+import {
+  context,
+  diag,
+  DiagLogLevel,
+  metrics,
+  propagation,
+  trace,
+  type Attributes,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -29,8 +38,15 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 import { TelemetryConfigError, TelemetryError } from './errors.ts';
 import { HealthRegistry } from './health.ts';
 import { meterProviderChanged, METER_NAME } from './instruments.ts';
+import { diagLogger } from './diag-logger.ts';
 import { createLogger } from './logger.ts';
 import { globalProxyMeterProvider } from './meter-proxy.ts';
+import {
+  createOtlpSpanProcessor,
+  otlpTraceExportProblems,
+  redactUrl,
+  type OtlpTraceExport,
+} from './otlp-traces.ts';
 import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
 import { TelemetryServer } from './telemetry-server.ts';
 
@@ -64,6 +80,13 @@ export interface TelemetryOptions {
    * record headers, but they are not exported.
    */
   spanProcessors?: SpanProcessor[];
+  /**
+   * Export spans over OTLP/HTTP (protobuf or JSON) through a bounded
+   * BatchSpanProcessor, flushed by `shutdown()`; added after `spanProcessors`.
+   * Undefined = no OTLP export. `telemetryOptionsFromEnv` sets it from the
+   * standard `OTEL_EXPORTER_OTLP_*` variables.
+   */
+  otlpTraces?: OtlpTraceExport;
   /** Fraction of new traces sampled, 0..1 (default 1); a remote parent's decision is followed. */
   traceSampleRatio?: number;
   /** Register event-loop delay and memory gauges (default true). */
@@ -81,6 +104,8 @@ export interface Telemetry {
   readonly health: HealthRegistry;
   readonly meterProvider: MeterProvider;
   readonly tracerProvider: BasicTracerProvider;
+  /** Where spans are exported over OTLP, without credentials; undefined when they are not. */
+  readonly tracesUrl: string | undefined;
   /** Exports pending spans and metrics of push readers. */
   forceFlush(): Promise<void>;
   /**
@@ -115,6 +140,7 @@ function validate(options: TelemetryOptions): void {
   if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
     problems.push(`healthCheckTimeoutMs: expected an integer > 0, got ${JSON.stringify(timeout)}`);
   }
+  if (options.otlpTraces !== undefined) problems.push(...otlpTraceExportProblems(options.otlpTraces));
   if (problems.length > 0)
     throw new TelemetryConfigError(`invalid telemetry options: ${problems.join('; ')}`);
 }
@@ -158,12 +184,16 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   });
 
   const ratio = options.traceSampleRatio ?? 1;
+  const otlp = options.otlpTraces;
   const tracerProvider = new BasicTracerProvider({
     resource,
     sampler: new ParentBasedSampler({
       root: ratio === 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(ratio),
     }),
-    spanProcessors: options.spanProcessors ?? [],
+    spanProcessors: [
+      ...(options.spanProcessors ?? []),
+      ...(otlp === undefined ? [] : [createOtlpSpanProcessor(otlp)]),
+    ],
   });
 
   // Metrics go through the global proxy (meter-proxy.ts), registered when our code was
@@ -201,6 +231,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   }
   proxy.setDelegate(meterProvider);
   meterProviderChanged();
+  // the exporters report failed exports (collector down, 4xx) only through diag: without a logger they are silent
+  diag.setLogger(diagLogger(log), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
 
   const processMetrics: ProcessMetrics | undefined =
     options.processMetrics === false ? undefined : registerProcessMetrics(meterProvider.getMeter(METER_NAME));
@@ -226,7 +258,24 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     port === undefined
       ? undefined
       : `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}${metricsPath}`;
-  log.info({ serviceName: options.serviceName, metricsUrl, traceSampleRatio: ratio }, 'telemetry started');
+  const tracesUrl = otlp === undefined ? undefined : redactUrl(otlp.url);
+  log.info(
+    {
+      serviceName: options.serviceName,
+      metricsUrl,
+      traceSampleRatio: ratio,
+      traces:
+        otlp === undefined
+          ? 'not exported'
+          : {
+              url: tracesUrl,
+              protocol: otlp.protocol ?? 'http/protobuf',
+              // names only: header values are credentials
+              headers: Object.keys(otlp.headers ?? {}),
+            },
+    },
+    otlp === undefined ? 'telemetry started' : `telemetry started, exporting spans to ${tracesUrl}`,
+  );
 
   let stopping: Promise<void> | undefined;
   const telemetry: Telemetry = {
@@ -235,6 +284,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     health,
     meterProvider,
     tracerProvider,
+    tracesUrl,
     async forceFlush() {
       await Promise.all([meterProvider.forceFlush(), tracerProvider.forceFlush()]);
     },
@@ -260,5 +310,6 @@ async function unregister(meterProvider: MeterProvider, tracerProvider: BasicTra
   trace.disable();
   propagation.disable();
   context.disable();
+  diag.disable();
   meterProviderChanged();
 }

@@ -3,7 +3,9 @@
  * (a clean stop: final commit, leave the group), with the telemetry of
  * src/telemetry: Prometheus `/metrics`, `/health` (live) and `/health/ready`
  * (RUNNING with every task restored) on CTR_TELEMETRY_PORT (default 9464),
- * JSON logs on stderr, W3C trace context carried in record headers.
+ * JSON logs on stderr, W3C trace context carried in record headers, spans
+ * exported over OTLP when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set (and
+ * flushed on the way out, SIGTERM included).
  *
  * Exit codes: 0 after a clean stop, 1 when an application failed (ERROR) or
  * could not start, 2 for bad settings.
@@ -84,11 +86,16 @@ export function registerRun(program: Command): void {
             telemetry.metricsUrl ? { metricsUrl: telemetry.metricsUrl } : {},
           );
           log.info(
-            { topology: spec, applicationId: config['application.id'], metrics: telemetry.metricsUrl },
+            {
+              topology: spec,
+              applicationId: config['application.id'],
+              metrics: telemetry.metricsUrl,
+              traces: telemetry.tracesUrl,
+            },
             'running',
           );
           process.stderr.write(
-            `ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}\n${running.lookupUrl ? `ctr-streams run: lookup API at ${running.lookupUrl}\n` : ''}`,
+            `ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}${telemetry.tracesUrl ? `, spans to ${telemetry.tracesUrl}` : ''}\n${running.lookupUrl ? `ctr-streams run: lookup API at ${running.lookupUrl}\n` : ''}`,
           );
           const failure = await untilStopped(running, o.duration);
           if (failure)
