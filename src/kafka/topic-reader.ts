@@ -20,6 +20,12 @@ export interface ReadOptions {
   timeoutMs?: number;
   /** Called with each fetched batch, in offset order per partition. */
   onBatch?: (records: ConsumedRecord[]) => void | Promise<void>;
+  /**
+   * Ends the read early: the call rejects with `signal.reason`. An `onBatch` that fails aborts
+   * with its error instead of throwing (kafkajs would retry a throwing batch handler, then
+   * restart the consumer from the earliest offset).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -87,11 +93,30 @@ export async function readTopicToEnd(
           new KafkaError(
             'CTR_KAFKA_CONSUME',
             `timed out: nothing fetched for ${idleMs} ms while reading ${behind} to its end`,
-            { topic },
+            // nothing arrived in time (a broker down, a partition without leader): a retry may succeed
+            { topic, retriable: true },
           ),
         );
       };
       let timer = setTimeout(expire, idleMs);
+      const abort = (): void => {
+        clearTimeout(timer);
+        reject(options.signal?.reason);
+      };
+      if (options.signal?.aborted) abort();
+      options.signal?.addEventListener('abort', abort, { once: true });
+      // a crashed consumer either stops or restarts from the earliest offset (our seeks are lost,
+      // records would be delivered twice): end the read and let the caller decide to retry
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        clearTimeout(timer);
+        reject(
+          new KafkaError('CTR_KAFKA_CONSUME', `cannot read "${topic}": ${describeError(payload.error)}`, {
+            cause: payload.error,
+            topic,
+            retriable: payload.restart,
+          }),
+        );
+      });
       // any fetched batch is progress: a long read of a big topic does not time out
       consumer.on(consumer.events.START_BATCH_PROCESS, () => {
         if (remaining.size === 0) return;
@@ -135,7 +160,8 @@ export async function readTopicToEnd(
     for (const [partition, offset] of starts) consumer.seek({ topic, partition, offset });
     await done;
   } catch (error) {
-    if (error instanceof KafkaError) throw error;
+    if (error instanceof KafkaError || (options.signal?.aborted && error === options.signal.reason))
+      throw error;
     throw new KafkaError('CTR_KAFKA_CONSUME', `cannot read "${topic}": ${describeError(error)}`, {
       cause: error,
       topic,

@@ -51,6 +51,7 @@ export interface StreamsConfig {
   'heartbeat.interval.ms': number;
   'max.poll.interval.ms': number;
   'restore.batch.max.records': number;
+  'task.timeout.ms': number;
   'punctuation.interval.ms': number;
   'task.yield.interval.ms': number;
   'shutdown.timeout.ms': number;
@@ -372,6 +373,15 @@ export const STREAMS_CONFIG_TABLE: readonly ConfigDef[] = [
     importance: 'low',
     doc: 'Most changelog records written to a store in one restoreBatch call (one LevelDB batch).',
     validate: intValidator(1),
+  }),
+  def({
+    name: 'task.timeout.ms',
+    type: 'long',
+    default: 300_000,
+    unit: 'ms',
+    importance: 'medium',
+    doc: "How long a task may keep failing with retriable errors (a changelog partition's leader moving, a request timing out, a broker restarting) before the error is fatal (KIP-572). A restore retries with exponential backoff (100 ms doubling to 5 s) from the position its store reached; the clock restarts whenever the restore makes progress. 0 fails on the first error. An out-of-range changelog position is not retried but wipes the store and restores it from the changelog's start.",
+    validate: intValidator(0),
   }),
   def({
     name: 'punctuation.interval.ms',

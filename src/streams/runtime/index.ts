@@ -10,7 +10,13 @@ export {
   type ErrorListener,
 } from './kafka-streams.ts';
 export { type KafkaStreamsState, type StateListener } from './app-state.ts';
-export { type StateRestoreListener, type RestoreResult } from './store-restorer.ts';
+export {
+  type StateRestoreListener,
+  type RestoreResult,
+  type RestoreFaults,
+  type ChangelogRead,
+} from './store-restorer.ts';
+export { classifyRestoreFailure, type RestoreFailureKind } from './restore-failure.ts';
 export { KafkaRecordCollector, type KafkaRecordCollectorOptions } from './kafka-record-collector.ts';
 export { StateDirectory } from './state-directory.ts';
 export {

@@ -62,6 +62,10 @@
  * transactional producer per task, fencing zombies) closes it; it is reserved
  * (processing.guarantee).
  *
+ * A restore retries retriable failures (leader changes, timeouts, lost
+ * connections) for up to task.timeout.ms and wipes a store whose changelog
+ * position is out of range (store-restorer.ts); only what remains is fatal.
+ *
  * A fatal error (a task that fails, a restore that fails) moves the instance
  * to ERROR, closes its tasks dirty and leaves the group at once, so the other
  * instances take its partitions (Kafka Streams' SHUTDOWN_CLIENT); close()
@@ -127,7 +131,12 @@ import { AppStateMachine, type KafkaStreamsState, type StateListener } from './a
 import { TaskFailedError } from './errors.ts';
 import { KafkaRecordCollector } from './kafka-record-collector.ts';
 import { StateDirectory } from './state-directory.ts';
-import { restoreTaskStores, type RestoreResult, type StateRestoreListener } from './store-restorer.ts';
+import {
+  restoreTaskStores,
+  type RestoreFaults,
+  type RestoreResult,
+  type StateRestoreListener,
+} from './store-restorer.ts';
 import { TaskHandle } from './task-handle.ts';
 import { GlobalStateUpdater } from './global-state-updater.ts';
 
@@ -187,8 +196,13 @@ export type RunnableTopology = TopologyLike | readonly ProcessorTopology[];
 export interface KafkaStreamsOptions {
   /** A kafkajs client to reuse; default one built from bootstrap.servers and client.id. */
   kafka?: Kafka;
-  /** Told about every store restore (start, batches, end). */
+  /** Told about every store restore (start, batches, retries, end). */
   restoreListener?: StateRestoreListener;
+  /**
+   * Fault injection into store restores (tests of the retry, wipe and fatal paths on a real
+   * broker): a hook that throws acts as a failed changelog read. Undefined in production.
+   */
+  restoreFaults?: RestoreFaults;
   /**
    * Exception-handling policies handed to every task. Default: the handlers the config names
    * (default.deserialization.exception.handler etc., built by src/streams/errors-handling).
@@ -943,6 +957,10 @@ export class KafkaStreams {
         stores: handle.task.stores(),
         listener: this.options.restoreListener,
         batchMaxRecords: this.config['restore.batch.max.records'],
+        // retriable failures are retried inside, for up to task.timeout.ms; the task stays
+        // RESTORING meanwhile, other tasks keep processing and the consumer keeps heartbeating
+        taskTimeoutMs: this.config['task.timeout.ms'],
+        faults: this.options.restoreFaults,
         isCancelled: () =>
           handle.phase !== 'restoring' || this.closing !== undefined || this.fatal !== undefined,
       });

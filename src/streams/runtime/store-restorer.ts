@@ -9,6 +9,18 @@
  *  - no position, an unreadable one (StoreCorruptedError) or one outside the
  *    log (the changelog was recreated or truncated): wipe, then from the start.
  *
+ * Failures (restore-failure.ts classifies them), per store:
+ *  - a retriable read failure (leader change, timeout, lost connection) is
+ *    retried with exponential backoff (100 ms doubling to 5 s, +-20% jitter)
+ *    from the position the store reached, which every applied chunk moves on;
+ *    after `taskTimeoutMs` (task.timeout.ms) of failing without progress the
+ *    failure is fatal (KIP-572). Each retry is logged with attempt and delay,
+ *    counted in `ctr.streams.restore.retries` and told to the listener;
+ *  - an out-of-range read (the changelog changed under us) wipes the store
+ *    and restores it from the start (Kafka Streams' TaskCorruptedException);
+ *  - anything else, and any failure of the store itself (LevelDB, disk), is a
+ *    fatal RestoreError naming store, changelog partition and offset.
+ *
  * Progress goes to a StateRestoreListener (Kafka Streams' names), to the
  * log every few seconds (records restored / total and the rate) and to the
  * catalogue's metrics, once per restored chunk, never per record:
@@ -23,11 +35,25 @@ import { counter, gauge, histogram } from '../../telemetry/instruments.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { METRIC_ATTRIBUTES, METRICS } from '../../telemetry/metric-names.ts';
 import { RestoreError } from './errors.ts';
+import { classifyRestoreFailure, failureReason } from './restore-failure.ts';
 
 const log = createLogger('restore');
 const restoredRecords = counter(METRICS.restoreRecords);
 const remainingRecords = gauge(METRICS.restoreRemaining);
 const restoreDurations = histogram(METRICS.restoreDuration);
+const restoreRetries = counter(METRICS.restoreRetries);
+
+/** First retry delay, ms; doubles per retry up to MAX_BACKOFF_MS (Kafka's retry.backoff.ms default). */
+const INITIAL_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5000;
+/**
+ * Wipes allowed in one restore of one store. One is the normal cure for a
+ * recreated changelog; more means the changelog keeps changing under us (or a
+ * bug), which is not something wiping again would fix.
+ */
+const MAX_WIPES = 2;
+/** Kafka Streams' task.timeout.ms default. */
+export const DEFAULT_TASK_TIMEOUT_MS = 300_000;
 
 /** Kafka Streams' StateRestoreListener; offsets are decimal strings, counts are records. */
 export interface StateRestoreListener {
@@ -46,6 +72,20 @@ export interface StateRestoreListener {
     numRestored: number,
   ): void;
   onRestoreEnd?(topic: string, partition: number, storeName: string, totalRestored: number): void;
+  /**
+   * Not in Kafka Streams: a retriable failure interrupted the restore, which
+   * resumes from `offset` (the store's position) after `delayMs`.
+   * `attempt` counts retries of this store's restore, from 1.
+   */
+  onRestoreRetry?(
+    topic: string,
+    partition: number,
+    storeName: string,
+    offset: string,
+    attempt: number,
+    delayMs: number,
+    error: Error,
+  ): void;
 }
 
 /** What one store's restore did. */
@@ -59,9 +99,36 @@ export interface RestoreResult {
   to: string;
   /** True when the store was wiped and restored from the start. */
   wiped: boolean;
-  /** Changelog records applied. */
+  /** Changelog records applied (over all attempts). */
   restored: number;
+  /** Retries after retriable failures (0 when the first attempt succeeded). */
+  retries: number;
   durationMs: number;
+}
+
+/** One read of a changelog partition, as the fault hooks see it. */
+export interface ChangelogRead {
+  taskId: string;
+  store: string;
+  topic: string;
+  partition: number;
+  /** The offset this read starts from. */
+  from: string;
+  /** 0 for the first attempt of this store's restore, then one more per retry or wipe. */
+  attempt: number;
+}
+
+/**
+ * Fault injection, for tests of the failure paths on a real broker (a leader
+ * change cannot be provoked on demand on one broker). A hook that throws acts
+ * as a failure of the changelog read, and is classified like one: throw a
+ * retriable KafkaError to be retried, anything else to be fatal.
+ */
+export interface RestoreFaults {
+  /** Before each read of a changelog partition (after its offsets were fetched and the start chosen). */
+  beforeRead?(read: ChangelogRead): void | Promise<void>;
+  /** Before each fetched chunk is applied to the store; `offset` is the chunk's first offset. */
+  beforeApply?(read: ChangelogRead, offset: string): void | Promise<void>;
 }
 
 export interface RestoreOptions {
@@ -72,36 +139,58 @@ export interface RestoreOptions {
   listener?: StateRestoreListener | undefined;
   /** Most records per restoreBatch call. */
   batchMaxRecords: number;
-  /** Checked between batches: stop early (the task was revoked or the app is closing). */
+  /**
+   * task.timeout.ms: how long a store's restore may keep failing retriably
+   * (since its last progress) before the failure is fatal; 0 = never retry.
+   * Default 300000.
+   */
+  taskTimeoutMs?: number;
+  /** Checked between batches and during backoff: stop early (the task was revoked or the app is closing). */
   isCancelled?: () => boolean;
+  faults?: RestoreFaults | undefined;
 }
 
 function isCorrupted(error: unknown): boolean {
   return (error as { code?: string }).code === 'CTR_STORE_CORRUPTED';
 }
 
+/** Ends a read early without an error: the restore was cancelled. */
+const CANCELLED = Symbol('restore cancelled');
+
 /**
  * Restores every changelogged store of one task, one after the other.
- * @throws RestoreError naming the store and changelog partition when reading or applying fails
+ * Retriable read failures are retried (see the header); a cancelled restore
+ * returns the stores done so far.
+ * @throws RestoreError naming the store, changelog partition and offset when a store cannot be restored
  */
 export async function restoreTaskStores(options: RestoreOptions): Promise<RestoreResult[]> {
   const results: RestoreResult[] = [];
   const logged = options.stores.filter((s) => s.changelogTopic !== undefined);
   if (logged.length === 0) return results;
   const admin = new KafkaAdmin(options.kafka);
-  await admin.connect();
   try {
     for (const store of logged) {
       if (options.isCancelled?.()) break;
-      results.push(await restoreStore(admin, store, options));
+      results.push(await restoreStoreRetrying(admin, store, options));
     }
   } finally {
-    await admin.disconnect();
+    await admin.disconnect().catch(() => undefined);
   }
   return results;
 }
 
-async function restoreStore(
+/** Where an attempt got to; kept across attempts so a failure names the offset and a retry resumes. */
+interface Progress {
+  /** The next changelog offset to apply (the store's position), once known. */
+  offset: string | undefined;
+  /** Records applied by the current attempt. */
+  applied: number;
+}
+
+/** The result of one attempt, before the totals over attempts. */
+type AttemptResult = Omit<RestoreResult, 'retries' | 'durationMs'>;
+
+async function restoreStoreRetrying(
   admin: KafkaAdmin,
   store: StateStore,
   options: RestoreOptions,
@@ -109,64 +198,255 @@ async function restoreStore(
   const topic = store.changelogTopic!;
   const { partition, taskId } = options;
   const where = `"${store.name}" of task ${taskId} from ${topic}[${partition}]`;
+  const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
   const started = performance.now();
-  let offsets;
-  try {
-    offsets = (await admin.topicOffsets(topic)).find((o) => o.partition === partition);
-  } catch (error) {
-    throw new RestoreError(`cannot restore ${where}: cannot read its offsets: ${(error as Error).message}`, {
-      cause: error,
-      taskId,
-      store: store.name,
-      topic,
-      partition,
-      retriable: true,
-    });
+  const progress: Progress = { offset: undefined, applied: 0 };
+  let attempt = 0;
+  let retries = 0;
+  let wipes = 0;
+  let restored = 0;
+  let wiped = false;
+  let from: string | undefined;
+  let forceWipe = false;
+  /** performance.now() of the first failure since the last progress; undefined while none. */
+  let failingSince: number | undefined;
+  for (; ; attempt++) {
+    progress.applied = 0;
+    try {
+      const result = await restoreStoreOnce(admin, store, options, { attempt, forceWipe, progress });
+      restored += result.restored;
+      wiped ||= result.wiped;
+      if (result.wiped || from === undefined) from = result.from;
+      const durationMs = performance.now() - started;
+      if (!options.isCancelled?.())
+        restoreDurations.record(durationMs / 1000, { [METRIC_ATTRIBUTES.store]: store.name });
+      options.listener?.onRestoreEnd?.(topic, partition, store.name, restored);
+      if (restored > 0 || retries > 0) {
+        log.info(
+          {
+            taskId,
+            store: store.name,
+            topic,
+            partition,
+            restored,
+            retries,
+            durationMs: Math.round(durationMs),
+            recordsPerSecond: Math.round(restored / (durationMs / 1000)),
+          },
+          `restored "${store.name}"`,
+        );
+      }
+      return { ...result, from, wiped, restored, retries, durationMs };
+    } catch (error) {
+      restored += progress.applied;
+      // a store failure, or a RestoreError the attempt already judged final
+      if (error instanceof RestoreError) throw error;
+      const offset = progress.offset ?? '?';
+      const message = (error as Error).message ?? String(error);
+      if (options.isCancelled?.())
+        throw new RestoreError(`cannot restore ${where} at offset ${offset}: cancelled after: ${message}`, {
+          cause: error,
+          taskId,
+          store: store.name,
+          topic,
+          partition,
+          offset,
+        });
+      const kind = classifyRestoreFailure(error);
+      if (kind === 'corrupted' && wipes < MAX_WIPES) {
+        wipes++;
+        forceWipe = true;
+        log.warn(
+          { taskId, store: store.name, topic, partition, offset, err: error },
+          `store "${store.name}" of task ${taskId}: position ${offset} is not in ${topic}[${partition}] any more ` +
+            `(the changelog was recreated or truncated): wiping it and restoring from the changelog's start`,
+        );
+        continue;
+      }
+      if (kind !== 'retriable')
+        throw new RestoreError(`cannot restore ${where} at offset ${offset}: ${message}`, {
+          cause: error,
+          taskId,
+          store: store.name,
+          topic,
+          partition,
+          offset,
+        });
+      const now = performance.now();
+      // task.timeout.ms measures failing without progress: an attempt that applied records restarts it
+      if (failingSince === undefined || progress.applied > 0) failingSince = now;
+      const failingMs = now - failingSince;
+      if (failingMs >= timeoutMs)
+        throw new RestoreError(
+          `cannot restore ${where} at offset ${offset}: still failing after retrying for ${Math.round(failingMs)} ms ` +
+            `(${retries} retr${retries === 1 ? 'y' : 'ies'}, task.timeout.ms = ${timeoutMs}): ${message}`,
+          { cause: error, taskId, store: store.name, topic, partition, offset, retriable: true },
+        );
+      retries++;
+      const backoff = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS * 2 ** Math.min(retries - 1, 16));
+      const jittered = Math.round(backoff * (0.8 + Math.random() * 0.4));
+      // the last retry runs when task.timeout.ms is up, so a short timeout still gets one more try
+      const delayMs = Math.max(0, Math.min(jittered, Math.ceil(timeoutMs - failingMs)));
+      const reason = failureReason(error);
+      log.warn(
+        {
+          taskId,
+          store: store.name,
+          topic,
+          partition,
+          offset,
+          attempt: retries,
+          delayMs,
+          reason,
+          err: error,
+        },
+        `restore of "${store.name}" from ${topic}[${partition}] at offset ${offset} failed (${reason}): ` +
+          `retry ${retries} in ${delayMs} ms`,
+      );
+      restoreRetries.add(1, { [METRIC_ATTRIBUTES.store]: store.name, [METRIC_ATTRIBUTES.reason]: reason });
+      options.listener?.onRestoreRetry?.(
+        topic,
+        partition,
+        store.name,
+        offset,
+        retries,
+        delayMs,
+        error instanceof Error ? error : new Error(String(error)),
+      );
+      await sleepUnlessCancelled(delayMs, options.isCancelled);
+      if (options.isCancelled?.())
+        throw new RestoreError(
+          `cannot restore ${where} at offset ${offset}: cancelled while retrying: ${message}`,
+          {
+            cause: error,
+            taskId,
+            store: store.name,
+            topic,
+            partition,
+            offset,
+          },
+        );
+    }
   }
+}
+
+/** Waits `ms`, returning early once `isCancelled()` (polled every 100 ms) says so. */
+async function sleepUnlessCancelled(ms: number, isCancelled: (() => boolean) | undefined): Promise<void> {
+  const until = performance.now() + ms;
+  for (;;) {
+    const left = until - performance.now();
+    if (left <= 0 || isCancelled?.()) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, 100)));
+  }
+}
+
+/** Runs a store operation; its failure is fatal (a disk error is not cured by reading the changelog again). */
+async function onStore<T>(
+  what: string,
+  operation: () => Promise<T>,
+  context: {
+    where: string;
+    taskId: string;
+    store: string;
+    topic: string;
+    partition: number;
+    offset?: string;
+  },
+): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    const at = context.offset === undefined ? '' : ` at offset ${context.offset}`;
+    throw new RestoreError(
+      `cannot restore ${context.where}${at}: ${what} failed: ${(error as Error).message}`,
+      {
+        cause: error,
+        taskId: context.taskId,
+        store: context.store,
+        topic: context.topic,
+        partition: context.partition,
+        ...(context.offset === undefined ? {} : { offset: context.offset }),
+      },
+    );
+  }
+}
+
+/**
+ * One attempt: fetch the changelog's offsets, choose the start (wiping when
+ * the position is not in the log), read to the end and apply.
+ * @throws RestoreError for store failures and a missing partition (final); read failures as they are (classified by the caller)
+ */
+async function restoreStoreOnce(
+  admin: KafkaAdmin,
+  store: StateStore,
+  options: RestoreOptions,
+  state: { attempt: number; forceWipe: boolean; progress: Progress },
+): Promise<AttemptResult> {
+  const topic = store.changelogTopic!;
+  const { partition, taskId } = options;
+  const where = `"${store.name}" of task ${taskId} from ${topic}[${partition}]`;
+  const context = { where, taskId, store: store.name, topic, partition };
+  const started = performance.now();
+  // connect() is idempotent in kafkajs; after a lost connection it reconnects
+  await admin.connect();
+  const offsets = (await admin.topicOffsets(topic)).find((o) => o.partition === partition);
   if (!offsets)
-    throw new RestoreError(`cannot restore ${where}: the changelog has no partition ${partition}`, {
-      taskId,
-      store: store.name,
-      topic,
-      partition,
-    });
+    throw new RestoreError(`cannot restore ${where}: the changelog has no partition ${partition}`, context);
   const low = BigInt(offsets.low);
   const end = BigInt(offsets.high);
 
   let position: string | undefined;
-  try {
-    position = await store.committedPosition();
-  } catch (error) {
-    if (!isCorrupted(error)) throw error;
-    log.warn(
-      { taskId, store: store.name, error: (error as Error).message },
-      'store position unreadable: wiping and restoring fully',
-    );
-    position = undefined;
+  if (!state.forceWipe) {
+    try {
+      position = await store.committedPosition();
+    } catch (error) {
+      if (!isCorrupted(error))
+        throw new RestoreError(
+          `cannot restore ${where}: reading its position failed: ${(error as Error).message}`,
+          { cause: error, ...context },
+        );
+      log.warn(
+        { taskId, store: store.name, error: (error as Error).message },
+        'store position unreadable: wiping and restoring fully',
+      );
+      position = undefined;
+    }
   }
   let from: bigint;
   let wiped = false;
-  if (position !== undefined && BigInt(position) >= low && BigInt(position) <= end) {
+  if (!state.forceWipe && position !== undefined && BigInt(position) >= low && BigInt(position) <= end) {
     from = BigInt(position);
   } else {
     if (position !== undefined) {
       log.warn(
         { taskId, store: store.name, topic, partition, position, low: offsets.low, end: offsets.high },
-        'store position outside the changelog: wiping and restoring fully',
+        `store "${store.name}" of task ${taskId}: position ${position} is outside ${topic}[${partition}] ` +
+          `(offsets ${offsets.low}..${offsets.high}; the changelog was recreated or truncated): ` +
+          `wiping it and restoring from offset ${offsets.low}`,
       );
     }
-    await store.wipe();
+    await onStore('wiping the store', () => store.wipe(), context);
     wiped = true;
     from = low;
   }
+  state.progress.offset = from.toString();
+  const read: ChangelogRead = {
+    taskId,
+    store: store.name,
+    topic,
+    partition,
+    from: from.toString(),
+    attempt: state.attempt,
+  };
   const total = Number(end - from);
   const remainingLabels = { [METRIC_ATTRIBUTES.store]: store.name, [METRIC_ATTRIBUTES.taskId]: taskId };
   remainingRecords.record(total, remainingLabels);
-  options.listener?.onRestoreStart?.(topic, partition, store.name, from.toString(), end.toString());
-  let restored = 0;
+  if (state.attempt === 0 || wiped)
+    options.listener?.onRestoreStart?.(topic, partition, store.name, from.toString(), end.toString());
   // 0 once this instance stops restoring the store, done or not: an OpenTelemetry gauge keeps
   // reporting its last value, and a revoked task's remainder belongs to its new owner
   try {
+    await options.faults?.beforeRead?.(read);
     if (from < end) {
       log.info(
         {
@@ -178,73 +458,76 @@ async function restoreStore(
           to: end.toString(),
           total,
           wiped,
+          attempt: state.attempt,
         },
         'restoring store',
       );
       let lastLog = performance.now();
+      // a failure inside onBatch ends the read through the signal: a throwing batch handler
+      // would be retried by kafkajs, then restarted from the earliest offset
+      const abort = new AbortController();
       try {
         await readTopicToEnd(options.kafka, topic, {
           partitions: [partition],
           from: new Map([[partition, from.toString()]]),
           timeoutMs: 10 * 60_000,
+          signal: abort.signal,
           onBatch: async (records) => {
-            for (let i = 0; i < records.length; i += options.batchMaxRecords) {
-              if (options.isCancelled?.()) return;
-              const chunk = records.slice(i, i + options.batchMaxRecords);
-              const entries = chunk
-                .filter((r) => r.key !== null)
-                .map((r) => ({ key: r.key as Buffer, value: r.value }));
-              const next = (BigInt(chunk[chunk.length - 1]!.offset) + 1n).toString();
-              await store.restoreBatch(entries, next);
-              restored += chunk.length;
-              restoredRecords.add(chunk.length, { [METRIC_ATTRIBUTES.store]: store.name });
-              // by offset, not by count: compacted or aborted offsets leave gaps in the changelog
-              remainingRecords.record(Number(end - BigInt(next)), remainingLabels);
-              options.listener?.onBatchRestored?.(topic, partition, store.name, next, chunk.length);
+            if (abort.signal.aborted) return;
+            try {
+              for (let i = 0; i < records.length; i += options.batchMaxRecords) {
+                if (options.isCancelled?.()) {
+                  abort.abort(CANCELLED);
+                  return;
+                }
+                const chunk = records.slice(i, i + options.batchMaxRecords);
+                const first = chunk[0]!.offset;
+                await options.faults?.beforeApply?.(read, first);
+                const entries = chunk
+                  .filter((r) => r.key !== null)
+                  .map((r) => ({ key: r.key as Buffer, value: r.value }));
+                const next = (BigInt(chunk[chunk.length - 1]!.offset) + 1n).toString();
+                await onStore('writing restored records', () => store.restoreBatch(entries, next), {
+                  ...context,
+                  offset: first,
+                });
+                state.progress.offset = next;
+                state.progress.applied += chunk.length;
+                restoredRecords.add(chunk.length, { [METRIC_ATTRIBUTES.store]: store.name });
+                // by offset, not by count: compacted or aborted offsets leave gaps in the changelog
+                remainingRecords.record(Number(end - BigInt(next)), remainingLabels);
+                options.listener?.onBatchRestored?.(topic, partition, store.name, next, chunk.length);
+              }
+            } catch (error) {
+              abort.abort(error);
+              return;
             }
             const now = performance.now();
             if (now - lastLog > 2000) {
               lastLog = now;
-              const rate = Math.round(restored / ((now - started) / 1000));
+              const applied = state.progress.applied;
+              const rate = Math.round(applied / ((now - started) / 1000));
               log.info(
-                { taskId, store: store.name, topic, partition, restored, total, recordsPerSecond: rate },
-                `restored ${restored}/${total} records of "${store.name}"`,
+                {
+                  taskId,
+                  store: store.name,
+                  topic,
+                  partition,
+                  restored: applied,
+                  total,
+                  recordsPerSecond: rate,
+                },
+                `restored ${applied}/${total} records of "${store.name}"`,
               );
             }
           },
         });
       } catch (error) {
-        throw new RestoreError(`cannot restore ${where} at offset ${from}: ${(error as Error).message}`, {
-          cause: error,
-          taskId,
-          store: store.name,
-          topic,
-          partition,
-          offset: from.toString(),
-          retriable: true,
-        });
+        if (error !== CANCELLED) throw error;
       }
     }
   } finally {
     remainingRecords.record(0, remainingLabels);
-  }
-  const durationMs = performance.now() - started;
-  if (!options.isCancelled?.())
-    restoreDurations.record(durationMs / 1000, { [METRIC_ATTRIBUTES.store]: store.name });
-  options.listener?.onRestoreEnd?.(topic, partition, store.name, restored);
-  if (restored > 0) {
-    log.info(
-      {
-        taskId,
-        store: store.name,
-        topic,
-        partition,
-        restored,
-        durationMs: Math.round(durationMs),
-        recordsPerSecond: Math.round(restored / (durationMs / 1000)),
-      },
-      `restored "${store.name}"`,
-    );
   }
   return {
     store: store.name,
@@ -253,7 +536,6 @@ async function restoreStore(
     from: from.toString(),
     to: end.toString(),
     wiped,
-    restored,
-    durationMs,
+    restored: state.progress.applied,
   };
 }
