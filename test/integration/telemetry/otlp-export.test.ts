@@ -186,6 +186,8 @@ describe('ctr-streams run exports spans over OTLP', () => {
         stateDir,
         '--metrics-port',
         '0',
+        '--set',
+        'commit.interval.ms=500',
       ],
       {
         CLI_FIXTURE_INPUT: input,

@@ -54,4 +54,139 @@ describe('telemetryOptionsFromEnv', () => {
       },
     );
   });
+
+  describe('OTLP span export', () => {
+    const opts = (env: NodeJS.ProcessEnv) => telemetryOptionsFromEnv({ serviceName: 'a' }, env);
+
+    it('exports nothing when no exporter or endpoint is set', () => {
+      assert.equal(opts({}).otlpTraces, undefined);
+      assert.equal(opts({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlpTraces, undefined);
+    });
+
+    it('turns export on by an endpoint alone, appending /v1/traces to the general one', () => {
+      assert.deepEqual(opts({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).otlpTraces, {
+        url: 'http://collector:4318/v1/traces',
+      });
+      assert.deepEqual(
+        opts({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com/tenant-1/' }).otlpTraces,
+        {
+          url: 'https://otlp.example.com/tenant-1/v1/traces',
+        },
+      );
+    });
+
+    it('uses the traces endpoint as given, over the general one', () => {
+      assert.equal(
+        opts({
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://tempo:4318/otlp/v1/traces',
+        }).otlpTraces?.url,
+        'http://tempo:4318/otlp/v1/traces',
+      );
+    });
+
+    it('exports to the spec default localhost:4318 with OTEL_TRACES_EXPORTER=otlp and no endpoint', () => {
+      assert.deepEqual(opts({ OTEL_TRACES_EXPORTER: 'otlp' }).otlpTraces, {
+        url: 'http://localhost:4318/v1/traces',
+      });
+    });
+
+    it('exports nothing with OTEL_TRACES_EXPORTER=none, even with an endpoint', () => {
+      assert.equal(
+        opts({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).otlpTraces,
+        undefined,
+      );
+    });
+
+    it('reads protocol, merged headers, timeout, compression and the batch processor settings', () => {
+      assert.deepEqual(
+        opts({
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+          OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+          OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20YWJj, x-tenant = one ,x-other=2',
+          OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-tenant=two',
+          OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+          OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip',
+          OTEL_BSP_MAX_QUEUE_SIZE: '4096',
+          OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024',
+          OTEL_BSP_SCHEDULE_DELAY: '1000',
+          OTEL_BSP_EXPORT_TIMEOUT: '15000',
+        }).otlpTraces,
+        {
+          url: 'http://c:4318/v1/traces',
+          protocol: 'http/json',
+          headers: { authorization: 'Basic YWJj', 'x-tenant': 'two', 'x-other': '2' },
+          timeoutMs: 2000,
+          compression: 'gzip',
+          maxQueueSize: 4096,
+          maxExportBatchSize: 1024,
+          scheduledDelayMs: 1000,
+          exportTimeoutMs: 15000,
+        },
+      );
+    });
+
+    it('maps the parent-based samplers to a ratio and rejects the others', () => {
+      assert.equal(opts({ OTEL_TRACES_SAMPLER: 'parentbased_always_off' }).traceSampleRatio, 0);
+      assert.equal(
+        opts({ OTEL_TRACES_SAMPLER: 'parentbased_always_on', OTEL_TRACES_SAMPLER_ARG: '0.1' })
+          .traceSampleRatio,
+        1,
+      );
+      assert.equal(
+        opts({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' })
+          .traceSampleRatio,
+        0.1,
+      );
+      assert.throws(
+        () => opts({ OTEL_TRACES_SAMPLER: 'always_on' }),
+        /OTEL_TRACES_SAMPLER: expected parentbased_/,
+      );
+    });
+
+    it('names every bad OTLP variable at once, without printing header values or URL credentials', () => {
+      assert.throws(
+        () =>
+          opts({
+            OTEL_TRACES_EXPORTER: 'otlp',
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://user:hunter2@collector/v1/traces',
+            OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+            OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer secret-token,novalue,x-key=%E0%A4%A',
+            OTEL_EXPORTER_OTLP_TIMEOUT: '10s',
+            OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd',
+            OTEL_BSP_MAX_QUEUE_SIZE: '100',
+            OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '200',
+            OTEL_BSP_SCHEDULE_DELAY: '-1',
+          }),
+        (error: unknown) => {
+          assert.ok(error instanceof TelemetryConfigError);
+          const m = error.message;
+          assert.match(m, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: expected an http:\/\/ or https:\/\/ URL/);
+          assert.match(
+            m,
+            /OTEL_EXPORTER_OTLP_PROTOCOL: expected http\/protobuf or http\/json \(gRPC is not built in/,
+          );
+          assert.match(m, /OTEL_EXPORTER_OTLP_HEADERS: entry 2 is not key=value/);
+          assert.match(
+            m,
+            /OTEL_EXPORTER_OTLP_HEADERS: the value of header "x-key" is not valid URL encoding/,
+          );
+          assert.match(m, /OTEL_EXPORTER_OTLP_TIMEOUT: expected an integer ≥ 1, got "10s"/);
+          assert.match(m, /OTEL_EXPORTER_OTLP_COMPRESSION: expected gzip or none, got "zstd"/);
+          assert.match(m, /OTEL_BSP_SCHEDULE_DELAY: expected an integer ≥ 0, got "-1"/);
+          assert.match(m, /OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 200 is larger than the queue/);
+          assert.doesNotMatch(m, /hunter2|secret-token/);
+          return true;
+        },
+      );
+    });
+
+    it('rejects an exporter it does not have, naming the variable', () => {
+      assert.throws(
+        () => opts({ OTEL_TRACES_EXPORTER: 'jaeger' }),
+        /OTEL_TRACES_EXPORTER: expected "otlp" or "none" .*got "jaeger"/,
+      );
+    });
+  });
 });
