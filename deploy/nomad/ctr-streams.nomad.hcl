@@ -131,6 +131,9 @@ job "ctr-recommendations" {
         # client.id per allocation: broker logs and quotas name the instance
         CTR_CLIENT_ID = "ctr-recommendations-${NOMAD_ALLOC_INDEX}"
         NODE_OPTIONS  = "--max-old-space-size=1536"
+        # Spans over OTLP/HTTP (docs/operations.md, "Traces"): exported once an endpoint is set.
+        # OTEL_EXPORTER_OTLP_ENDPOINT = "http://otel-collector.service.consul:4318"
+        # OTEL_TRACES_SAMPLER_ARG     = "0.1"
       }
 
       template {
