@@ -209,6 +209,66 @@ describe('KafkaStreams restore failures', () => {
     }
   });
 
+  it('wipes the store and restores it from the start when a read is out of range mid-restore', async () => {
+    const built = await buildState(env, dirs, 'rr-range');
+    let failedAt: string | undefined;
+    const reads: ChangelogRead[] = [];
+    const faults: RestoreFaults = {
+      beforeRead(read) {
+        reads.push(read);
+      },
+      beforeApply(read, offset) {
+        if (read.partition !== 0 || failedAt !== undefined || BigInt(offset) < 200n) return;
+        failedAt = offset;
+        // what kafkajs reports when the fetch position is not in the log (the changelog was truncated)
+        const outOfRange = Object.assign(
+          new Error('The requested offset is not within the range of offsets'),
+          {
+            name: 'KafkaJSOffsetOutOfRange',
+            type: 'OFFSET_OUT_OF_RANGE',
+            retriable: false,
+          },
+        );
+        throw new KafkaError('CTR_KAFKA_CONSUME', `cannot read "${read.topic}": ${outOfRange.message}`, {
+          cause: outOfRange,
+          topic: read.topic,
+        });
+      },
+    };
+    const { listener, retries } = retryRecorder();
+    const app = new KafkaStreams(
+      countingTopology({ input: built.input }),
+      config(env, built.applicationId, dirs.make()),
+      { restoreFaults: faults, restoreListener: listener },
+    );
+    try {
+      await app.start();
+      await waitForTasks([app], PARTITIONS, 30_000);
+      assert.equal(app.error, undefined);
+      assert.equal(retries.length, 0, 'a wipe is not a retry');
+      assert.deepEqual(
+        reads.filter((r) => r.partition === 0).map((r) => [r.from, r.attempt]),
+        [
+          ['0', 0],
+          ['0', 1],
+        ],
+        'the second read of partition 0 starts from the changelog start again',
+      );
+      const r0 = app.restores().find((r) => r.partition === 0)!;
+      assert.equal(r0.wiped, true);
+      assert.equal(r0.from, '0');
+      assert.equal(
+        r0.restored,
+        Number(failedAt) + Number(built.ends.get(0)!),
+        'applied up to the failure, then everything',
+      );
+      const counts = await readStore<number>([app], STORE, PARTITIONS);
+      assert.equal(checksum(counts), checksum(built.expected));
+    } finally {
+      await app.close();
+    }
+  });
+
   it('fails the instance on a non-retriable failure, naming store, changelog partition and offset, without retrying', async () => {
     const built = await buildState(env, dirs, 'rr-fatal');
     let failedAt: string | undefined;
