@@ -23,7 +23,13 @@ import {
   type Attributes,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  CompositePropagator,
+  loggingErrorHandler,
+  setGlobalErrorHandler,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type IMetricReader } from '@opentelemetry/sdk-metrics';
@@ -39,7 +45,7 @@ import { TelemetryConfigError, TelemetryError } from './errors.ts';
 import { HealthRegistry } from './health.ts';
 import { meterProviderChanged, METER_NAME } from './instruments.ts';
 import { diagLogger } from './diag-logger.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
 import { globalProxyMeterProvider } from './meter-proxy.ts';
 import {
   createOtlpSpanProcessor,
@@ -233,6 +239,16 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   meterProviderChanged();
   // the exporters report failed exports (collector down, 4xx) only through diag: without a logger they are silent
   diag.setLogger(diagLogger(log), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  // a failed scheduled span export reaches the SDK's global error handler, which would log a JSON blob via diag
+  const tracesUrlForErrors = otlp === undefined ? undefined : redactUrl(otlp.url);
+  setGlobalErrorHandler((error) =>
+    log.warn(
+      { source: 'otel-sdk', err: error, tracesUrl: tracesUrlForErrors },
+      tracesUrlForErrors === undefined
+        ? `OpenTelemetry SDK error: ${error instanceof Error ? error.message : String(error)}`
+        : `could not export spans to ${tracesUrlForErrors} (they are dropped): ${error instanceof Error ? error.message : String(error)}`,
+    ),
+  );
 
   const processMetrics: ProcessMetrics | undefined =
     options.processMetrics === false ? undefined : registerProcessMetrics(meterProvider.getMeter(METER_NAME));
@@ -249,7 +265,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       port = (await server.listen()).port;
     } catch (error) {
       processMetrics?.stop();
-      await unregister(meterProvider, tracerProvider);
+      await unregister(meterProvider, tracerProvider, log);
       throw error;
     }
   }
@@ -258,7 +274,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     port === undefined
       ? undefined
       : `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}${metricsPath}`;
-  const tracesUrl = otlp === undefined ? undefined : redactUrl(otlp.url);
+  const tracesUrl = tracesUrlForErrors;
   log.info(
     {
       serviceName: options.serviceName,
@@ -292,7 +308,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       stopping ??= (async () => {
         processMetrics?.stop();
         await server?.close();
-        await unregister(meterProvider, tracerProvider);
+        await unregister(meterProvider, tracerProvider, log, tracesUrl);
         if (active === telemetry) active = undefined;
         log.info({ serviceName: options.serviceName }, 'telemetry stopped');
       })();
@@ -303,13 +319,27 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   return telemetry;
 }
 
-async function unregister(meterProvider: MeterProvider, tracerProvider: BasicTracerProvider): Promise<void> {
-  // Flush spans before the providers go away; errors here must not block a process shutdown.
+async function unregister(
+  meterProvider: MeterProvider,
+  tracerProvider: BasicTracerProvider,
+  log: Logger,
+  tracesUrl?: string,
+): Promise<void> {
+  // Flush spans before the providers go away; errors here must not block a process shutdown,
+  // but they are reported: spans lost at the last flush are otherwise lost silently.
   globalProxyMeterProvider().setDelegate(undefined);
-  await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+  const [traces, meters] = await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+  if (traces.status === 'rejected')
+    log.warn(
+      { err: traces.reason as unknown, tracesUrl },
+      `could not export the last spans${tracesUrl === undefined ? '' : ` to ${tracesUrl}`} at shutdown: they are lost`,
+    );
+  if (meters.status === 'rejected')
+    log.warn({ err: meters.reason as unknown }, 'could not flush metrics at shutdown');
   trace.disable();
   propagation.disable();
   context.disable();
   diag.disable();
+  setGlobalErrorHandler(loggingErrorHandler());
   meterProviderChanged();
 }
