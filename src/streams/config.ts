@@ -380,7 +380,7 @@ export const STREAMS_CONFIG_TABLE: readonly ConfigDef[] = [
     default: 300_000,
     unit: 'ms',
     importance: 'medium',
-    doc: "How long a task may keep failing with retriable errors (a changelog partition's leader moving, a request timing out, a broker restarting) before the error is fatal (KIP-572). A restore retries with exponential backoff (100 ms doubling to 5 s) from the position its store reached; the clock restarts whenever the restore makes progress. 0 fails on the first error. An out-of-range changelog position is not retried but wipes the store and restores it from the changelog's start.",
+    doc: "How long a task may keep failing with retriable errors (a changelog partition's leader moving, a request timing out, a broker restarting) before the error is fatal (KIP-572). Applies to store restores; a failure while processing or committing is handled as before (producer and consumer retries, then fatal). A restore retries with exponential backoff (100 ms doubling to 5 s) from the position its store reached; the clock restarts whenever the restore makes progress. 0 fails on the first error. An out-of-range changelog position is not retried but wipes the store and restores it from the changelog's start.",
     validate: intValidator(0),
   }),
   def({
