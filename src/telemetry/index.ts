@@ -5,7 +5,7 @@
  *   or @opentelemetry/api directly with a name from the catalogue.
  * - Traces across Kafka: `injectTraceContext(headers)`, `extractTraceContext(headers)`,
  *   `linksFromHeaders(batch)`.
- * - SDK (the CLI only): `startTelemetry({ serviceName, prometheusPort, otlpTraces })` -> `{ health, shutdown() }`;
+ * - SDK (the CLI only): `startTelemetry({ serviceName, prometheusPort, otlpTraces, otlpMetrics })` -> `{ health, shutdown() }`;
  *   `telemetryOptionsFromEnv(defaults)` reads the standard `OTEL_*` variables (OTLP span export included).
  * - Logging: `createLogger(component)`, `setLogLevel(level)`.
  */
@@ -72,12 +72,25 @@ export {
 } from './errors.ts';
 export { telemetryOptionsFromEnv, TELEMETRY_ENV_VARS } from './telemetry-env.ts';
 export {
+  OTLP_PROTOCOLS,
+  OTLP_HTTP_DEFAULTS,
+  DEFAULT_OTLP_ENDPOINT,
+  redactUrl,
+  type OtlpHttpExport,
+  type OtlpProtocol,
+} from './otlp-http.ts';
+export {
   createOtlpSpanProcessor,
   createOtlpTraceExporter,
-  redactUrl,
   DEFAULT_OTLP_TRACES_URL,
   OTLP_TRACE_DEFAULTS,
-  OTLP_TRACE_PROTOCOLS,
   type OtlpTraceExport,
-  type OtlpTraceProtocol,
 } from './otlp-traces.ts';
+export {
+  createOtlpMetricReader,
+  DEFAULT_OTLP_METRICS_URL,
+  OTLP_METRIC_DEFAULTS,
+  OTLP_TEMPORALITIES,
+  type OtlpMetricExport,
+  type OtlpTemporality,
+} from './otlp-metrics.ts';

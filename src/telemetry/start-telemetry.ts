@@ -47,12 +47,9 @@ import { meterProviderChanged, METER_NAME } from './instruments.ts';
 import { diagLogger } from './diag-logger.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { globalProxyMeterProvider } from './meter-proxy.ts';
-import {
-  createOtlpSpanProcessor,
-  otlpTraceExportProblems,
-  redactUrl,
-  type OtlpTraceExport,
-} from './otlp-traces.ts';
+import { redactUrl } from './otlp-http.ts';
+import { createOtlpMetricReader, otlpMetricExportProblems, type OtlpMetricExport } from './otlp-metrics.ts';
+import { createOtlpSpanProcessor, otlpTraceExportProblems, type OtlpTraceExport } from './otlp-traces.ts';
 import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
 import { TelemetryServer } from './telemetry-server.ts';
 
@@ -80,6 +77,12 @@ export interface TelemetryOptions {
   metricsPath?: string;
   /** Extra metric readers, e.g. an OTLP PeriodicExportingMetricReader. */
   metricReaders?: IMetricReader[];
+  /**
+   * Push metrics over OTLP/HTTP every `intervalMs` too (the Prometheus
+   * endpoint still serves); the last interval is exported by `shutdown()`.
+   * Undefined = Prometheus only.
+   */
+  otlpMetrics?: OtlpMetricExport;
   /**
    * Span processors (e.g. a BatchSpanProcessor around an OTLP exporter).
    * Undefined = none: spans are created and their context propagates through
@@ -112,6 +115,8 @@ export interface Telemetry {
   readonly tracerProvider: BasicTracerProvider;
   /** Where spans are exported over OTLP, without credentials; undefined when they are not. */
   readonly tracesUrl: string | undefined;
+  /** Where metrics are pushed over OTLP, without credentials; undefined when they are not. */
+  readonly otlpMetricsUrl: string | undefined;
   /** Exports pending spans and metrics of push readers. */
   forceFlush(): Promise<void>;
   /**
@@ -147,6 +152,7 @@ function validate(options: TelemetryOptions): void {
     problems.push(`healthCheckTimeoutMs: expected an integer > 0, got ${JSON.stringify(timeout)}`);
   }
   if (options.otlpTraces !== undefined) problems.push(...otlpTraceExportProblems(options.otlpTraces));
+  if (options.otlpMetrics !== undefined) problems.push(...otlpMetricExportProblems(options.otlpMetrics));
   if (problems.length > 0)
     throw new TelemetryConfigError(`invalid telemetry options: ${problems.join('; ')}`);
 }
@@ -186,7 +192,11 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const exporter = new PrometheusExporter({ preventServerStart: true });
   const meterProvider = new MeterProvider({
     resource,
-    readers: [exporter, ...(options.metricReaders ?? [])],
+    readers: [
+      exporter,
+      ...(options.metricReaders ?? []),
+      ...(options.otlpMetrics === undefined ? [] : [createOtlpMetricReader(options.otlpMetrics)]),
+    ],
   });
 
   const ratio = options.traceSampleRatio ?? 1;
@@ -239,14 +249,14 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   meterProviderChanged();
   // the exporters report failed exports (collector down, 4xx) only through diag: without a logger they are silent
   diag.setLogger(diagLogger(log), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
-  // a failed scheduled span export reaches the SDK's global error handler, which would log a JSON blob via diag
-  const tracesUrlForErrors = otlp === undefined ? undefined : redactUrl(otlp.url);
+  // a failed scheduled export (spans or pushed metrics) reaches the SDK's global error handler,
+  // which would log a JSON blob through diag
+  const tracesUrl = otlp === undefined ? undefined : redactUrl(otlp.url);
+  const otlpMetricsUrl = options.otlpMetrics === undefined ? undefined : redactUrl(options.otlpMetrics.url);
   setGlobalErrorHandler((error) =>
     log.warn(
-      { source: 'otel-sdk', err: error, tracesUrl: tracesUrlForErrors },
-      tracesUrlForErrors === undefined
-        ? `OpenTelemetry SDK error: ${error instanceof Error ? error.message : String(error)}`
-        : `could not export spans to ${tracesUrlForErrors} (they are dropped): ${error instanceof Error ? error.message : String(error)}`,
+      { source: 'otel-sdk', err: error, tracesUrl, otlpMetricsUrl },
+      `telemetry export failed (its data is dropped): ${error instanceof Error ? error.message : String(error)}`,
     ),
   );
 
@@ -274,7 +284,6 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     port === undefined
       ? undefined
       : `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}${metricsPath}`;
-  const tracesUrl = tracesUrlForErrors;
   log.info(
     {
       serviceName: options.serviceName,
@@ -289,8 +298,17 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
               // names only: header values are credentials
               headers: Object.keys(otlp.headers ?? {}),
             },
+      ...(otlpMetricsUrl === undefined
+        ? {}
+        : {
+            otlpMetrics: {
+              url: otlpMetricsUrl,
+              protocol: options.otlpMetrics?.protocol ?? 'http/protobuf',
+              intervalMs: options.otlpMetrics?.intervalMs ?? 60_000,
+            },
+          }),
     },
-    otlp === undefined ? 'telemetry started' : `telemetry started, exporting spans to ${tracesUrl}`,
+    `telemetry started${tracesUrl === undefined ? '' : `, exporting spans to ${tracesUrl}`}${otlpMetricsUrl === undefined ? '' : `, pushing metrics to ${otlpMetricsUrl}`}`,
   );
 
   let stopping: Promise<void> | undefined;
@@ -301,6 +319,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     meterProvider,
     tracerProvider,
     tracesUrl,
+    otlpMetricsUrl,
     async forceFlush() {
       await Promise.all([meterProvider.forceFlush(), tracerProvider.forceFlush()]);
     },

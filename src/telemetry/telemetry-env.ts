@@ -14,32 +14,49 @@
  * | `OTEL_TRACES_SAMPLER_ARG`    | traceSampleRatio  | 1                          |
  * | `CTR_HEALTH_CHECK_TIMEOUT_MS`| healthCheckTimeoutMs | 1000                    |
  * | `OTEL_TRACES_EXPORTER`       | otlpTraces on/off | `otlp` when an OTLP endpoint variable is set, else `none` |
- * | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | otlpTraces.url (as is) | -              |
- * | `OTEL_EXPORTER_OTLP_ENDPOINT` | otlpTraces.url (+ `/v1/traces`) | `http://localhost:4318` |
- * | `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` | otlpTraces.protocol | `http/protobuf` (or `http/json`) |
- * | `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`  | otlpTraces.headers  | - (`key=value,...`, values URL-encoded) |
- * | `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT`  | otlpTraces.timeoutMs | 10000            |
- * | `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION` | otlpTraces.compression | `none` (or `gzip`) |
+ * | `OTEL_METRICS_EXPORTER`      | otlpMetrics on/off | `otlp` when `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` is set, else none (Prometheus only) |
+ * | `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT` | the signal's url (as is) | -     |
+ * | `OTEL_EXPORTER_OTLP_ENDPOINT` | url (+ `/v1/traces`, `/v1/metrics`) | `http://localhost:4318` |
+ * | `OTEL_EXPORTER_OTLP_[<SIGNAL>_]PROTOCOL` | protocol | `http/protobuf` (or `http/json`) |
+ * | `OTEL_EXPORTER_OTLP_[<SIGNAL>_]HEADERS`  | headers  | - (`key=value,...`, values URL-encoded) |
+ * | `OTEL_EXPORTER_OTLP_[<SIGNAL>_]TIMEOUT`  | timeoutMs | 10000                   |
+ * | `OTEL_EXPORTER_OTLP_[<SIGNAL>_]COMPRESSION` | compression | `none` (or `gzip`)   |
  * | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | the batch span processor | 2048, 512, 5000 ms, 30000 ms |
+ * | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` | otlpMetrics.intervalMs / exportTimeoutMs | 60000, 30000 |
+ * | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | otlpMetrics.temporality | `cumulative` |
  *
- * The spec's default for `OTEL_TRACES_EXPORTER` is `otlp`; ours is `none`
- * unless an endpoint is given, because a pod with no collector next to it
- * would otherwise retry `localhost:4318` forever and log every failure.
- * A `TRACES_` variable wins over its general form (headers are merged, the
+ * The spec's default for both exporter variables is `otlp`; ours is off
+ * unless asked, because a pod with no collector next to it would otherwise
+ * send to `localhost:4318` forever and log every failure. The general
+ * endpoint turns on spans only: metrics are scraped from `/metrics`, and
+ * pushing them too would count them twice in a backend that does both.
+ * A `<SIGNAL>_` variable wins over its general form (headers are merged, the
  * specific ones winning per key). TLS files (`OTEL_EXPORTER_OTLP_CERTIFICATE`,
- * `..._CLIENT_KEY`, `..._CLIENT_CERTIFICATE`) are read by the exporter itself.
+ * `..._CLIENT_KEY`, `..._CLIENT_CERTIFICATE`) are read by the exporters.
  *
  * Values given to `startTelemetry` in code (CLI flags) should override these.
  */
 import { TelemetryConfigError } from './errors.ts';
 import {
-  DEFAULT_OTLP_TRACES_URL,
-  OTLP_TRACE_PROTOCOLS,
+  DEFAULT_OTLP_ENDPOINT,
+  isHttpUrl,
+  OTLP_PROTOCOLS,
   redactUrl,
-  type OtlpTraceExport,
-  type OtlpTraceProtocol,
-} from './otlp-traces.ts';
+  type OtlpHttpExport,
+  type OtlpProtocol,
+} from './otlp-http.ts';
+import { OTLP_TEMPORALITIES, type OtlpMetricExport, type OtlpTemporality } from './otlp-metrics.ts';
+import type { OtlpTraceExport } from './otlp-traces.ts';
 import type { TelemetryOptions } from './start-telemetry.ts';
+
+type Signal = 'TRACES' | 'METRICS';
+const SIGNAL_PATHS: Record<Signal, string> = { TRACES: 'v1/traces', METRICS: 'v1/metrics' };
+const perSignal = (suffix: string) =>
+  [
+    `OTEL_EXPORTER_OTLP_${suffix}`,
+    `OTEL_EXPORTER_OTLP_TRACES_${suffix}`,
+    `OTEL_EXPORTER_OTLP_METRICS_${suffix}`,
+  ] as const;
 
 /** The environment variables read by `telemetryOptionsFromEnv`, for `--help` and docs. */
 export const TELEMETRY_ENV_VARS = [
@@ -50,20 +67,19 @@ export const TELEMETRY_ENV_VARS = [
   'OTEL_TRACES_SAMPLER_ARG',
   'CTR_HEALTH_CHECK_TIMEOUT_MS',
   'OTEL_TRACES_EXPORTER',
-  'OTEL_EXPORTER_OTLP_ENDPOINT',
-  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
-  'OTEL_EXPORTER_OTLP_PROTOCOL',
-  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
-  'OTEL_EXPORTER_OTLP_HEADERS',
-  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
-  'OTEL_EXPORTER_OTLP_TIMEOUT',
-  'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
-  'OTEL_EXPORTER_OTLP_COMPRESSION',
-  'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+  'OTEL_METRICS_EXPORTER',
+  ...perSignal('ENDPOINT'),
+  ...perSignal('PROTOCOL'),
+  ...perSignal('HEADERS'),
+  ...perSignal('TIMEOUT'),
+  ...perSignal('COMPRESSION'),
   'OTEL_BSP_MAX_QUEUE_SIZE',
   'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
   'OTEL_BSP_SCHEDULE_DELAY',
   'OTEL_BSP_EXPORT_TIMEOUT',
+  'OTEL_METRIC_EXPORT_INTERVAL',
+  'OTEL_METRIC_EXPORT_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
 ] as const;
 
 /** The samplers of `OTEL_TRACES_SAMPLER` we honour: parent-based ones, as the engine follows a producer's decision. */
@@ -119,69 +135,34 @@ export function telemetryOptionsFromEnv(
       problems.push(`CTR_HEALTH_CHECK_TIMEOUT_MS: expected an integer > 0, got ${JSON.stringify(timeout)}`);
   }
 
-  const otlp = otlpTracesFromEnv(text, problems);
-  if (otlp !== undefined) options.otlpTraces = otlp;
+  const traces = otlpTracesFromEnv(text, problems);
+  if (traces !== undefined) options.otlpTraces = traces;
+  const metrics = otlpMetricsFromEnv(text, problems);
+  if (metrics !== undefined) options.otlpMetrics = metrics;
 
   if (problems.length > 0)
-    throw new TelemetryConfigError(`invalid telemetry environment: ${problems.join('; ')}`);
+    // a bad general variable (endpoint, headers) is found once per signal: report it once
+    throw new TelemetryConfigError(`invalid telemetry environment: ${[...new Set(problems)].join('; ')}`);
   return options;
 }
 
+type Text = (name: string) => string | undefined;
+
 /** The OTLP trace export the variables ask for, or undefined when spans are not exported; problems are appended. */
-function otlpTracesFromEnv(
-  text: (name: string) => string | undefined,
-  problems: string[],
-): OtlpTraceExport | undefined {
+function otlpTracesFromEnv(text: Text, problems: string[]): OtlpTraceExport | undefined {
   const exporter = text('OTEL_TRACES_EXPORTER')?.toLowerCase();
-  const specificUrl = text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
-  const baseUrl = text('OTEL_EXPORTER_OTLP_ENDPOINT');
   if (exporter !== undefined && exporter !== 'otlp' && exporter !== 'none') {
     problems.push(
       `OTEL_TRACES_EXPORTER: expected "otlp" or "none" (OTLP/HTTP; point Jaeger, Zipkin or a console at a collector), got ${JSON.stringify(exporter)}`,
     );
     return undefined;
   }
-  if (exporter === 'none' || (exporter === undefined && specificUrl === undefined && baseUrl === undefined))
-    return undefined;
+  const endpointSet =
+    text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined ||
+    text('OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined;
+  if (exporter === 'none' || (exporter === undefined && !endpointSet)) return undefined;
 
-  // the signal-specific URL is used as given; the general one is a base the signal path is appended to (spec)
-  let url = DEFAULT_OTLP_TRACES_URL;
-  if (specificUrl !== undefined)
-    url = checkedUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', specificUrl, problems);
-  else if (baseUrl !== undefined) {
-    const base = checkedUrl('OTEL_EXPORTER_OTLP_ENDPOINT', baseUrl, problems);
-    url = `${base.endsWith('/') ? base : `${base}/`}v1/traces`;
-  }
-  const config: OtlpTraceExport = { url };
-
-  const protocol = specific(text, 'PROTOCOL');
-  if (protocol !== undefined) {
-    if ((OTLP_TRACE_PROTOCOLS as readonly string[]).includes(protocol.value))
-      config.protocol = protocol.value as OtlpTraceProtocol;
-    else
-      problems.push(
-        `${protocol.name}: expected ${OTLP_TRACE_PROTOCOLS.join(' or ')}${protocol.value === 'grpc' ? " (gRPC is not built in: use the collector's OTLP/HTTP port, 4318)" : ''}, got ${JSON.stringify(protocol.value)}`,
-      );
-  }
-
-  const headers = {
-    ...parseHeaders('OTEL_EXPORTER_OTLP_HEADERS', text('OTEL_EXPORTER_OTLP_HEADERS'), problems),
-    ...parseHeaders('OTEL_EXPORTER_OTLP_TRACES_HEADERS', text('OTEL_EXPORTER_OTLP_TRACES_HEADERS'), problems),
-  };
-  if (Object.keys(headers).length > 0) config.headers = headers;
-
-  const timeout = specific(text, 'TIMEOUT');
-  if (timeout !== undefined) {
-    const ms = integer(timeout.name, timeout.value, 1, problems);
-    if (ms !== undefined) config.timeoutMs = ms;
-  }
-  const compression = specific(text, 'COMPRESSION');
-  if (compression !== undefined) {
-    if (compression.value === 'gzip' || compression.value === 'none') config.compression = compression.value;
-    else
-      problems.push(`${compression.name}: expected gzip or none, got ${JSON.stringify(compression.value)}`);
-  }
-
+  const config: OtlpTraceExport = otlpHttpFromEnv('TRACES', text, problems);
   const batch = [
     ['OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize', 1],
     ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize', 1],
@@ -201,12 +182,101 @@ function otlpTracesFromEnv(
   return config;
 }
 
-/** `OTEL_EXPORTER_OTLP_TRACES_<suffix>` if set, else `OTEL_EXPORTER_OTLP_<suffix>`, with the name that was read. */
-function specific(
-  text: (name: string) => string | undefined,
-  suffix: string,
-): { name: string; value: string } | undefined {
-  for (const name of [`OTEL_EXPORTER_OTLP_TRACES_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) {
+/** The OTLP metric push the variables ask for, or undefined (Prometheus only); problems are appended. */
+function otlpMetricsFromEnv(text: Text, problems: string[]): OtlpMetricExport | undefined {
+  const raw = text('OTEL_METRICS_EXPORTER')?.toLowerCase();
+  const listed = raw
+    ?.split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  const unknown = listed?.filter((e) => e !== 'otlp' && e !== 'prometheus' && e !== 'none') ?? [];
+  if (unknown.length > 0) {
+    problems.push(
+      `OTEL_METRICS_EXPORTER: expected a list of "otlp", "prometheus" (always served on CTR_TELEMETRY_PORT) or "none", got ${JSON.stringify(raw)}`,
+    );
+    return undefined;
+  }
+  const wanted =
+    listed === undefined
+      ? text('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') !== undefined
+      : listed.includes('otlp');
+  if (!wanted) return undefined;
+
+  const config: OtlpMetricExport = otlpHttpFromEnv('METRICS', text, problems);
+  const interval = text('OTEL_METRIC_EXPORT_INTERVAL');
+  if (interval !== undefined) {
+    const n = integer('OTEL_METRIC_EXPORT_INTERVAL', interval, 1, problems);
+    if (n !== undefined) config.intervalMs = n;
+  }
+  const timeout = text('OTEL_METRIC_EXPORT_TIMEOUT');
+  if (timeout !== undefined) {
+    const n = integer('OTEL_METRIC_EXPORT_TIMEOUT', timeout, 1, problems);
+    if (n !== undefined) config.exportTimeoutMs = n;
+  }
+  if ((config.exportTimeoutMs ?? 30_000) > (config.intervalMs ?? 60_000))
+    problems.push(
+      `OTEL_METRIC_EXPORT_TIMEOUT: ${config.exportTimeoutMs ?? 30_000} ms is longer than the interval (OTEL_METRIC_EXPORT_INTERVAL ${config.intervalMs ?? 60_000} ms)`,
+    );
+  const temporality = text('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE')?.toLowerCase();
+  if (temporality !== undefined) {
+    if ((OTLP_TEMPORALITIES as readonly string[]).includes(temporality))
+      config.temporality = temporality as OtlpTemporality;
+    else
+      problems.push(
+        `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: expected ${OTLP_TEMPORALITIES.join(', ')}, got ${JSON.stringify(temporality)}`,
+      );
+  }
+  return config;
+}
+
+/** Endpoint, protocol, headers, timeout and compression of one signal. */
+function otlpHttpFromEnv(signal: Signal, text: Text, problems: string[]): OtlpHttpExport {
+  // the signal-specific URL is used as given; the general one is a base the signal path is appended to (spec)
+  const specificName = `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`;
+  const specificUrl = text(specificName);
+  const baseUrl = text('OTEL_EXPORTER_OTLP_ENDPOINT');
+  let url = `${DEFAULT_OTLP_ENDPOINT}${SIGNAL_PATHS[signal]}`;
+  if (specificUrl !== undefined) url = checkedUrl(specificName, specificUrl, problems);
+  else if (baseUrl !== undefined) {
+    const base = checkedUrl('OTEL_EXPORTER_OTLP_ENDPOINT', baseUrl, problems);
+    url = `${base.endsWith('/') ? base : `${base}/`}${SIGNAL_PATHS[signal]}`;
+  }
+  const config: OtlpHttpExport = { url };
+
+  const protocol = specific(text, signal, 'PROTOCOL');
+  if (protocol !== undefined) {
+    if ((OTLP_PROTOCOLS as readonly string[]).includes(protocol.value))
+      config.protocol = protocol.value as OtlpProtocol;
+    else
+      problems.push(
+        `${protocol.name}: expected ${OTLP_PROTOCOLS.join(' or ')}${protocol.value === 'grpc' ? " (gRPC is not built in: use the collector's OTLP/HTTP port, 4318)" : ''}, got ${JSON.stringify(protocol.value)}`,
+      );
+  }
+
+  const signalHeaders = `OTEL_EXPORTER_OTLP_${signal}_HEADERS`;
+  const headers = {
+    ...parseHeaders('OTEL_EXPORTER_OTLP_HEADERS', text('OTEL_EXPORTER_OTLP_HEADERS'), problems),
+    ...parseHeaders(signalHeaders, text(signalHeaders), problems),
+  };
+  if (Object.keys(headers).length > 0) config.headers = headers;
+
+  const timeout = specific(text, signal, 'TIMEOUT');
+  if (timeout !== undefined) {
+    const ms = integer(timeout.name, timeout.value, 1, problems);
+    if (ms !== undefined) config.timeoutMs = ms;
+  }
+  const compression = specific(text, signal, 'COMPRESSION');
+  if (compression !== undefined) {
+    if (compression.value === 'gzip' || compression.value === 'none') config.compression = compression.value;
+    else
+      problems.push(`${compression.name}: expected gzip or none, got ${JSON.stringify(compression.value)}`);
+  }
+  return config;
+}
+
+/** `OTEL_EXPORTER_OTLP_<signal>_<suffix>` if set, else `OTEL_EXPORTER_OTLP_<suffix>`, with the name that was read. */
+function specific(text: Text, signal: Signal, suffix: string): { name: string; value: string } | undefined {
+  for (const name of [`OTEL_EXPORTER_OTLP_${signal}_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) {
     const value = text(name);
     if (value !== undefined) return { name, value: value.toLowerCase() };
   }
@@ -214,19 +284,11 @@ function specific(
 }
 
 function checkedUrl(name: string, value: string, problems: string[]): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    problems.push(
-      `${name}: expected an http:// or https:// URL (e.g. http://otel-collector:4318), got ${JSON.stringify(redactUrl(value))}`,
-    );
-    return value;
-  }
-  return url.toString();
+  if (isHttpUrl(value)) return new URL(value).toString();
+  problems.push(
+    `${name}: expected an http:// or https:// URL (e.g. http://otel-collector:4318), got ${JSON.stringify(redactUrl(value))}`,
+  );
+  return value;
 }
 
 function integer(name: string, value: string, min: number, problems: string[]): number | undefined {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SpanKind, trace } from '@opentelemetry/api';
+import { SpanKind, metrics, trace } from '@opentelemetry/api';
 import { KafkaProducer, readTopicToEnd } from '../../../src/kafka/index.ts';
 import {
   extractTraceContext,
@@ -35,7 +35,46 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe('OTLP span export to a collector on 127.0.0.1', () => {
+interface MetricsJson {
+  resourceMetrics: Array<{
+    resource?: { attributes?: Array<{ key: string; value: { stringValue?: string } }> };
+    scopeMetrics: Array<{
+      metrics: Array<{
+        name: string;
+        sum?: {
+          dataPoints: Array<{
+            asInt?: number | string;
+            asDouble?: number;
+            attributes?: Array<{ key: string; value: { stringValue?: string } }>;
+          }>;
+        };
+      }>;
+    }>;
+  }>;
+}
+
+/** The data points of the sum metric `name` in an OTLP/JSON metrics export. */
+function sumPoints(
+  body: MetricsJson,
+  name: string,
+): Array<{ service: unknown; value: number; topic: unknown }> {
+  return body.resourceMetrics.flatMap((rm) => {
+    const service = rm.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue;
+    return rm.scopeMetrics.flatMap((sm) =>
+      sm.metrics
+        .filter((m) => m.name === name)
+        .flatMap((m) =>
+          (m.sum?.dataPoints ?? []).map((p) => ({
+            service,
+            value: Number(p.asInt ?? p.asDouble),
+            topic: p.attributes?.find((a) => a.key === 'topic')?.value.stringValue,
+          })),
+        ),
+    );
+  });
+}
+
+describe('OTLP export to a collector on 127.0.0.1', () => {
   let receiver: OtlpReceiver;
   let telemetry: Telemetry | undefined;
   before(async () => {
@@ -120,6 +159,37 @@ describe('OTLP span export to a collector on 127.0.0.1', () => {
     assert.ok(request.body.includes(Buffer.from('protobuf-span')), 'span name in the body');
     await telemetry.shutdown();
     telemetry = undefined;
+  });
+
+  it('pushes metrics over OTLP/JSON next to Prometheus, the last interval at shutdown', async () => {
+    const before = receiver.requests.length;
+    telemetry = await startTelemetry(
+      telemetryOptionsFromEnv(
+        { serviceName: 'otlp-metrics-it', prometheusPort: 0, processMetrics: false },
+        {
+          OTEL_METRICS_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.url}/v1/metrics`,
+          OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+          OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=ctr',
+        },
+      ),
+    );
+    assert.equal(telemetry.otlpMetricsUrl, `${receiver.url}/v1/metrics`);
+    assert.equal(telemetry.tracesUrl, undefined, 'a metrics endpoint does not turn on span export');
+    const name = `ctr.test.otlp_pushed_${randomBytes(3).toString('hex')}`;
+    metrics.getMeter('ctr-streams').createCounter(name).add(7, { topic: 'clicks' });
+    const scraped = await (await fetch(telemetry.metricsUrl!)).text();
+    assert.match(scraped, new RegExp(`${name.replaceAll('.', '_')}_total\\{[^}]*topic="clicks"[^}]*\\} 7`));
+
+    await telemetry.shutdown();
+    telemetry = undefined;
+    const requests = receiver.requests.slice(before);
+    assert.ok(requests.length >= 1);
+    assert.ok(requests.every((r) => r.path === '/v1/metrics' && r.headers['x-tenant'] === 'ctr'));
+    const points = requests.flatMap((r) =>
+      sumPoints(JSON.parse(r.body.toString('utf8')) as MetricsJson, name),
+    );
+    assert.deepEqual(points.at(-1), { service: 'otlp-metrics-it', value: 7, topic: 'clicks' });
   });
 
   it('does not hold up shutdown beyond the export timeout when no collector listens', async () => {

@@ -189,4 +189,75 @@ describe('telemetryOptionsFromEnv', () => {
       );
     });
   });
+
+  describe('OTLP metric push', () => {
+    const opts = (env: NodeJS.ProcessEnv) => telemetryOptionsFromEnv({ serviceName: 'a' }, env);
+
+    it('pushes nothing by default, nor when only the general endpoint is set (spans only)', () => {
+      assert.equal(opts({}).otlpMetrics, undefined);
+      assert.equal(opts({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).otlpMetrics, undefined);
+      assert.equal(opts({ OTEL_METRICS_EXPORTER: 'prometheus' }).otlpMetrics, undefined);
+    });
+
+    it('pushes to the general endpoint + /v1/metrics when OTEL_METRICS_EXPORTER lists otlp', () => {
+      assert.deepEqual(
+        opts({ OTEL_METRICS_EXPORTER: 'prometheus, otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })
+          .otlpMetrics,
+        { url: 'http://c:4318/v1/metrics' },
+      );
+    });
+
+    it('pushes when the metrics endpoint is set, with its own protocol, headers and timing', () => {
+      assert.deepEqual(
+        opts({
+          OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://m:4318/otlp/v1/metrics',
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+          OTEL_EXPORTER_OTLP_HEADERS: 'a=1',
+          OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'b=2',
+          OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'c=3',
+          OTEL_METRIC_EXPORT_INTERVAL: '15000',
+          OTEL_METRIC_EXPORT_TIMEOUT: '5000',
+          OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta',
+        }).otlpMetrics,
+        {
+          url: 'http://m:4318/otlp/v1/metrics',
+          protocol: 'http/protobuf',
+          headers: { a: '1', b: '2' },
+          intervalMs: 15000,
+          exportTimeoutMs: 5000,
+          temporality: 'delta',
+        },
+      );
+    });
+
+    it('names every bad metrics variable, and a bad general endpoint once', () => {
+      assert.throws(
+        () =>
+          opts({
+            OTEL_TRACES_EXPORTER: 'otlp',
+            OTEL_METRICS_EXPORTER: 'otlp',
+            OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+            OTEL_METRIC_EXPORT_INTERVAL: '1000',
+            OTEL_METRIC_EXPORT_TIMEOUT: '2000',
+            OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'monthly',
+          }),
+        (error: unknown) => {
+          assert.ok(error instanceof TelemetryConfigError);
+          const m = error.message;
+          assert.equal(m.match(/OTEL_EXPORTER_OTLP_ENDPOINT: expected an http/g)?.length, 1);
+          assert.match(m, /OTEL_METRIC_EXPORT_TIMEOUT: 2000 ms is longer than the interval/);
+          assert.match(
+            m,
+            /OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: expected cumulative, delta, lowmemory, got "monthly"/,
+          );
+          return true;
+        },
+      );
+      assert.throws(
+        () => opts({ OTEL_METRICS_EXPORTER: 'otlp,statsd' }),
+        /OTEL_METRICS_EXPORTER: expected a list of "otlp", "prometheus"/,
+      );
+    });
+  });
 });
