@@ -95,7 +95,7 @@ export function registerRun(program: Command): void {
             'running',
           );
           process.stderr.write(
-            `ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}${telemetry.tracesUrl ? `, spans to ${telemetry.tracesUrl}` : ''}\n${running.lookupUrl ? `ctr-streams run: lookup API at ${running.lookupUrl}\n` : ''}`,
+            `ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}${telemetry.tracesUrl ? `, spans to ${telemetry.tracesUrl}` : ''}${telemetry.otlpMetricsUrl ? `, metrics pushed to ${telemetry.otlpMetricsUrl}` : ''}\n${running.lookupUrl ? `ctr-streams run: lookup API at ${running.lookupUrl}\n` : ''}`,
           );
           const failure = await untilStopped(running, o.duration);
           if (failure)
