@@ -265,6 +265,9 @@ describe('ctr-streams run exports spans over OTLP', () => {
         CLI_FIXTURE_COUNTS: counts,
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        // whatever the calling shell set: service.name must come from the application.id here
+        OTEL_SERVICE_NAME: '',
+        OTEL_TRACES_EXPORTER: '',
         // nothing is exported on schedule: the spans must arrive through the flush on SIGTERM
         OTEL_BSP_SCHEDULE_DELAY: '600000',
       },
