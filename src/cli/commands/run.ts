@@ -54,7 +54,7 @@ export function registerRun(program: Command): void {
   withCommonOptions(withConfigOptions(addAppRunOptions(command)))
     .addHelpText(
       'after',
-      '\nExamples:\n  ctr-streams run recommendations --config /etc/ctr-streams/ctr-streams.properties\n  CTR_APPLICATION_ID=my-app ctr-streams run ./my-app.ts --bootstrap 127.0.0.1:9092\n\nExit codes: 0 clean stop, 1 an application failed, 2 bad settings.',
+      '\nExamples:\n  ctr-streams run recommendations --config /etc/ctr-streams/ctr-streams.properties\n  CTR_APPLICATION_ID=my-app ctr-streams run ./my-app.ts --bootstrap 127.0.0.1:9092\n  OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318 ctr-streams run all   # spans over OTLP (docs/operations.md, Traces)\n\nExit codes: 0 clean stop, 1 an application failed, 2 bad settings.',
     )
     .action(
       commandAction('run', async (spec: string, o: RunFlags) => {
