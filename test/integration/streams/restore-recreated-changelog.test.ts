@@ -1,7 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { OutgoingRecord } from '../../../src/kafka/index.ts';
-import { KafkaStreams, type StateRestoreListener } from '../../../src/streams/runtime/index.ts';
+import { KafkaError, type OutgoingRecord } from '../../../src/kafka/index.ts';
+import {
+  KafkaStreams,
+  type RestoreFaults,
+  type StateRestoreListener,
+} from '../../../src/streams/runtime/index.ts';
 import {
   createTopics,
   eventually,
@@ -117,6 +121,107 @@ describe('KafkaStreams restore when the changelog was deleted and recreated', ()
         [...expected].sort(([a], [b]) => a.localeCompare(b)),
       );
     } finally {
+      await second.close();
+    }
+  });
+
+  it('retries a real broker failure (the changelog vanished during the restore) and restores once it is back', async () => {
+    const input = uniqueName('rr-vanished-in');
+    const applicationId = uniqueName('rr-vanished-app');
+    const changelog = `${applicationId}-${STORE}-changelog`;
+    await createTopics(env.kafka, [{ name: input, partitions: PARTITIONS }]);
+    const config = (stateDir: string) =>
+      appConfig(env, applicationId, stateDir, { 'commit.interval.ms': 300, ...FAST_GROUP });
+    await produceKeyed(env.kafka, input, 1000, 300);
+    const first = new KafkaStreams(countingTopology({ input }), config(dirs.make()));
+    try {
+      await first.start();
+      await waitForTasks([first], PARTITIONS);
+      await waitForCommittedToEnd(env.kafka, applicationId, input);
+    } finally {
+      await first.close();
+    }
+
+    // a new instance (empty state dir) starts restoring; its reads wait at the gate while the
+    // changelog is deleted, so they hit the broker's real UNKNOWN_TOPIC_OR_PARTITION
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    // once the changelog exists again but is not refilled yet, a retry must not finish on the
+    // empty topic (a race of the test, not of the product): retries fail until an attempt that
+    // started after the refill (two attempts past the last one seen then: the one in flight may
+    // have fetched the offsets before the refill)
+    const lastAttempt = new Map<number, number>();
+    let passFrom: Map<number, number> | undefined;
+    const faults: RestoreFaults = {
+      beforeRead: (read) => {
+        if (read.attempt === 0) return gate;
+        lastAttempt.set(read.partition, read.attempt);
+        if (passFrom && read.attempt >= passFrom.get(read.partition)!) return undefined;
+        throw new KafkaError('CTR_KAFKA_CONSUME', 'test: changelog recreated but not refilled yet', {
+          retriable: true,
+        });
+      },
+    };
+    const retried: { partition: number; error: Error }[] = [];
+    const listener: StateRestoreListener = {
+      onRestoreRetry: (_topic, partition, _store, _offset, _attempt, _delay, error) =>
+        retried.push({ partition, error }),
+    };
+    const second = new KafkaStreams(countingTopology({ input }), config(dirs.make()), {
+      restoreFaults: faults,
+      restoreListener: listener,
+    });
+    try {
+      await second.start();
+      await withAdmin(env.kafka, (admin) => admin.deleteTopics([changelog]));
+      await eventually(
+        `${changelog} deleted`,
+        () => withAdmin(env.kafka, async (admin) => !(await admin.listTopics()).includes(changelog)),
+        30_000,
+        200,
+      );
+      openGate();
+      await eventually(
+        'both partitions retrying after the broker failure',
+        () => new Set(retried.map((r) => r.partition)).size === PARTITIONS,
+        45_000,
+        100,
+      );
+      assert.equal(second.state, 'REBALANCING', 'still restoring, not failed');
+      assert.equal(second.error, undefined);
+
+      // the changelog comes back (with other content): the retry succeeds
+      await recreate(env, changelog, PARTITIONS);
+      const fresh: OutgoingRecord[] = [0, 1].map((p) => ({
+        topic: changelog,
+        partition: p,
+        key: `back-${p}`,
+        value: countSerde.serialize(changelog, 7),
+      }));
+      await produceRecords(env.kafka, fresh);
+      passFrom = new Map([0, 1].map((p) => [p, (lastAttempt.get(p) ?? 0) + 2]));
+      await waitForTasks([second], PARTITIONS, 45_000);
+      assert.equal(second.error, undefined, 'no crash');
+      assert.equal(second.assignmentsApplied, 1, 'the member stayed in the group');
+      const counts = await readStore<number>([second], STORE, PARTITIONS);
+      assert.deepEqual(
+        [...counts].sort(([a], [b]) => a.localeCompare(b)),
+        [
+          ['back-0', 7],
+          ['back-1', 7],
+        ],
+      );
+      // the first retry of each partition was the broker's own failure, not the test's
+      for (const p of [0, 1]) {
+        const reason = retried.find((r) => r.partition === p)!.error;
+        assert.doesNotMatch(reason.message, /^test:/);
+        assert.match(
+          `${reason.message} ${String((reason.cause as Error | undefined)?.message)}`,
+          /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic-partition|not.*exist/i,
+        );
+      }
+    } finally {
+      openGate();
       await second.close();
     }
   });
