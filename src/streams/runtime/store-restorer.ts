@@ -213,7 +213,10 @@ async function restoreStoreRetrying(
   for (; ; attempt++) {
     progress.applied = 0;
     try {
-      const result = await restoreStoreOnce(admin, store, options, { attempt, forceWipe, progress });
+      // one wipe per out-of-range failure: a later retry resumes from what the restore reached since
+      const wipeNow = forceWipe;
+      forceWipe = false;
+      const result = await restoreStoreOnce(admin, store, options, { attempt, forceWipe: wipeNow, progress });
       restored += result.restored;
       wiped ||= result.wiped;
       if (result.wiped || from === undefined) from = result.from;
@@ -441,7 +444,8 @@ async function restoreStoreOnce(
   const total = Number(end - from);
   const remainingLabels = { [METRIC_ATTRIBUTES.store]: store.name, [METRIC_ATTRIBUTES.taskId]: taskId };
   remainingRecords.record(total, remainingLabels);
-  if (state.attempt === 0 || wiped)
+  // once per restore, and again when it starts over after an out-of-range wipe (not per retry)
+  if (state.attempt === 0 || state.forceWipe)
     options.listener?.onRestoreStart?.(topic, partition, store.name, from.toString(), end.toString());
   // 0 once this instance stops restoring the store, done or not: an OpenTelemetry gauge keeps
   // reporting its last value, and a revoked task's remainder belongs to its new owner
