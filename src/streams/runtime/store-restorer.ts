@@ -266,8 +266,9 @@ async function restoreStoreRetrying(
         );
         continue;
       }
-      if (kind !== 'retriable')
-        throw new RestoreError(`cannot restore ${where} at offset ${offset}: ${message}`, {
+      if (kind !== 'retriable') {
+        const again = kind === 'corrupted' ? ` (out of range again after ${wipes} wipes)` : '';
+        throw new RestoreError(`cannot restore ${where} at offset ${offset}${again}: ${message}`, {
           cause: error,
           taskId,
           store: store.name,
@@ -275,6 +276,7 @@ async function restoreStoreRetrying(
           partition,
           offset,
         });
+      }
       const now = performance.now();
       // task.timeout.ms measures failing without progress: an attempt that applied records restarts it
       if (failingSince === undefined || progress.applied > 0) failingSince = now;
