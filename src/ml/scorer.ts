@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CtrModel } from './ctr-model.ts';
 import { contextHiddenTf, crossLogitsTf, toTfParams, type TfParams } from './ctr-head-tf.ts';
 import type { PackedRows } from './feature-spec.ts';
-import { MlError, ShapeError } from './errors.ts';
+import { ClosedError, MlError, ShapeError } from './errors.ts';
 import { ItemPartTable, type ItemPartTableOptions, type SlotPlan } from './item-part-table.ts';
 import type { ItemPartView } from './item-part-view.ts';
 
@@ -199,7 +199,7 @@ export class Scorer {
   /**
    * Scores a batch of requests with one cross-part call. Keyed requests of
    * this version use the scorer's own item-part table.
-   * @throws ShapeError for inconsistent arrays.
+   * @throws ShapeError for inconsistent arrays; ClosedError once disposed ('tfjs').
    */
   score(requests: readonly ScoreRequest[]): ScoreResult[] {
     if (!requests.some((r) => usesTable(r, this.version))) return this.scoreWire(requests);
@@ -219,7 +219,7 @@ export class Scorer {
    * Scores plain and planned requests (a worker's entry point). Planned
    * rows are written to `view` before any is read, so a later request of
    * the batch may read what an earlier one wrote.
-   * @throws ShapeError for inconsistent arrays; MlError CTR_ML_WORKER when a planned slot does not hold its stamp.
+   * @throws ShapeError for inconsistent arrays; MlError CTR_ML_WORKER when a planned slot does not hold its stamp; ClosedError once disposed ('tfjs').
    */
   scoreWire(requests: readonly WireRequest[], view?: ItemPartView): ScoreResult[] {
     const head = this.model.head;
@@ -344,7 +344,8 @@ export class Scorer {
    * their input rows (`inputs`, contextInputSize floats each): one product on the backend.
    */
   private contextHidden(inputs: Float32Array, contexts: number, ctxParts: Float32Array): void {
-    if (!this.ctxLayer) throw new MlError('CTR_ML_WORKER', `scorer of ${this.version} is disposed`);
+    if (!this.ctxLayer)
+      throw new ClosedError(`scorer of ${this.version} is disposed`, { version: this.version });
     const { weights, bias } = this.ctxLayer;
     const D = weights.shape[0];
     const h0 = weights.shape[1];
@@ -361,7 +362,7 @@ export class Scorer {
   /**
    * The cross part on the chosen engine: logits of `n` pairs, pair i of context part
    * `ctxIndex[i]` of `contexts` (P floats each in `ctxParts`) and item part i of `itemParts`.
-   * @throws MlError CTR_ML_WORKER once the scorer is disposed ('tfjs').
+   * @throws ClosedError (CTR_ML_CLOSED) once the scorer is disposed ('tfjs').
    */
   crossLogits(
     ctxParts: Float32Array,
@@ -371,7 +372,8 @@ export class Scorer {
     ctxIndex: Int32Array,
   ): Float32Array {
     if (this.engine === 'js') return this.model.head.crossLogits(ctxParts, itemParts, n, ctxIndex);
-    if (!this.tfParams) throw new MlError('CTR_ML_WORKER', `scorer of ${this.version} is disposed`);
+    if (!this.tfParams)
+      throw new ClosedError(`scorer of ${this.version} is disposed`, { version: this.version });
     const P = this.model.head.partSize;
     const params = this.tfParams;
     // several contexts: one copied row per pair here rather than tf.gather on the backend (wasm's

@@ -5,7 +5,7 @@ import { initBackend } from '../../../src/ml/backend.ts';
 import { CtrModel } from '../../../src/ml/ctr-model.ts';
 import { sigmoidInPlace } from '../../../src/ml/ctr-head.ts';
 import { allocateRows, packContext, writeItem } from '../../../src/ml/feature-spec.ts';
-import { MlError } from '../../../src/ml/errors.ts';
+import { ClosedError } from '../../../src/ml/errors.ts';
 import { Random } from '../../../src/ml/random.ts';
 import { Scorer, type ScoreRequest } from '../../../src/ml/scorer.ts';
 import { TINY_MODEL } from './fixtures.ts';
@@ -134,7 +134,8 @@ describe('Scorer: batched context parts and expanded contexts', () => {
     s.dispose();
     assert.equal(s.tensorCount, 0);
     assert.equal(tf.memory().numTensors, base, 'dispose frees the cached weights');
-    assert.throws(() => s.score(multi), MlError);
+    assert.throws(() => s.score(multi), ClosedError);
+    assert.throws(() => s.score(single), ClosedError);
   });
 
   it('the js engine holds no tensors', () => {
