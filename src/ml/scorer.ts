@@ -135,6 +135,26 @@ export function planRequests(
 export interface ScorerOptions {
   /** Bounds of the in-thread item-part table (keyed requests scored by `score`). */
   itemParts?: Partial<ItemPartTableOptions>;
+  /**
+   * 'tfjs' only: the fewest contexts in a call for which their first layer runs as one product on
+   * the backend rather than per context in JS. Default: 4 on the native 'tensorflow' backend, 2
+   * elsewhere (see {@link defaultBatchContextsFrom}). `Infinity` keeps it in JS always.
+   */
+  batchContextsFrom?: number;
+}
+
+/**
+ * Where a product of the contexts' first layer starts to pay, by backend.
+ * Measured (default head, 129 inputs x 128, 2-vCPU EPYC, load ~2.4): the JS
+ * `contextPart` costs ~28-30 us per context on any backend; the batched
+ * path costs ~22 us per call for 1 context, 19 us for 8 and 67 us for 48
+ * on wasm, but ~85 us for 1-8 and 134 us for 48 on tensorflow (its eager
+ * op dispatch is the fixed cost). So: from 2 contexts on wasm (1 would gain
+ * ~8 us, not worth a second backend call on the single-request path), from
+ * 4 on tensorflow.
+ */
+export function defaultBatchContextsFrom(backend: string): number {
+  return backend === 'tensorflow' ? 4 : 2;
 }
 
 /**
@@ -143,8 +163,8 @@ export interface ScorerOptions {
  *
  * Per call on 'tfjs', a batch costs at most two backend calls whatever its
  * size: one product for the first layer of every context of the batch
- * (when it holds more than one context; a single context is cheaper in JS
- * than a backend round trip), and one for the cross part. Per-request work
+ * (from `batchContextsFrom` contexts on; fewer are cheaper in JS than a
+ * second backend call), and one for the cross part. Per-request work
  * in JS is kept to copies: at 6000 requests/s a worker has ~170 us per
  * request, and the per-request JS first layer (~36 us) and a wasm
  * tf.gather of context rows (~190 us per call) were each as large as the
@@ -161,6 +181,8 @@ export class Scorer {
   /** The context half of the first layer on the backend ('tfjs' only). */
   private ctxLayer: { weights: tf.Tensor2D; bias: tf.Tensor1D } | undefined;
   private readonly tableOptions: Partial<ItemPartTableOptions>;
+  /** Contexts per call from which their first layer is one backend product (Infinity on 'js'). */
+  readonly batchContextsFrom: number;
   private ownTable: ItemPartTable | undefined;
   /**
    * Inputs of the last call, reused (their tensors are disposed before a call returns): item parts
@@ -175,6 +197,8 @@ export class Scorer {
     this.version = version;
     this.engine = engine;
     this.tableOptions = options.itemParts ?? {};
+    this.batchContextsFrom =
+      engine === 'tfjs' ? (options.batchContextsFrom ?? defaultBatchContextsFrom(tf.getBackend())) : Infinity;
     if (engine === 'tfjs') {
       this.tfParams = toTfParams(model.weights, (n) => n.startsWith('mlp.') && !n.startsWith('mlp.0.'));
       const head = model.head;
@@ -230,9 +254,9 @@ export class Scorer {
     for (const c of counts) n += c;
     const C = requests.length;
     const ctxParts = new Float32Array(C * P);
-    // several contexts on the backend: their first layer as one product after the loop below, which
+    // enough contexts for the backend: their first layer as one product after the loop below, which
     // writes each context's input row and the rest of its part
-    const batchCtx = this.engine === 'tfjs' && C > 1;
+    const batchCtx = C >= this.batchContextsFrom && C > 0;
     const D = head.contextInputSize;
     if (batchCtx && this.inputScratch.length < C * D) this.inputScratch = new Float32Array(C * D);
     const ctxInputs = this.inputScratch.subarray(0, batchCtx ? C * D : 0);

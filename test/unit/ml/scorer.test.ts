@@ -7,7 +7,7 @@ import { sigmoidInPlace } from '../../../src/ml/ctr-head.ts';
 import { allocateRows, packContext, writeItem } from '../../../src/ml/feature-spec.ts';
 import { ClosedError } from '../../../src/ml/errors.ts';
 import { Random } from '../../../src/ml/random.ts';
-import { Scorer, type ScoreRequest } from '../../../src/ml/scorer.ts';
+import { defaultBatchContextsFrom, Scorer, type ScoreRequest } from '../../../src/ml/scorer.ts';
 import { TINY_MODEL } from './fixtures.ts';
 
 const spec = TINY_MODEL.spec;
@@ -99,6 +99,27 @@ describe('Scorer: batched context parts and expanded contexts', () => {
         assertClose(batch[i]!.scores, plain(m, r), 1e-4, `${engine} request ${i} batched vs plain`);
         assert.equal(batch[i]!.version, 'v1');
       });
+      s.dispose();
+    }
+  });
+
+  it('scores the same whether the contexts run on the backend from 1 context, from 2 (wasm default) or never', () => {
+    const m = model(31);
+    const reqs = requests([4, 2, 6], 32);
+    const want = reqs.map((r) => plain(m, r));
+    const wasmDefault = new Scorer(m, 'v5', 'tfjs');
+    assert.equal(wasmDefault.batchContextsFrom, 2);
+    assert.equal(defaultBatchContextsFrom('tensorflow'), 4);
+    assert.equal(new Scorer(m, 'v5', 'js').batchContextsFrom, Infinity);
+    for (const [from, s] of [
+      [2, wasmDefault],
+      [1, new Scorer(m, 'v5', 'tfjs', { batchContextsFrom: 1 })],
+      [Infinity, new Scorer(m, 'v5', 'tfjs', { batchContextsFrom: Infinity })],
+    ] as const) {
+      const batch = s.score(reqs);
+      const alone = s.score([reqs[0]!]);
+      reqs.forEach((_, i) => assertClose(batch[i]!.scores, want[i]!, 1e-4, `from ${from}: request ${i}`));
+      assertClose(alone[0]!.scores, want[0]!, 1e-4, `from ${from}: one request alone`);
       s.dispose();
     }
   });
