@@ -5,7 +5,7 @@
  * Bayes-optimal figures, for warm and cold items.
  *
  *   node --import tsx bench/train.ts [--backend wasm] [--steps 20] [--batch 1024]
- *   node --import tsx bench/train.ts --quality [--examples 1200000] [--epochs 1] [--batch 1024] [--lr 0.01] [--lr-end 0.0005]
+ *   node --import tsx bench/train.ts --quality [--world-seed 42] [--examples 1200000] [--epochs 1] [--batch 1024] [--lr 0.01] [--lr-end 0.0005]
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { initBackend, type BackendChoice } from '../src/ml/backend.ts';
@@ -24,7 +24,8 @@ const arg = (name: string, def: string): string => {
 };
 const backend = await initBackend(arg('--backend', 'wasm') as BackendChoice);
 const batch = Number(arg('--batch', '1024'));
-const world = new World({ seed: 42 });
+const worldSeed = Number(arg('--world-seed', '42'));
+const world = new World({ seed: worldSeed });
 const lookup = (id: string) => world.item(id);
 console.log(
   `# bench/train  backend ${backend}, node ${process.version}, ${availableParallelism()} cores, load avg ${loadavg()
@@ -35,7 +36,7 @@ const hashRows = Number(arg('--hash-rows', String(1 << 18)));
 // the seed's comparison is about big tables: default 2^18 rows, like ML-STACK's reference head
 const cfg = { ...DEFAULT_MODEL_CONFIG, spec: { ...DEFAULT_MODEL_CONFIG.spec, hashRows } };
 console.log(
-  `# model: towers (text ${cfg.towers.text.tokens} tokens/LSTM ${cfg.towers.text.lstm}, image ${cfg.towers.image.size}px) + DeepFM head (2^${Math.log2(cfg.spec.hashRows)} x ${cfg.fmDim + 1} table, MLP ${cfg.hidden.join('-')}); world: ${world.items.length} items, ${world.contexts.length} contexts`,
+  `# model: towers (text ${cfg.towers.text.tokens} tokens/LSTM ${cfg.towers.text.lstm}, image ${cfg.towers.image.size}px) + DeepFM head (2^${Math.log2(cfg.spec.hashRows)} x ${cfg.fmDim + 1} table, MLP ${cfg.hidden.join('-')}); world seed ${worldSeed}: ${world.items.length} items, ${world.contexts.length} contexts`,
 );
 
 if (!args.includes('--quality')) {
@@ -133,7 +134,7 @@ if (!args.includes('--quality')) {
   });
   const t0 = performance.now();
   for (let e = 0; e < epochs; e++) {
-    const source = e === 0 ? world : new World({ seed: 42 });
+    const source = e === 0 ? world : new World({ seed: worldSeed });
     let loss = 0;
     let steps = 0;
     let rate = lr;
