@@ -246,15 +246,17 @@ async function restoreStoreRetrying(
       if (error instanceof RestoreError) throw error;
       const offset = progress.offset ?? '?';
       const message = (error as Error).message ?? String(error);
-      if (options.isCancelled?.())
-        throw new RestoreError(`cannot restore ${where} at offset ${offset}: cancelled after: ${message}`, {
+      const final = (why: string, retriable = false): RestoreError =>
+        new RestoreError(`cannot restore ${where} at offset ${offset}${why}: ${message}`, {
           cause: error,
           taskId,
           store: store.name,
           topic,
           partition,
           offset,
+          ...(retriable ? { retriable } : {}),
         });
+      if (options.isCancelled?.()) throw final(': cancelled after');
       const kind = classifyRestoreFailure(error);
       if (kind === 'corrupted' && wipes < MAX_WIPES) {
         wipes++;
@@ -266,26 +268,17 @@ async function restoreStoreRetrying(
         );
         continue;
       }
-      if (kind !== 'retriable') {
-        const again = kind === 'corrupted' ? ` (out of range again after ${wipes} wipes)` : '';
-        throw new RestoreError(`cannot restore ${where} at offset ${offset}${again}: ${message}`, {
-          cause: error,
-          taskId,
-          store: store.name,
-          topic,
-          partition,
-          offset,
-        });
-      }
+      if (kind !== 'retriable')
+        throw final(kind === 'corrupted' ? ` (out of range again after ${wipes} wipes)` : '');
       const now = performance.now();
       // task.timeout.ms measures failing without progress: an attempt that applied records restarts it
       if (failingSince === undefined || progress.applied > 0) failingSince = now;
       const failingMs = now - failingSince;
       if (failingMs >= timeoutMs)
-        throw new RestoreError(
-          `cannot restore ${where} at offset ${offset}: still failing after retrying for ${Math.round(failingMs)} ms ` +
-            `(${retries} retr${retries === 1 ? 'y' : 'ies'}, task.timeout.ms = ${timeoutMs}): ${message}`,
-          { cause: error, taskId, store: store.name, topic, partition, offset, retriable: true },
+        throw final(
+          `: still failing after retrying for ${Math.round(failingMs)} ms ` +
+            `(${retries} retr${retries === 1 ? 'y' : 'ies'}, task.timeout.ms = ${timeoutMs})`,
+          true,
         );
       retries++;
       const backoff = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS * 2 ** Math.min(retries - 1, 16));
