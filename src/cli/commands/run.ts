@@ -69,6 +69,9 @@ export function registerRun(program: Command): void {
         const telemetryOptions = telemetryOptionsFromEnv({ serviceName: config['application.id'] });
         if (o.metricsPort !== undefined) telemetryOptions.prometheusPort = o.metricsPort;
         const telemetry = await startTelemetry(telemetryOptions);
+        // listen from here, not from RUNNING: a stop during a long start (model load, global tables)
+        // must still close what started and flush telemetry, not kill the process mid-way
+        const stop = stopSignal();
         let running: RunningApps | undefined;
         try {
           telemetry.health.register('live', 'streams', () => {
@@ -85,26 +88,18 @@ export function registerRun(program: Command): void {
             o,
             telemetry.metricsUrl ? { metricsUrl: telemetry.metricsUrl } : {},
           );
-          log.info(
-            {
-              topology: spec,
-              applicationId: config['application.id'],
-              metrics: telemetry.metricsUrl,
-              traces: telemetry.tracesUrl,
-            },
-            'running',
-          );
-          process.stderr.write(
-            `ctr-streams run: ${spec} running as "${config['application.id']}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}${telemetry.tracesUrl ? `, spans to ${telemetry.tracesUrl}` : ''}${telemetry.otlpMetricsUrl ? `, metrics pushed to ${telemetry.otlpMetricsUrl}` : ''}\n${running.lookupUrl ? `ctr-streams run: lookup API at ${running.lookupUrl}\n` : ''}`,
-          );
-          const failure = await untilStopped(running, o.duration);
-          if (failure)
-            throw new CliError(
-              'CTR_CLI_FAILED',
-              `application "${config['application.id']}" failed: ${failure.message}`,
-              { cause: failure },
+          if (stop.requested) log.info({ signal: stop.requested }, 'stop requested while starting: closing');
+          else
+            await runUntilStopped(
+              running,
+              spec,
+              config['application.id'],
+              telemetry,
+              o.duration,
+              stop.promise,
             );
         } finally {
+          stop.dispose();
           await running?.close();
           await telemetry.shutdown();
         }
@@ -113,19 +108,79 @@ export function registerRun(program: Command): void {
     );
 }
 
-/** Resolves on SIGTERM/SIGINT, after `durationS`, or when an app fails (with its error). */
-function untilStopped(running: RunningApps, durationS: number | undefined): Promise<Error | undefined> {
-  return new Promise((resolve) => {
-    const done = (error?: Error): void => {
+/** Announces the running apps, then waits for a stop; an app's failure is thrown as CTR_CLI_FAILED. */
+async function runUntilStopped(
+  running: RunningApps,
+  spec: string,
+  applicationId: string,
+  telemetry: {
+    metricsUrl?: string | undefined;
+    tracesUrl?: string | undefined;
+    otlpMetricsUrl?: string | undefined;
+  },
+  durationS: number | undefined,
+  stop: Promise<void>,
+): Promise<void> {
+  log.info(
+    {
+      topology: spec,
+      applicationId,
+      metrics: telemetry.metricsUrl,
+      traces: telemetry.tracesUrl,
+    },
+    'running',
+  );
+  process.stderr.write(
+    `ctr-streams run: ${spec} running as "${applicationId}"${telemetry.metricsUrl ? `, metrics at ${telemetry.metricsUrl}` : ''}${telemetry.tracesUrl ? `, spans to ${telemetry.tracesUrl}` : ''}${telemetry.otlpMetricsUrl ? `, metrics pushed to ${telemetry.otlpMetricsUrl}` : ''}\n${running.lookupUrl ? `ctr-streams run: lookup API at ${running.lookupUrl}\n` : ''}`,
+  );
+  const failure = await untilStopped(running, durationS, stop);
+  if (failure)
+    throw new CliError('CTR_CLI_FAILED', `application "${applicationId}" failed: ${failure.message}`, {
+      cause: failure,
+    });
+}
+
+/**
+ * SIGTERM/SIGINT from now on: `requested` names the first signal and `promise` resolves with it;
+ * a second signal exits at once (130 / 143).
+ */
+function stopSignal(): { requested: string | undefined; promise: Promise<void>; dispose(): void } {
+  let resolveStop!: () => void;
+  const state = {
+    requested: undefined as string | undefined,
+    promise: new Promise<void>((r) => (resolveStop = r)),
+    dispose: (): void => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+    },
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (state.requested !== undefined) {
+      // a second signal while closing (or while a long start finishes): the operator wants out now
+      process.stderr.write(`ctr-streams run: second ${signal}: exiting without a clean close\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    state.requested = signal;
+    resolveStop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return state;
+}
+
+/** Resolves when `stop` resolves (a signal), after `durationS`, or when an app fails (with its error). */
+function untilStopped(
+  running: RunningApps,
+  durationS: number | undefined,
+  stop: Promise<void>,
+): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const done = (error?: Error): void => {
       clearInterval(poll);
       if (timer) clearTimeout(timer);
       resolve(error);
     };
-    const onSignal = (): void => done();
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    void stop.then(() => done());
     const poll = setInterval(() => {
       const error = running.error();
       if (error) done(error);
