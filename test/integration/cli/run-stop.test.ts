@@ -55,7 +55,7 @@ describe('ctr-streams run stopped while starting', () => {
       'wasm',
     ];
     // the first log line after the signal handler is installed: telemetry is up, the apps are not
-    const started = (p: ReturnType<typeof startCli>): Promise<boolean> =>
+    const started = (p: ReturnType<typeof startCli>): Promise<void> =>
       eventually('telemetry started', async () => /"msg":"telemetry started"/.test(p.stderr()), 30_000, 20);
 
     const run = startCli(args, { CTR_LOG_LEVEL: 'info' });
