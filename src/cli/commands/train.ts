@@ -430,6 +430,11 @@ async function trainFromTopic(
   );
   if (c.undecodable > 0)
     say(`warning: ${c.undecodable} undecodable record(s) skipped; the first: ${read.badRecords.join('; ')}`);
+  // an item whose record cannot be decoded is unknown to this run: its examples are among the skipped above
+  if (catalogue.undecodable > 0)
+    say(
+      `warning: ${catalogue.undecodable} undecodable record(s) of ${topics.itemCreated} skipped (their items count as unknown); the first: ${catalogue.badRecords.join('; ')}`,
+    );
   if (examples.length < o.minExamples) {
     process.stdout.write(
       examples.length === 0
@@ -457,6 +462,7 @@ async function trainFromTopic(
       examples: examples.length,
       skippedUnknownItem: unknownItems,
       skippedUndecodable: c.undecodable,
+      undecodableItemRecords: catalogue.undecodable,
       skippedDuplicate: c.duplicates,
       skippedEmpty: c.tombstones,
     },

@@ -60,6 +60,10 @@ describe('ctr-streams train --from-topic (continuous training from training-exam
           value: serdes.itemCreated.serialize(topics.itemCreated, itemCreatedOf(it)),
         })),
     );
+    // the unknown item's only record is not Avro: it stays unknown, and the command says so
+    await produceRecords(env.kafka, [
+      { topic: topics.itemCreated, key: unknown.id, value: Buffer.from('not an Avro item') },
+    ]);
   });
   after(async () => {
     rmSync(dir, { recursive: true, force: true });
@@ -139,6 +143,10 @@ describe('ctr-streams train --from-topic (continuous training from training-exam
       r.stderr,
       /warning: 1 undecodable record\(s\) skipped; the first: \S+training-examples\[\d\] offset \d+: /,
     );
+    assert.match(
+      r.stderr,
+      /warning: 1 undecodable record\(s\) of \S+item-created skipped \(their items count as unknown\); the first: \S+item-created\[\d\] offset \d+: /,
+    );
     v1 = /published (\S+) \(parent none\)/.exec(r.stdout)?.[1] ?? '';
     assert.ok(v1, r.stdout);
 
@@ -149,6 +157,7 @@ describe('ctr-streams train --from-topic (continuous training from training-exam
     assert.deepEqual(info.trainedThrough, { topic: topics.trainingExamples, offsets: ends });
     assert.equal(info.trainingSource?.skippedUndecodable, 1);
     assert.equal(info.trainingSource?.skippedUnknownItem, 400 - known);
+    assert.equal(info.trainingSource?.undecodableItemRecords, 1);
   });
 
   it('continues from the first version on the new examples only, and advances the position', async () => {
