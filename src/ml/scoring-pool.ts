@@ -356,6 +356,9 @@ export class ScoringPool {
     if (version === this.current) return;
     const known = this.versions.get(version);
     if (!known) this.versions.set(version, { bytes, embeddingVersion });
+    // a rollback to a version still retiring (its last calls in flight): its end would drop it from the
+    // workers while it loads and becomes current again
+    const wasRetiring = this.retiring.delete(version);
     const targets = this.slots.filter((s) => s.state !== 'dead');
     const replies = await Promise.allSettled(
       targets.map((s) =>
@@ -375,6 +378,10 @@ export class ScoringPool {
     const loaded = replies.find((r) => r.status === 'fulfilled');
     if (failed || !loaded) {
       if (!known) this.versions.delete(version);
+      else if (wasRetiring) {
+        this.retiring.add(version);
+        this.maybeDrop(version);
+      }
       throw failed
         ? (failed.reason as Error)
         : new WorkerError(`cannot load model version ${version}: no scoring worker is running`, { version });

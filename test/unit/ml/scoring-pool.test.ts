@@ -146,6 +146,29 @@ describe('ScoringPool with item-part tables', () => {
     }
   });
 
+  it('rolls back to a version still retiring: its last call ending does not drop it from the workers', async () => {
+    const m1 = CtrModel.create(TINY_MODEL, 35);
+    const m2 = CtrModel.create(TINY_MODEL, 36);
+    const pool = new ScoringPool({ workers: 1, backend: 'wasm', engine: 'tfjs' });
+    try {
+      await pool.load('v1', m1.toBuffer());
+      const reqs = lists(m1, 'v1', 2);
+      const toV2 = pool.load('v2', m2.toBuffer());
+      // issued before v2 is current: scored by v1, queued behind the load, so v1 retires with it in flight
+      const inFlight = pool.score(reqs);
+      await toV2;
+      const back = pool.load('v1', m1.toBuffer());
+      assert.ok((await inFlight).every((r) => r.version === 'v1'));
+      await back;
+      assert.equal(pool.version, 'v1');
+      const after = await pool.score(reqs);
+      assert.ok(after.every((r) => r.version === 'v1'));
+      assertClose(after, reference(m1, 'v1', reqs), 'v1 after the rollback');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('stays within its bound, evicting, and scores correctly while it does', async () => {
     const model = CtrModel.create(TINY_MODEL, 41);
     const P = model.head.partSize;
