@@ -99,9 +99,14 @@ export function registerRun(program: Command): void {
               stop.promise,
             );
         } finally {
-          stop.dispose();
-          await running?.close();
-          await telemetry.shutdown();
+          try {
+            await running?.close();
+            await telemetry.shutdown();
+          } finally {
+            // only now: a second signal during the close above must still exit at once (130/143),
+            // not kill the process by the signal's default action
+            stop.dispose();
+          }
         }
         process.stderr.write('ctr-streams run: stopped cleanly\n');
       }),
