@@ -110,12 +110,23 @@ interface WorkerSlot {
   chunksSent: Map<string, number>;
 }
 
+/** What the pool needs of a version to plan its item-part table without parsing the model. */
+interface VersionShape {
+  partSize: number;
+  spec: { itemFields: string[]; itemNumeric: string[]; embeddingDim: number };
+}
+
+/** A worker's reply to 'load' (scoring-worker.ts). */
+interface LoadReply extends VersionShape {
+  backend: string;
+}
+
 /** What the pool keeps of a loaded version: its bytes (for replacements) and, once a worker loaded it, its shape. */
 interface VersionEntry {
   bytes: Uint8Array;
   /** The version whose towers this one uses (VersionInfo.embeddingVersion): the stamp of its embeddings. */
   embeddingVersion: string;
-  shape?: { partSize: number; spec: { itemFields: string[]; itemNumeric: string[]; embeddingDim: number } };
+  shape?: VersionShape;
   table?: ItemPartTable;
 }
 
@@ -361,21 +372,12 @@ export class ScoringPool {
     const wasRetiring = this.retiring.delete(version);
     const targets = this.slots.filter((s) => s.state !== 'dead');
     const replies = await Promise.allSettled(
-      targets.map((s) =>
-        this.call<{ backend: string; partSize: number; spec: NonNullable<VersionEntry['shape']>['spec'] }>(
-          s,
-          {
-            type: 'load',
-            version,
-            bytes,
-          },
-        ),
-      ),
+      targets.map((s) => this.call<LoadReply>(s, { type: 'load', version, bytes })),
     );
     const failed = replies.find(
       (r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof WorkerError),
     );
-    const loaded = replies.find((r) => r.status === 'fulfilled');
+    const loaded = replies.find((r): r is PromiseFulfilledResult<LoadReply> => r.status === 'fulfilled');
     if (failed || !loaded) {
       if (!known) this.versions.delete(version);
       else if (wasRetiring) {
@@ -386,13 +388,7 @@ export class ScoringPool {
         ? (failed.reason as Error)
         : new WorkerError(`cannot load model version ${version}: no scoring worker is running`, { version });
     }
-    const reply = (
-      loaded as PromiseFulfilledResult<{
-        backend: string;
-        partSize: number;
-        spec: NonNullable<VersionEntry['shape']>['spec'];
-      }>
-    ).value;
+    const reply = loaded.value;
     this.backendName = reply.backend;
     const entry = this.versions.get(version) as VersionEntry;
     entry.shape = { partSize: reply.partSize, spec: reply.spec };
