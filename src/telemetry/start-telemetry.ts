@@ -47,8 +47,13 @@ import { meterProviderChanged, METER_NAME } from './instruments.ts';
 import { diagLogger } from './diag-logger.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { globalProxyMeterProvider } from './meter-proxy.ts';
-import { redactUrl } from './otlp-http.ts';
-import { createOtlpMetricReader, otlpMetricExportProblems, type OtlpMetricExport } from './otlp-metrics.ts';
+import { OTLP_HTTP_DEFAULTS, redactUrl } from './otlp-http.ts';
+import {
+  createOtlpMetricReader,
+  OTLP_METRIC_DEFAULTS,
+  otlpMetricExportProblems,
+  type OtlpMetricExport,
+} from './otlp-metrics.ts';
 import { createOtlpSpanProcessor, otlpTraceExportProblems, type OtlpTraceExport } from './otlp-traces.ts';
 import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
 import { TelemetryServer } from './telemetry-server.ts';
@@ -294,7 +299,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
           ? 'not exported'
           : {
               url: tracesUrl,
-              protocol: otlp.protocol ?? 'http/protobuf',
+              protocol: otlp.protocol ?? OTLP_HTTP_DEFAULTS.protocol,
               // names only: header values are credentials
               headers: Object.keys(otlp.headers ?? {}),
             },
@@ -303,8 +308,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         : {
             otlpMetrics: {
               url: otlpMetricsUrl,
-              protocol: options.otlpMetrics?.protocol ?? 'http/protobuf',
-              intervalMs: options.otlpMetrics?.intervalMs ?? 60_000,
+              protocol: options.otlpMetrics?.protocol ?? OTLP_METRIC_DEFAULTS.protocol,
+              intervalMs: options.otlpMetrics?.intervalMs ?? OTLP_METRIC_DEFAULTS.intervalMs,
             },
           }),
     },

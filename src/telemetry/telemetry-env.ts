@@ -45,8 +45,13 @@ import {
   type OtlpHttpExport,
   type OtlpProtocol,
 } from './otlp-http.ts';
-import { OTLP_TEMPORALITIES, type OtlpMetricExport, type OtlpTemporality } from './otlp-metrics.ts';
-import type { OtlpTraceExport } from './otlp-traces.ts';
+import {
+  OTLP_METRIC_DEFAULTS,
+  OTLP_TEMPORALITIES,
+  type OtlpMetricExport,
+  type OtlpTemporality,
+} from './otlp-metrics.ts';
+import { OTLP_TRACE_DEFAULTS, type OtlpTraceExport } from './otlp-traces.ts';
 import type { TelemetryOptions } from './start-telemetry.ts';
 
 type Signal = 'TRACES' | 'METRICS';
@@ -175,9 +180,10 @@ function otlpTracesFromEnv(text: Text, problems: string[]): OtlpTraceExport | un
     const n = integer(name, value, min, problems);
     if (n !== undefined) config[field] = n;
   }
-  if (config.maxExportBatchSize !== undefined && config.maxExportBatchSize > (config.maxQueueSize ?? 2048))
+  const queue = config.maxQueueSize ?? OTLP_TRACE_DEFAULTS.maxQueueSize;
+  if (config.maxExportBatchSize !== undefined && config.maxExportBatchSize > queue)
     problems.push(
-      `OTEL_BSP_MAX_EXPORT_BATCH_SIZE: ${config.maxExportBatchSize} is larger than the queue (OTEL_BSP_MAX_QUEUE_SIZE ${config.maxQueueSize ?? 2048})`,
+      `OTEL_BSP_MAX_EXPORT_BATCH_SIZE: ${config.maxExportBatchSize} is larger than the queue (OTEL_BSP_MAX_QUEUE_SIZE ${queue})`,
     );
   return config;
 }
@@ -213,9 +219,11 @@ function otlpMetricsFromEnv(text: Text, problems: string[]): OtlpMetricExport | 
     const n = integer('OTEL_METRIC_EXPORT_TIMEOUT', timeout, 1, problems);
     if (n !== undefined) config.exportTimeoutMs = n;
   }
-  if ((config.exportTimeoutMs ?? 30_000) > (config.intervalMs ?? 60_000))
+  const exportTimeoutMs = config.exportTimeoutMs ?? OTLP_METRIC_DEFAULTS.exportTimeoutMs;
+  const intervalMs = config.intervalMs ?? OTLP_METRIC_DEFAULTS.intervalMs;
+  if (exportTimeoutMs > intervalMs)
     problems.push(
-      `OTEL_METRIC_EXPORT_TIMEOUT: ${config.exportTimeoutMs ?? 30_000} ms is longer than the interval (OTEL_METRIC_EXPORT_INTERVAL ${config.intervalMs ?? 60_000} ms)`,
+      `OTEL_METRIC_EXPORT_TIMEOUT: ${exportTimeoutMs} ms is longer than the interval (OTEL_METRIC_EXPORT_INTERVAL ${intervalMs} ms)`,
     );
   const temporality = text('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE')?.toLowerCase();
   if (temporality !== undefined) {
