@@ -312,18 +312,7 @@ async function restoreStoreRetrying(
         error instanceof Error ? error : new Error(String(error)),
       );
       await sleepUnlessCancelled(delayMs, options.isCancelled);
-      if (options.isCancelled?.())
-        throw new RestoreError(
-          `cannot restore ${where} at offset ${offset}: cancelled while retrying: ${message}`,
-          {
-            cause: error,
-            taskId,
-            store: store.name,
-            topic,
-            partition,
-            offset,
-          },
-        );
+      if (options.isCancelled?.()) throw final(': cancelled while retrying');
     }
   }
 }
