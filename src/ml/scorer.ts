@@ -223,7 +223,7 @@ export class Scorer {
   /**
    * Scores a batch of requests with one cross-part call. Keyed requests of
    * this version use the scorer's own item-part table.
-   * @throws ShapeError for inconsistent arrays; ClosedError once disposed ('tfjs').
+   * @throws ShapeError for inconsistent arrays; ClosedError once disposed ('tfjs', a non-empty batch).
    */
   score(requests: readonly ScoreRequest[]): ScoreResult[] {
     if (!requests.some((r) => usesTable(r, this.version))) return this.scoreWire(requests);
@@ -246,6 +246,8 @@ export class Scorer {
    * @throws ShapeError for inconsistent arrays; MlError CTR_ML_WORKER when a planned slot does not hold its stamp; ClosedError once disposed ('tfjs').
    */
   scoreWire(requests: readonly WireRequest[], view?: ItemPartView): ScoreResult[] {
+    // no context part to broadcast: the backend would refuse an empty [1, P] context tensor
+    if (requests.length === 0) return [];
     const head = this.model.head;
     const spec = this.model.config.spec;
     const P = head.partSize;

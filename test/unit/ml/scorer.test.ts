@@ -159,6 +159,15 @@ describe('Scorer: batched context parts and expanded contexts', () => {
     assert.throws(() => s.score(single), ClosedError);
   });
 
+  it('an empty batch scores to no results on either engine', () => {
+    const m = model(33);
+    for (const engine of ['tfjs', 'js'] as const) {
+      const s = new Scorer(m, 'v6', engine);
+      assert.deepEqual(s.score([]), []);
+      s.dispose();
+    }
+  });
+
   it('the js engine holds no tensors', () => {
     const base = tf.memory().numTensors;
     const s = new Scorer(model(29), 'v4', 'js');
