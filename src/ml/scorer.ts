@@ -70,6 +70,24 @@ export interface PlannedRequest {
 /** What a scoring thread receives: plain requests, or planned ones. */
 export type WireRequest = ScoreRequest | PlannedRequest;
 
+const NO_CATS = new Int32Array(0);
+const NO_NUMS = new Float32Array(0);
+
+/** `size` packed item rows with no context side, as HeadKernels.itemParts reads them. */
+function itemRows(
+  items: { cats: Int32Array; nums: Float32Array; embeddings: Float32Array },
+  size: number,
+): PackedRows {
+  return {
+    size,
+    contextCats: NO_CATS,
+    contextNums: NO_NUMS,
+    itemCats: items.cats,
+    itemNums: items.nums,
+    embeddings: items.embeddings,
+  };
+}
+
 function isPlanned(r: WireRequest): r is PlannedRequest {
   return (r as PlannedRequest).plan !== undefined;
 }
@@ -283,24 +301,13 @@ export class Scorer {
       if (batchCtx) head.contextInput(r.context.cats, r.context.nums, ctxInputs, i * D, ctxParts, i * P);
       else head.contextPart(r.context.cats, r.context.nums, ctxParts, i * P);
       ctxIndex.fill(i, o, o + cnt);
-      const rowsOf = (
-        items: { cats: Int32Array; nums: Float32Array; embeddings: Float32Array },
-        size: number,
-      ): PackedRows => ({
-        size,
-        contextCats: new Int32Array(0),
-        contextNums: new Float32Array(0),
-        itemCats: items.cats,
-        itemNums: items.nums,
-        embeddings: items.embeddings,
-      });
       if (isPlanned(r)) {
         const { plan } = r;
         if (plan.slots.length !== cnt || plan.stamps.length !== cnt)
           throw new ShapeError(`request ${i}: ${cnt} candidates but a plan of ${plan.slots.length} slots`);
         const m = plan.compute.length;
         if (m > 0) {
-          const fresh = head.itemParts(rowsOf(r.items, m), 0, m);
+          const fresh = head.itemParts(itemRows(r.items, m), 0, m);
           for (let j = 0; j < m; j++) {
             const row = plan.compute[j] as number;
             itemParts.set(fresh.subarray(j * P, j * P + P), (o + row) * P);
@@ -325,7 +332,7 @@ export class Scorer {
         computed.push(undefined);
       } else {
         const parts = itemParts.subarray(o * P, (o + cnt) * P);
-        head.itemParts(rowsOf(r.items, cnt), 0, cnt, parts);
+        head.itemParts(itemRows(r.items, cnt), 0, cnt, parts);
         // keyed requests scored by another version: the caller does not cache floats, do not copy them
         computed.push(r.itemKeys ? undefined : parts.slice());
       }
@@ -390,7 +397,7 @@ export class Scorer {
    * `ctxIndex[i]` of `contexts` (P floats each in `ctxParts`) and item part i of `itemParts`.
    * @throws ClosedError (CTR_ML_CLOSED) once the scorer is disposed ('tfjs').
    */
-  crossLogits(
+  private crossLogits(
     ctxParts: Float32Array,
     contexts: number,
     itemParts: Float32Array,
