@@ -61,14 +61,9 @@ export {
   type ScorerOptions,
 } from './scorer.ts';
 export { ScoringPool, type ScoringPoolOptions, type NativeThreads } from './scoring-pool.ts';
-export {
-  ItemPartTable,
-  defaultChunkSlots,
-  type ItemPartTableOptions,
-  type ItemPartTableStats,
-  type SlotPlan,
-} from './item-part-table.ts';
-export { ItemPartView, type ItemPartChunk } from './item-part-view.ts';
+// the table's planning (reserve/settle, slot plans) and its shared-memory view are the pool's and the
+// workers' protocol, not API: callers set bounds and read counters
+export { type ItemPartTable, type ItemPartTableOptions, type ItemPartTableStats } from './item-part-table.ts';
 export { Autobatcher, type AutobatcherOptions, type AutobatcherStats } from './autobatcher.ts';
 export {
   ModelRegistry,
