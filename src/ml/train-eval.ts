@@ -64,7 +64,10 @@ export interface ContinueTrainingOptions {
   promote?: boolean;
 }
 
-/** Trains the next version from the latest one and publishes it. @returns the new version's info. */
+/**
+ * Trains the next version from `from` (default: the registry's latest; `null`: a fresh model) and
+ * publishes it, promoted unless `promote` is false. @returns the new version's info.
+ */
 export async function continueTraining(o: ContinueTrainingOptions): Promise<VersionInfo> {
   const parent = o.from === undefined ? await o.registry.latest() : (o.from ?? undefined);
   let trainer: CtrTrainer;
