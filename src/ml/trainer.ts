@@ -275,9 +275,11 @@ export class CtrTrainer {
    */
   private cachedEmbeddings(itemIndex: ReadonlyMap<string, number>, items: ItemLookup): Float32Array {
     const dim = this.model.config.spec.embeddingDim;
-    const uncached = (): string[] => [...itemIndex.keys()].filter((id) => !this.embeddings.has(id));
-    if (this.embeddings.size + uncached().length > EMBEDDING_CACHE_ITEMS) this.embeddings.clear();
-    const missing = uncached();
+    let missing = [...itemIndex.keys()].filter((id) => !this.embeddings.has(id));
+    if (this.embeddings.size + missing.length > EMBEDDING_CACHE_ITEMS) {
+      this.embeddings.clear();
+      missing = [...itemIndex.keys()];
+    }
     for (let i = 0; i < missing.length; i += TOWER_CHUNK) {
       const chunk = missing.slice(i, i + TOWER_CHUNK);
       const out = this.model.embed(contentsOf(chunk, items));
