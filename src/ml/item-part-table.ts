@@ -211,13 +211,19 @@ export class ItemPartTable {
       }
   }
 
+  /** A failed writer's slot: forgotten and back on the free list. */
   private release(s: number): void {
+    this.forget(s);
+    this.free.push(s);
+  }
+
+  /** Unmaps slot `s`'s key and marks it FREE (the caller reuses or frees the slot). */
+  private forget(s: number): void {
     const key = this.keys[s];
     if (key !== undefined && this.index.get(key) === s) this.index.delete(key);
     this.keys[s] = undefined;
     this.state[s] = FREE;
     this.owner[s] = 0;
-    this.free.push(s);
   }
 
   /** A slot to write a new key to: a free one, a new one (growing), or an evicted one; -1 if all are pinned. */
@@ -260,10 +266,7 @@ export class ItemPartTable {
         this.ref[s] = 0;
         continue;
       }
-      const key = this.keys[s];
-      if (key !== undefined) this.index.delete(key);
-      this.keys[s] = undefined;
-      this.state[s] = FREE;
+      this.forget(s);
       this.counts.evictions++;
       return s;
     }
