@@ -178,6 +178,8 @@ export function registerTrain(program: Command): void {
         const registry = new ml.ModelRegistry(o.registry);
         const parent = await registry.latest();
         const parentInfo = parent === undefined ? undefined : await registry.info(parent);
+        // a contradictory schedule is a usage error before any reading or training, not after
+        learningRates(o, parent === undefined);
         if (o.fromTopic) {
           await trainFromTopic(o, registry, parent, parentInfo?.trainedThrough);
           return;
@@ -280,8 +282,11 @@ interface TrainRun {
 const FRESH_RATE = 0.01;
 const CONTINUE_RATE = 0.002;
 
-/** Optimizer settings of a run: a cosine decay over the run's known number of steps. */
-function trainOptionsOf(flags: TrainFlags, examples: number, fresh: boolean): Partial<TrainOptions> {
+/**
+ * The start and final rates of a run (`fresh`: no parent version).
+ * @throws CliError CTR_CLI_USAGE when the final rate is above the start rate
+ */
+function learningRates(flags: TrainFlags, fresh: boolean): { start: number; end: number } {
   const start = flags.learningRate ?? (fresh ? FRESH_RATE : CONTINUE_RATE);
   const end = flags.finalLearningRate ?? start / 20;
   if (end > start)
@@ -289,6 +294,12 @@ function trainOptionsOf(flags: TrainFlags, examples: number, fresh: boolean): Pa
       'CTR_CLI_USAGE',
       `--final-learning-rate ${end} is above the start rate ${start}: the schedule only decays`,
     );
+  return { start, end };
+}
+
+/** Optimizer settings of a run: a cosine decay over the run's known number of steps. */
+function trainOptionsOf(flags: TrainFlags, examples: number, fresh: boolean): Partial<TrainOptions> {
+  const { start, end } = learningRates(flags, fresh);
   return {
     batchSize: flags.batchSize,
     adam: { learningRate: start },

@@ -238,6 +238,25 @@ describe('ctr-streams train --from-topic (continuous training from training-exam
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^ctr-streams train: give one source of examples/);
   });
+
+  it('refuses a final learning rate above the start rate before reading the topic (exit 2)', async () => {
+    // nothing listens on port 1: a run that read before checking the rates would fail to connect (exit 1)
+    const r = await runCli([
+      'train',
+      '--registry',
+      registry,
+      '--from-topic',
+      '--bootstrap',
+      '127.0.0.1:1',
+      '--learning-rate',
+      '0.001',
+      '--final-learning-rate',
+      '0.01',
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--final-learning-rate 0\.01 is above the start rate 0\.001/);
+    assert.doesNotMatch(r.stderr, /^reading /m);
+  });
 });
 
 /** The item-created record of a world item, as the event producer writes it. */
