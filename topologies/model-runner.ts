@@ -292,16 +292,15 @@ export class PooledModelRunner implements ModelRunner {
   }
 
   async score(requests: ScoreRequest[]): Promise<ScoreResult[]> {
+    // refuse before submitting any: submits left behind by a throw would be orphans, and a later
+    // rejection of one would be unhandled
+    const tooLarge = requests.find((r) => r.items.count > this.batcher.maxBatchSize);
+    if (tooLarge)
+      throw new RangeError(
+        `a list request of ${tooLarge.items.count} candidates exceeds the batch size ${this.batcher.maxBatchSize}`,
+      );
     // one submit per request: the autobatcher joins them (with other tasks' requests) into model calls
-    const out: Promise<ScoreResult>[] = [];
-    for (const r of requests) {
-      if (r.items.count <= this.batcher.maxBatchSize) out.push(this.batcher.submit(r));
-      else
-        throw new RangeError(
-          `a list request of ${r.items.count} candidates exceeds the batch size ${this.batcher.maxBatchSize}`,
-        );
-    }
-    return Promise.all(out);
+    return Promise.all(requests.map((r) => this.batcher.submit(r)));
   }
 
   itemPartStats(): ItemPartTableStats | undefined {

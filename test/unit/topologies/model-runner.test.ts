@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelRegistry, type ItemContent } from '../../../src/ml/index.ts';
+import {
+  ModelRegistry,
+  allocateRows,
+  packContext,
+  type ItemContent,
+  type ScoreRequest,
+} from '../../../src/ml/index.ts';
 import { itemContentOf } from '../../../topologies/embeddings.ts';
 import { PooledModelRunner } from '../../../topologies/model-runner.ts';
 import { itemCreated, testBackend, testModel, testWorld } from './fixtures.ts';
@@ -65,5 +71,44 @@ describe('PooledModelRunner.embed', () => {
     assert.equal(r.version, runner.version);
     assertRowsOf(r.embeddings, 0, 37);
     assert.ok(runner.embedBatcher.stats.maxBatchRows <= 16);
+  });
+});
+
+describe('PooledModelRunner.score', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'model-runner-score-test-'));
+  const model = testModel(4);
+  const spec = model.config.spec;
+  let runner: PooledModelRunner;
+
+  before(async () => {
+    await testBackend();
+    const registry = new ModelRegistry(join(dir, 'models'));
+    await registry.publish(model);
+    runner = await PooledModelRunner.start(registry, { workers: 1, backend: 'wasm', maxBatchRows: 4 });
+  });
+
+  after(async () => {
+    await runner.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function request(count: number): ScoreRequest {
+    const rows = allocateRows(spec, count);
+    return {
+      context: packContext(spec, { contextId: 'ctx-1', publisher: 'pub-1' }),
+      items: { count, cats: rows.itemCats, nums: rows.itemNums, embeddings: rows.embeddings },
+    };
+  }
+
+  it('refuses a call holding a list larger than the batch size before submitting any of its lists', async () => {
+    const before = runner.batcher.stats.requests;
+    await assert.rejects(runner.score([request(3), request(5)]), /list request of 5 candidates exceeds/);
+    await runner.batcher.drain();
+    assert.equal(runner.batcher.stats.requests, before, 'the list that fit was not scored either');
+    const ok = await runner.score([request(3), request(4)]);
+    assert.deepEqual(
+      ok.map((r) => r.scores.length),
+      [3, 4],
+    );
   });
 });
