@@ -161,8 +161,11 @@ export class Autobatcher<Req, Res> {
   private readonly attrs: Record<string, string>;
   private readonly clock: AutobatcherClock;
   private readonly onBatch: ((report: BatchReport) => void) | undefined;
-  /** Queue = entries[head..]; a moving head instead of shift() keeps a long queue O(1) per dispatch. */
-  private entries: Entry<Req, Res>[] = [];
+  /**
+   * Queue = entries[head..]; a moving head instead of shift() keeps a long queue O(1) per dispatch.
+   * Slots before head are cleared at dispatch (undefined), so no dispatched request stays reachable.
+   */
+  private entries: (Entry<Req, Res> | undefined)[] = [];
   private head = 0;
   private queuedRows = 0;
   private inFlight = 0;
@@ -340,10 +343,16 @@ export class Autobatcher<Req, Res> {
       rows += (this.entries[end] as Entry<Req, Res>).rows;
       end++;
     }
-    const batch = this.entries.slice(first, end);
+    const batch = this.entries.slice(first, end) as Entry<Req, Res>[];
     const next = this.entries[end];
+    // the queue lets go of dispatched requests now: until the next compaction it would otherwise keep up to
+    // ~2 x 1024 of them (and their payloads: a list request's packed rows) reachable
+    this.entries.fill(undefined, first, end);
     this.head = end;
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+    if (this.head === this.entries.length) {
+      this.entries.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }

@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Autobatcher } from '../../../src/ml/autobatcher.ts';
 import { ClosedError, OverloadedError, ShapeError } from '../../../src/ml/errors.ts';
 
@@ -33,6 +35,37 @@ describe('Autobatcher', () => {
     );
     assert.ok(b.stats.calls < 300 / 2, `joined requests: ${b.stats.calls} calls for 300 requests`);
     assert.equal(b.stats.requests, 300);
+  });
+
+  it('keeps no dispatched request reachable while later ones are still queued', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const b = new Autobatcher<Req & { payload: Float32Array }, number>({
+      maxBatchSize: 1,
+      maxWaitMs: 0,
+      run: async (batch) => {
+        if (batch[0]!.caller === 2) await gate;
+        return batch.map((r) => r.caller);
+      },
+    });
+    // submitted from a function, so this test holds no reference to the first request
+    const submitFirst = (): { done: Promise<number>; ref: WeakRef<object> } => {
+      const req = { caller: 1, rows: 1, payload: new Float32Array(1 << 16) };
+      return { done: b.submit(req), ref: new WeakRef(req) };
+    };
+    const first = submitFirst();
+    const second = b.submit({ caller: 2, rows: 1, payload: new Float32Array(1) });
+    const third = b.submit({ caller: 3, rows: 1, payload: new Float32Array(1) });
+    assert.equal(await first.done, 1);
+    await sleep(1);
+    // the second is in flight behind the gate, the third queued: the first is done and must be collectable
+    assert.equal(b.queueDepth, 1);
+    gc();
+    assert.equal(first.ref.deref(), undefined, 'the first request is still reachable from the autobatcher');
+    open();
+    assert.deepEqual(await Promise.all([second, third]), [2, 3]);
   });
 
   it('starts a batch within maxWaitMs (plus timer slack) when requests trickle in', async () => {
