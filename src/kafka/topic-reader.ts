@@ -65,6 +65,10 @@ export async function readTopicToEnd(
     maxBytesPerPartition: 4 * 1024 * 1024,
   });
   const collected: ConsumedRecord[] = [];
+  // the idle timer and the abort listener outlive a failed or aborted read unless released below:
+  // a pending timer would hold the process open for up to timeoutMs
+  let timer: NodeJS.Timeout | undefined;
+  let abort: (() => void) | undefined;
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -98,8 +102,8 @@ export async function readTopicToEnd(
           ),
         );
       };
-      let timer = setTimeout(expire, idleMs);
-      const abort = (): void => {
+      timer = setTimeout(expire, idleMs);
+      abort = (): void => {
         clearTimeout(timer);
         reject(options.signal?.reason);
       };
@@ -167,7 +171,13 @@ export async function readTopicToEnd(
       topic,
     });
   } finally {
-    await consumer.disconnect();
+    if (abort) options.signal?.removeEventListener('abort', abort);
+    try {
+      await consumer.disconnect();
+    } finally {
+      // after the disconnect: a batch started before it would re-arm the timer
+      clearTimeout(timer);
+    }
   }
   return collected.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }

@@ -1,5 +1,6 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import {
   KafkaConsumer,
   KafkaProducer,
@@ -193,5 +194,35 @@ describe('src/kafka on a real broker', () => {
       [0, 1].flatMap((round) => Array.from({ length: 5 }, (_, i) => `r${round}-${i}`)),
     );
     assert.ok(Date.now() - started < 15_000, 'returned at the end, not at the timeout');
+  });
+
+  it('ends a read aborted by its signal with the reason, and keeps no listener on the signal nor an idle timer', async () => {
+    const topic = uniqueName('abort');
+    await createTopics(t.kafka, [{ name: topic, partitions: 1 }]);
+    const producer = new KafkaProducer(t.kafka);
+    await producer.connect();
+    await producer.send(Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })));
+    await producer.disconnect();
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+    // a signal that outlives the read (shared by several reads): a finished read lets go of it
+    const shared = new AbortController();
+    const before = timers();
+    assert.equal((await readTopicToEnd(t.kafka, topic, { signal: shared.signal })).length, 20);
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
+
+    const stop = new AbortController();
+    const reason = new Error('stop here');
+    await assert.rejects(
+      readTopicToEnd(t.kafka, topic, {
+        signal: stop.signal,
+        timeoutMs: 600_000,
+        onBatch: () => stop.abort(reason),
+      }),
+      (error) => error === reason,
+    );
+    assert.equal(getEventListeners(stop.signal, 'abort').length, 0);
+    // a 10-minute idle timer left behind would keep a CLI process alive that long
+    assert.ok(timers() <= before, `${timers()} timers pending, ${before} before the reads`);
   });
 });
