@@ -50,9 +50,22 @@ export function otlpHttpExportProblems(config: OtlpHttpExport, prefix: string): 
     );
   if (config.compression !== undefined && config.compression !== 'gzip' && config.compression !== 'none')
     problems.push(`${prefix}.compression: expected gzip or none, got ${JSON.stringify(config.compression)}`);
-  const timeout = config.timeoutMs;
-  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0))
-    problems.push(`${prefix}.timeoutMs: expected an integer > 0, got ${JSON.stringify(timeout)}`);
+  problems.push(...positiveIntegerProblems(config, ['timeoutMs'], prefix));
+  return problems;
+}
+
+/** One message per field of `fields` that is set but not an integer > 0 (`prefix.field: ...`). */
+export function positiveIntegerProblems<T extends object>(
+  config: T,
+  fields: readonly (keyof T & string)[],
+  prefix: string,
+): string[] {
+  const problems: string[] = [];
+  for (const field of fields) {
+    const value = config[field];
+    if (value !== undefined && !(Number.isInteger(value) && (value as number) > 0))
+      problems.push(`${prefix}.${field}: expected an integer > 0, got ${JSON.stringify(value)}`);
+  }
   return problems;
 }
 

@@ -21,6 +21,7 @@ import {
   exporterOptions,
   otlpHttpExportProblems,
   OTLP_HTTP_DEFAULTS,
+  positiveIntegerProblems,
   type OtlpHttpExport,
 } from './otlp-http.ts';
 
@@ -51,12 +52,10 @@ export interface OtlpMetricExport extends OtlpHttpExport {
 
 /** Problems with an `OtlpMetricExport`, one message per field (empty when it is valid). */
 export function otlpMetricExportProblems(config: OtlpMetricExport, prefix = 'otlpMetrics'): string[] {
-  const problems = otlpHttpExportProblems(config, prefix);
-  for (const field of ['intervalMs', 'exportTimeoutMs'] as const) {
-    const value = config[field];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0))
-      problems.push(`${prefix}.${field}: expected an integer > 0, got ${JSON.stringify(value)}`);
-  }
+  const problems = [
+    ...otlpHttpExportProblems(config, prefix),
+    ...positiveIntegerProblems(config, ['intervalMs', 'exportTimeoutMs'], prefix),
+  ];
   if (config.temporality !== undefined && !OTLP_TEMPORALITIES.includes(config.temporality))
     problems.push(
       `${prefix}.temporality: expected ${OTLP_TEMPORALITIES.join(', ')}, got ${JSON.stringify(config.temporality)}`,

@@ -17,6 +17,7 @@ import {
   exporterOptions,
   otlpHttpExportProblems,
   OTLP_HTTP_DEFAULTS,
+  positiveIntegerProblems,
   type OtlpHttpExport,
 } from './otlp-http.ts';
 
@@ -46,12 +47,10 @@ export interface OtlpTraceExport extends OtlpHttpExport {
 
 /** Problems with an `OtlpTraceExport`, one message per field (empty when it is valid). */
 export function otlpTraceExportProblems(config: OtlpTraceExport, prefix = 'otlpTraces'): string[] {
-  const problems = otlpHttpExportProblems(config, prefix);
-  for (const field of ['maxQueueSize', 'maxExportBatchSize', 'exportTimeoutMs'] as const) {
-    const value = config[field];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0))
-      problems.push(`${prefix}.${field}: expected an integer > 0, got ${JSON.stringify(value)}`);
-  }
+  const problems = [
+    ...otlpHttpExportProblems(config, prefix),
+    ...positiveIntegerProblems(config, ['maxQueueSize', 'maxExportBatchSize', 'exportTimeoutMs'], prefix),
+  ];
   const delay = config.scheduledDelayMs;
   if (delay !== undefined && !(Number.isInteger(delay) && delay >= 0))
     problems.push(`${prefix}.scheduledDelayMs: expected an integer ≥ 0, got ${JSON.stringify(delay)}`);

@@ -44,6 +44,24 @@ describe('OTLP trace export settings', () => {
     );
   });
 
+  it('refuses counts and times that are not integers > 0, for spans and pushed metrics alike', async () => {
+    await assert.rejects(
+      startTelemetry({
+        serviceName: 'bad-otlp-numbers',
+        prometheusPort: false,
+        otlpTraces: { url: 'http://collector:4318/v1/traces', timeoutMs: 0, exportTimeoutMs: 1.5 },
+        otlpMetrics: { url: 'http://collector:4318/v1/metrics', intervalMs: -1 },
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof TelemetryConfigError);
+        assert.match(error.message, /otlpTraces\.timeoutMs: expected an integer > 0, got 0/);
+        assert.match(error.message, /otlpTraces\.exportTimeoutMs: expected an integer > 0, got 1\.5/);
+        assert.match(error.message, /otlpMetrics\.intervalMs: expected an integer > 0, got -1/);
+        return true;
+      },
+    );
+  });
+
   it('builds a batch processor that shuts down cleanly with nothing queued', async () => {
     const processor = createOtlpSpanProcessor({ url: 'http://127.0.0.1:1/v1/traces', protocol: 'http/json' });
     await processor.forceFlush();
