@@ -132,6 +132,7 @@ async function runUntilStopped(
       applicationId,
       metrics: telemetry.metricsUrl,
       traces: telemetry.tracesUrl,
+      otlpMetrics: telemetry.otlpMetricsUrl,
     },
     'running',
   );
