@@ -95,7 +95,10 @@ export interface ListBuilderOptions {
   chunkContexts?: number;
   /** Chunks scoring at once (packing overlaps scoring). Default 4. */
   inFlightChunks?: number;
-  /** Item parts are recomputed after this long, ms (they include the item's age): the epoch in each item key. Default 600000. */
+  /**
+   * Item parts are recomputed after this long, ms (they include the item's age): the epoch in each item
+   * key. 0: every cycle. Default 600000.
+   */
   partsTtlMs?: number;
 }
 
@@ -152,6 +155,7 @@ export class ListBuilder {
   ) {
     this.o = { chunkContexts: 128, inFlightChunks: 4, partsTtlMs: 600_000, ...options };
     if (!(this.o.k >= 1)) throw new RangeError(`list size k must be >= 1, got ${this.o.k}`);
+    if (!(this.o.partsTtlMs >= 0)) throw new RangeError(`partsTtlMs must be >= 0, got ${this.o.partsTtlMs}`);
   }
 
   /**
@@ -177,8 +181,10 @@ export class ListBuilder {
   ): Promise<CycleResult> {
     const t0 = performance.now();
     const spec = snap.spec;
-    // the parts hold the item's age (a feature): a new key (and parts) every epoch; the same epoch for every task
-    const epoch = Math.floor(nowMs / this.o.partsTtlMs);
+    // the parts hold the item's age (a feature): a new key (and parts) every epoch; the same epoch for every task.
+    // partsTtlMs 0: a new epoch every cycle (nowMs / 0 would be one epoch, Infinity, forever)
+    const ttl = this.o.partsTtlMs;
+    const epoch = ttl > 0 ? Math.floor(nowMs / ttl) : nowMs;
     const timings: CycleTimings = {
       lookupMs: 0,
       packMs: 0,

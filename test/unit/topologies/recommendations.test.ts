@@ -273,4 +273,29 @@ describe('ListBuilder item-part cache', () => {
     );
     await runner.close();
   });
+
+  it('with partsTtlMs 0 recomputes every item part each cycle, and refuses a negative one', async () => {
+    const { ListBuilder } = await import('../../../topologies/list-builder.ts');
+    const table = new EmbeddingTable();
+    for (let i = 0; i < 10; i++) embed(table, `i${i}`, 'v1', i);
+    const runner = new InProcessModelRunner(testModel(3), 'v1');
+    assert.throws(() => new ListBuilder(runner, table, { k: 5, partsTtlMs: -1 }), RangeError);
+    const builder = new ListBuilder(runner, table, { k: 5, partsTtlMs: 0 });
+    const ctxs = [
+      {
+        contextId: 'a',
+        publisher: 'p',
+        placement: 'p/0',
+        country: 'SI',
+        candidates: Array.from({ length: 10 }, (_, j) => ({ itemId: `i${j}` })),
+      },
+    ];
+    await builder.build(ctxs, T0);
+    const first = runner.itemPartStats()!;
+    await builder.build(ctxs, T0 + 1);
+    const second = runner.itemPartStats()!;
+    assert.equal(second.misses - first.misses, 10, 'the next cycle computes every part again');
+    assert.equal(second.hits, first.hits);
+    await runner.close();
+  });
 });
