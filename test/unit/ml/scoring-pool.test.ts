@@ -169,6 +169,31 @@ describe('ScoringPool with item-part tables', () => {
     }
   });
 
+  it('a version the workers cannot load fails its load and leaves the current version serving', async () => {
+    const model = CtrModel.create(TINY_MODEL, 37);
+    const pool = new ScoringPool({ workers: 2, backend: 'wasm', engine: 'tfjs', respawnDelayMs: 20 });
+    try {
+      await pool.load('v1', model.toBuffer());
+      await assert.rejects(
+        pool.load('broken', new TextEncoder().encode('not a model')),
+        (e: Error & { code?: string }) =>
+          e.code === 'CTR_ML_MODEL_FORMAT' && e.message.includes('model version broken'),
+      );
+      assert.equal(pool.version, 'v1');
+      const reqs = lists(model, 'v1', 3);
+      assertClose(await pool.score(reqs), reference(model, 'v1', reqs), 'v1 after the failed load');
+      // the pool forgot the broken version: a replacement worker loads what the pool holds and gets ready
+      pool.killWorker(0);
+      const deadline = Date.now() + 20_000;
+      while ((pool.restarts < 1 || pool.readyWorkers < 2) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.equal(pool.readyWorkers, 2, 'the replacement loaded the pool versions and is ready');
+      assert.equal(pool.restarts, 1, 'no further deaths: the replacement did not try the broken version');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('stays within its bound, evicting, and scores correctly while it does', async () => {
     const model = CtrModel.create(TINY_MODEL, 41);
     const P = model.head.partSize;
