@@ -271,6 +271,7 @@ export class HeadKernels {
    * fills them). Every float of the input row is written, so rows need no
    * zeroing.
    * @param cats the context's hashed field rows (Fc), @param nums its numbers (Nc, NaN = missing).
+   * @throws ShapeError when `cats` / `nums` are not Fc / Nc long.
    */
   contextInput(
     cats: Int32Array,
