@@ -286,7 +286,7 @@ export class Scorer {
     const itemParts = this.scratch.subarray(0, n * P);
     const ctxIndex = new Int32Array(n);
     const computed: (Float32Array | undefined)[] = [];
-    const reads: [PlannedRequest, number][] = [];
+    const reads: [PlannedRequest, number, number][] = [];
     let o = 0;
     requests.forEach((r, i) => {
       const cnt = counts[i] as number;
@@ -316,12 +316,12 @@ export class Scorer {
             if (!view)
               throw new MlError(
                 'CTR_ML_WORKER',
-                `request ${i} writes item-part slots but this thread holds no table`,
+                `request ${i} writes item-part slots of ${this.version} but this thread holds no table`,
               );
             view.write(s, plan.stamps[row] as number, fresh, j * P);
           }
         }
-        if (m < cnt) reads.push([r, o]);
+        if (m < cnt) reads.push([r, o, i]);
         computed.push(undefined);
       } else if (
         r.itemParts &&
@@ -339,7 +339,7 @@ export class Scorer {
       o += cnt;
     });
     // every write of the batch is done: now the reads (a row may read a slot an earlier request wrote)
-    for (const [r, at] of reads) {
+    for (const [r, at, i] of reads) {
       const { plan } = r;
       const mark = new Uint8Array(r.count);
       for (const row of plan.compute) mark[row] = 1;
@@ -348,7 +348,7 @@ export class Scorer {
         if (!view)
           throw new MlError(
             'CTR_ML_WORKER',
-            'a request reads item-part slots but this thread holds no table',
+            `request ${i} reads item-part slots of ${this.version} but this thread holds no table`,
           );
         view.read(plan.slots[row] as number, plan.stamps[row] as number, itemParts, (at + row) * P);
       }
