@@ -185,6 +185,8 @@ interface Progress {
   offset: string | undefined;
   /** Records applied by the current attempt. */
   applied: number;
+  /** The listener was told this restore started (an attempt that failed before reading did not tell it). */
+  announced: boolean;
 }
 
 /** The result of one attempt, before the totals over attempts. */
@@ -200,7 +202,7 @@ async function restoreStoreRetrying(
   const where = `"${store.name}" of task ${taskId} from ${topic}[${partition}]`;
   const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
   const started = performance.now();
-  const progress: Progress = { offset: undefined, applied: 0 };
+  const progress: Progress = { offset: undefined, applied: 0, announced: false };
   let attempt = 0;
   let retries = 0;
   let wipes = 0;
@@ -428,9 +430,12 @@ async function restoreStoreOnce(
   const total = Number(end - from);
   const remainingLabels = { [METRIC_ATTRIBUTES.store]: store.name, [METRIC_ATTRIBUTES.taskId]: taskId };
   remainingRecords.record(total, remainingLabels);
-  // once per restore, and again when it starts over after an out-of-range wipe (not per retry)
-  if (state.attempt === 0 || state.forceWipe)
+  // once per restore, and again when it starts over after an out-of-range wipe (not per retry);
+  // by the first attempt that got this far, which is not attempt 0 when fetching the offsets failed
+  if (!state.progress.announced || state.forceWipe) {
+    state.progress.announced = true;
     options.listener?.onRestoreStart?.(topic, partition, store.name, from.toString(), end.toString());
+  }
   // 0 once this instance stops restoring the store, done or not: an OpenTelemetry gauge keeps
   // reporting its last value, and a revoked task's remainder belongs to its new owner
   try {
