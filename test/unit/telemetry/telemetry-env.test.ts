@@ -254,6 +254,15 @@ describe('telemetryOptionsFromEnv', () => {
           return true;
         },
       );
+      // the other side of each comparison is the spec default when not set
+      assert.throws(
+        () => opts({ OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '10000' }),
+        /OTEL_METRIC_EXPORT_TIMEOUT: 30000 ms is longer than the interval \(OTEL_METRIC_EXPORT_INTERVAL 10000 ms\)/,
+      );
+      assert.throws(
+        () => opts({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4096' }),
+        /OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 4096 is larger than the queue \(OTEL_BSP_MAX_QUEUE_SIZE 2048\)/,
+      );
       assert.throws(
         () => opts({ OTEL_METRICS_EXPORTER: 'otlp,statsd' }),
         /OTEL_METRICS_EXPORTER: expected a list of "otlp", "prometheus"/,
