@@ -23,8 +23,9 @@
  * workers) and computes only the keys it does not hold, so an item's half
  * of the head is computed once per version and parts epoch, not once per
  * context. The key carries the epoch (`partsTtlMs`) because the row holds
- * the item's age; OOV candidates have their own key (OOV vector, the item's
- * own category and age).
+ * the item's age, and when the stored vector was computed (an item
+ * re-embedded with the same towers has a new vector); OOV candidates have
+ * their own key (OOV vector, the item's own category and age).
  *
  * Memory: contexts are packed and scored in chunks (`chunkContexts`), a few
  * chunks in flight, so a cycle of 10,000 x 500 candidates never holds more
@@ -111,7 +112,7 @@ interface PackedItem {
   nums: Float32Array;
   vector: Float32Array;
   oov: boolean;
-  /** The item-part key (item, OOV or not, parts epoch): built once per item per cycle. */
+  /** The item-part key (item, OOV or not, when its stored vector was computed, parts epoch): built once per item per cycle. */
   key: string;
 }
 
@@ -308,7 +309,8 @@ export class ListBuilder {
       nums,
       vector: usable ? e.vector : snap.oov,
       oov,
-      key: `${itemId}\u0000${oov ? 'oov' : 'emb'}\u0000${epoch}`,
+      // the stored vector's computedAt: a re-embedded item (changed content, same towers) gets new parts
+      key: `${itemId}\u0000${oov ? 'oov' : 'emb'}\u0000${e?.computedAt ?? '-'}\u0000${epoch}`,
     };
   }
 

@@ -165,6 +165,41 @@ describe('recommendations topology', () => {
     }
   });
 
+  it('scores a re-embedded item (same embedding version, new vector) with its new vector at once', async () => {
+    const table = new EmbeddingTable();
+    embed(table, 'i0', 'v1', 0);
+    embed(table, 'i1', 'v1', 1);
+    const { driver, candidates, recs } = setup(runner, table);
+    try {
+      await candidates.pipeInput('ctx-a', candidateSet('ctx-a', ['i0', 'i1']), T0);
+      await driver.advanceWallClockTime(1000);
+      const before = recs.readValue().items.find((x) => x.itemId === 'i1')!.score;
+      // its content changed: the same towers computed a new vector, within the same parts epoch
+      embed(table, 'i1', 'v1', 7, T0 + 5);
+      await driver.advanceWallClockTime(1000);
+      const after = recs.readValue().items.find((x) => x.itemId === 'i1')!.score;
+      assert.notEqual(after, before, 'the cached item parts of the old vector must not be used');
+      // and equals what a builder that never saw the old vector computes
+      const fresh = new EmbeddingTable();
+      embed(fresh, 'i0', 'v1', 0);
+      embed(fresh, 'i1', 'v1', 7, T0 + 5);
+      const other = setup(runner, fresh);
+      try {
+        await other.candidates.pipeInput('ctx-a', candidateSet('ctx-a', ['i0', 'i1']), T0);
+        await other.driver.advanceWallClockTime(2000);
+        const expected = other.recs
+          .readValuesToList()
+          .at(-1)!
+          .items.find((x) => x.itemId === 'i1')!.score;
+        assert.ok(Math.abs(after - expected) < 1e-6, `${after} vs ${expected}`);
+      } finally {
+        await other.driver.close();
+      }
+    } finally {
+      await driver.close();
+    }
+  });
+
   it('never feeds a vector of another model version to the head: such items count as misses', async () => {
     const table = new EmbeddingTable();
     embed(table, 'i0', 'v1', 0);
