@@ -10,13 +10,24 @@ import { findLocalBroker, startLocalBroker, stopLocalBroker } from '../../../src
 
 const launcher = join(import.meta.dirname, '..', '..', '..', 'deploy', 'local-kafka', 'kafka.ts');
 
-function freePort(): Promise<number> {
+function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
+    const s = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port whose next port is free too (the broker takes port, its controller port + 1), below the
+ * kernel's ephemeral range (32768+ here): a port the OS hands out for listen(0) can be taken again
+ * at once by another test's outgoing connection, which made this test fail with "port in use".
+ */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await canBind(port)) && (await canBind(port + 1))) return port;
+  }
 }
 
 function runLauncher(args: string[], env: NodeJS.ProcessEnv) {
