@@ -158,7 +158,7 @@ export function registerTrain(program: Command): void {
       '\nExamples:\n  ctr-streams train --registry ./models --world-seed 1\n  ctr-streams train --registry /var/lib/ctr-streams/models --examples examples.jsonl --items items.jsonl\n  ctr-streams train --registry /var/lib/ctr-streams/models --from-topic --bootstrap kafka:9092\n\nWith --from-topic, a run with no new examples publishes nothing and exits 0.',
     )
     .action(
-      commandAction('train', async (o: TrainFlags) => {
+      commandAction('train', async (o: TrainFlags, cmd: Command) => {
         const sources = [o.examples !== undefined, o.worldSeed !== undefined, o.fromTopic === true];
         if (sources.filter(Boolean).length !== 1)
           throw new CliError(
@@ -172,8 +172,15 @@ export function registerTrain(program: Command): void {
             'CTR_CLI_USAGE',
             `--validation-share must be in [0, 1), got ${o.validationShare}`,
           );
-        if (o.fromBeginning && !o.fromTopic)
-          throw new CliError('CTR_CLI_USAGE', '--from-beginning applies to --from-topic only');
+        if (!o.fromTopic) {
+          // given on the command line but meaningless without the topic source: say so instead of ignoring them
+          const topicOnly = TOPIC_ONLY_OPTIONS.filter((k) => cmd.getOptionValueSource(k) === 'cli');
+          if (topicOnly.length > 0)
+            throw new CliError(
+              'CTR_CLI_USAGE',
+              `${topicOnly.map((k) => `--${kebab(k)}`).join(', ')} appl${topicOnly.length === 1 ? 'ies' : 'y'} to --from-topic only`,
+            );
+        }
         const ml = await import('../../ml/index.ts');
         const registry = new ml.ModelRegistry(o.registry);
         const parent = await registry.latest();
@@ -277,6 +284,18 @@ interface TrainRun {
   trainingSource: Record<string, unknown>;
   flags: TrainFlags;
 }
+
+/** Options of the topic source (commander's camelCase keys). */
+const TOPIC_ONLY_OPTIONS = [
+  'bootstrap',
+  'topicPrefix',
+  'schemaRegistry',
+  'fromBeginning',
+  'minExamples',
+  'readTimeout',
+] as const;
+
+const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Start rates: a fresh model learns fast; a trained one is refined, not shaken. */
 const FRESH_RATE = 0.01;

@@ -104,6 +104,27 @@ describe('ctr-streams train / eval', () => {
     assert.match(r.stderr, /--final-learning-rate 0\.01 is above the start rate 0\.001/);
   });
 
+  it('refuses topic-source options without --from-topic, naming them, instead of ignoring them', async () => {
+    const r = await runCli([
+      'train',
+      '--registry',
+      registry,
+      '--world-seed',
+      '2',
+      '--topic-prefix',
+      'prod-',
+      '--min-examples',
+      '100',
+      '--backend',
+      'cpu',
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^ctr-streams train: --topic-prefix, --min-examples apply to --from-topic only/);
+    const one = await runCli(['train', '--registry', registry, '--world-seed', '2', '--from-beginning']);
+    assert.equal(one.code, 2, one.stderr);
+    assert.match(one.stderr, /--from-beginning applies to --from-topic only/);
+  });
+
   it('refuses an ambiguous source with exit code 2 and one line', async () => {
     const r = await runCli(['train', '--registry', registry]);
     assert.equal(r.code, 2);
